@@ -1,0 +1,305 @@
+"""The spec and status shape every deployable kind shares (DESIGN.md, "API").
+
+Spec models are what users write: every field is optional where a sensible value
+can be completed, and ``None`` means "not set by the user". ``Resolved*`` models
+are the same sections after completion, with every value present; compile/ and
+the runners only ever see resolved models.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar, get_args
+
+from pydantic import AfterValidator, Field, model_validator
+
+from clockwork.api.base import Condition, CWModel, ObjectMeta
+from clockwork.plan import Operation
+
+MAX_DESCRIPTION = 4096
+
+RunnerKind = Literal["pyinfra", "job"]
+
+
+def _label_key(value: str) -> str:
+    if (
+        not re.fullmatch(r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", value)
+        or len(value) > 316
+    ):
+        raise ValueError(f"{value!r} is not a valid label key")
+    return value
+
+
+class Target(CWModel):
+    """Where a resource goes: exactly one of nodeName, nodeSelector or local."""
+
+    node_name: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        max_length=253,
+        description="Name of one EdgeNode in the same namespace.",
+    )
+    node_selector: dict[Annotated[str, AfterValidator(_label_key)], str] | None = Field(
+        default=None, description="Labels an EdgeNode must carry; every matching node is a target."
+    )
+    local: bool | None = Field(
+        default=None,
+        description="Apply on the machine running Clockwork (the CLI host, or the operator pod).",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_target(self) -> Self:
+        chosen = [
+            name
+            for name, value in (
+                ("nodeName", self.node_name),
+                ("nodeSelector", self.node_selector),
+                ("local", self.local),
+            )
+            if value not in (None, False)
+        ]
+        if len(chosen) > 1:
+            raise ValueError(f"set only one of nodeName, nodeSelector, local (got {', '.join(chosen)})")
+        return self
+
+    def summary(self) -> str:
+        """Short text for the TARGET printer column."""
+        if self.node_name:
+            return self.node_name
+        if self.node_selector:
+            return ",".join(f"{k}={v}" for k, v in sorted(self.node_selector.items()))
+        return "local"
+
+
+class CommandAssertion(CWModel):
+    """Run a shell command on the target; healthy when it exits as expected."""
+
+    type: Literal["command"]
+    name: str | None = Field(default=None, max_length=63, description="Name shown in results.")
+    command: str = Field(min_length=1, max_length=4096, description="Shell command to run.")
+    expect_exit_code: int | None = Field(
+        default=None, ge=0, le=255, description="Exit code that means healthy (0)."
+    )
+    output_matches: str | None = Field(
+        default=None, max_length=1024, description="Regular expression the output must match."
+    )
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, le=600, description="Time limit for the command (30)."
+    )
+
+    @model_validator(mode="after")
+    def _regex_compiles(self) -> Self:
+        if self.output_matches is not None:
+            try:
+                re.compile(self.output_matches)
+            except re.error as exc:
+                raise ValueError(f"outputMatches is not a valid regular expression: {exc}") from exc
+        return self
+
+
+Assertion = Annotated[CommandAssertion, Field(discriminator="type")]
+
+# Discriminator values of tagged unions, dropped from error locations shown to people.
+UNION_TAGS: frozenset[str] = frozenset(
+    tag for cls in (CommandAssertion,) for tag in get_args(cls.model_fields["type"].annotation)
+)
+
+
+class HealthSpec(CWModel):
+    interval_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=86400,
+        description="Seconds between health checks; 0 checks only after apply. Kind default when unset.",
+    )
+    assertions: list[Assertion] | None = Field(
+        default=None, max_length=32, description="Extra checks beyond the kind's own."
+    )
+
+
+class RemediationSpec(CWModel):
+    enabled: bool | None = Field(default=None, description="Repair failed health checks (true).")
+    max_attempts: int | None = Field(default=None, ge=0, le=100, description="Attempts before giving up (3).")
+    backoff_seconds: int | None = Field(
+        default=None, ge=0, le=86400, description="First wait between attempts, doubled each time (10)."
+    )
+
+
+class CompletionSpec(CWModel):
+    mode: Literal["auto", "off"] | None = Field(
+        default=None, description="auto: complete missing fields; off: only defaults (auto)."
+    )
+    approval: Literal["auto", "manual"] | None = Field(
+        default=None,
+        description="manual: wait for the clockwork.dev/approve annotation before applying (auto).",
+    )
+
+
+class DeployableSpec(CWModel):
+    """Fields every deployable kind has, beside its own."""
+
+    description: str | None = Field(
+        default=None,
+        max_length=MAX_DESCRIPTION,
+        description="What you want, in words; the brief for completion.",
+    )
+    target: Target | None = None
+    runner: RunnerKind | None = Field(
+        default=None, description="pyinfra (default) or job (a Kubernetes Job)."
+    )
+    health: HealthSpec | None = None
+    remediation: RemediationSpec | None = None
+    completion: CompletionSpec | None = None
+
+
+# --- resolved (after completion) -------------------------------------------------
+
+
+class ResolvedHealth(CWModel):
+    interval_seconds: int = Field(ge=0, le=86400)
+    assertions: list[Assertion] = Field(default_factory=list)
+
+
+class ResolvedRemediation(CWModel):
+    enabled: bool
+    max_attempts: int = Field(ge=0, le=100)
+    backoff_seconds: int = Field(ge=0, le=86400)
+
+
+class ResolvedCompletion(CWModel):
+    mode: Literal["auto", "off"]
+    approval: Literal["auto", "manual"]
+
+
+class ResolvedCommon(CWModel):
+    description: str | None = None
+    target: Target
+    runner: RunnerKind
+    health: ResolvedHealth
+    remediation: ResolvedRemediation
+    completion: ResolvedCompletion
+
+    @classmethod
+    def missing_fields(cls, completed: dict[str, Any]) -> list[str]:
+        """Wire names of required values the completed spec still lacks."""
+        return [
+            field.alias or name
+            for name, field in cls.model_fields.items()
+            if field.is_required() and completed.get(field.alias or name) is None
+        ]
+
+
+# --- status ----------------------------------------------------------------------
+
+CompletionSource = Literal["default", "offline", "ai"]
+
+
+class FilledField(CWModel):
+    field: str = Field(description="Dotted path of the field under spec, e.g. remediation.maxAttempts.")
+    source: CompletionSource = Field(description="Who supplied the value: default, offline or ai.")
+    model: str | None = Field(default=None, description="Model name, for ai values.")
+
+
+class CompletionStatus(CWModel):
+    spec_hash: str = Field(description="Hash of the spec this completion belongs to (cache key).")
+    completer: str = Field(description="The completer that ran: defaults, offline or ai.")
+    model: str | None = None
+    filled: list[FilledField] = Field(default_factory=list)
+    unresolved: list[str] = Field(
+        default_factory=list, description="Fields the completer could not fill, with the reason."
+    )
+    time: datetime | None = None
+
+
+NodeResult = Literal["ok", "changed", "failed", "skipped"]
+
+
+class NodeStatus(CWModel):
+    name: str = Field(description="Node name (@local for the local machine).")
+    applied_hash: str | None = Field(default=None, description="Hash of the last plan applied.")
+    last_result: NodeResult | None = None
+    last_apply_time: datetime | None = None
+    healthy: bool | None = None
+    message: str = Field(default="", max_length=4096)
+
+
+class AssertionResult(CWModel):
+    name: str
+    node: str
+    ok: bool
+    message: str = Field(default="", max_length=4096)
+
+
+class HealthStatus(CWModel):
+    last_check_time: datetime | None = None
+    results: list[AssertionResult] = Field(default_factory=list)
+
+
+class RemediationEntry(CWModel):
+    time: datetime
+    attempt: int
+    action: str
+    result: Literal["succeeded", "failed"]
+    message: str = Field(default="", max_length=4096)
+
+
+class RemediationStatus(CWModel):
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_time: datetime | None = None
+    history: list[RemediationEntry] = Field(default_factory=list)
+
+
+class AppliedStatus(CWModel):
+    """What the last successful apply made, and how to remove it again.
+
+    Kept so that destroy (and a change of identity, such as a new path) removes
+    exactly what was made, even when the current spec can no longer be resolved.
+    """
+
+    plan_hash: str
+    time: datetime
+    undo: list[Operation] = Field(default_factory=list, max_length=64)
+
+
+SpecT = TypeVar("SpecT", bound=DeployableSpec)
+
+
+class ResourceStatus(CWModel, Generic[SpecT]):
+    observed_generation: int | None = Field(
+        default=None, description="The spec generation this status describes."
+    )
+    target: str | None = Field(default=None, description="Where the resource goes, in short.")
+    completed: SpecT | None = Field(
+        default=None,
+        description="The full resolved spec: user values, then completed values, then defaults.",
+    )
+    completion: CompletionStatus | None = None
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    nodes: list[NodeStatus] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    applied: AppliedStatus | None = None
+    health: HealthStatus | None = None
+    remediation: RemediationStatus | None = None
+
+    def condition(self, type_: str) -> Condition | None:
+        return next((c for c in self.conditions if c.type == type_), None)
+
+
+class Resource(CWModel):
+    """The envelope every kind shares; each kind narrows ``kind`` and ``spec``."""
+
+    api_version: Literal["clockwork.dev/v1alpha1"] = "clockwork.dev/v1alpha1"
+    kind: str
+    metadata: ObjectMeta
+    spec: DeployableSpec
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}/{self.metadata.namespace}/{self.metadata.name}"

@@ -1,0 +1,82 @@
+"""The File kind: one file on the target, with content, mode and ownership."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import Field, model_validator
+
+from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
+from clockwork.api.types import AbsolutePath, FileMode, FileName, PosixName
+
+# A File's content lives in its spec and again in status.completed; Kubernetes
+# objects are capped near 1.5 MiB by etcd, so one copy may take at most 256 KiB.
+MAX_FILE_CONTENT = 256 * 1024
+
+
+class FileSpec(DeployableSpec):
+    """A file: give path, or directory and name; the rest can be completed."""
+
+    path: AbsolutePath | None = Field(default=None, description="Absolute path of the file.")
+    directory: AbsolutePath | None = Field(
+        default=None, description="Directory of the file, with name (instead of path)."
+    )
+    name: FileName | None = Field(default=None, description="File name inside directory.")
+    content: str | None = Field(
+        default=None, max_length=MAX_FILE_CONTENT, description="Full content of the file."
+    )
+    mode: FileMode | None = Field(default=None, description='Octal mode, e.g. "0644" (0644).')
+    owner: PosixName | None = Field(default=None, description="Owning user (left as is when unset).")
+    group: PosixName | None = Field(default=None, description="Owning group (left as is when unset).")
+    present: bool | None = Field(
+        default=None, description="true: the file exists with this content; false: it is absent (true)."
+    )
+
+    @model_validator(mode="after")
+    def _path_or_directory_and_name(self) -> Self:
+        if self.path is not None and (self.directory is not None or self.name is not None):
+            raise ValueError("set either path, or directory and name, not both")
+        return self
+
+
+class File(Resource):
+    kind: Literal["File"] = "File"
+    spec: FileSpec
+    status: ResourceStatus[FileSpec] | None = None
+
+
+class ResolvedFile(ResolvedCommon):
+    """A File after completion: what compile/ turns into operations."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_from_directory_and_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("directory" in data or "name" in data):
+            data = dict(data)
+            directory, name = data.pop("directory", None), data.pop("name", None)
+            if data.get("path") is None and directory and name:
+                data["path"] = f"{directory.rstrip('/')}/{name}"
+        return data
+
+    @classmethod
+    def missing_fields(cls, completed: dict[str, Any]) -> list[str]:
+        missing = []
+        has_dir_name = completed.get("directory") is not None and completed.get("name") is not None
+        if completed.get("path") is None and not has_dir_name:
+            missing.append("path")
+        if completed.get("present", True) and completed.get("content") is None:
+            missing.append("content")
+        return missing + [f for f in super().missing_fields(completed) if f not in ("path", "content")]
+
+    path: AbsolutePath
+    content: str | None = Field(default=None, max_length=MAX_FILE_CONTENT)
+    mode: FileMode
+    owner: PosixName | None = None
+    group: PosixName | None = None
+    present: bool
+
+    @model_validator(mode="after")
+    def _content_when_present(self) -> Self:
+        if self.present and self.content is None:
+            raise ValueError("content is required when present is true")
+        return self

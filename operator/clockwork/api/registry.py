@@ -1,0 +1,90 @@
+"""Every kind Clockwork serves, with the names the CRDs and the CLI use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from clockwork.api.base import API_VERSION
+from clockwork.api.common import UNION_TAGS, DeployableSpec, ResolvedCommon, Resource, ResourceStatus
+from clockwork.api.file import File, FileSpec, ResolvedFile
+from clockwork.errors import InvalidResource, describe_validation_error
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    model: type[Resource]
+    spec_model: type[DeployableSpec]
+    resolved_model: type[ResolvedCommon]
+    # Seconds between health checks; 0 means once after apply (and after changes).
+    default_health_interval: int
+    description: str
+
+
+KINDS: dict[str, KindInfo] = {
+    info.kind: info
+    for info in (
+        KindInfo(
+            kind="File",
+            plural="files",
+            singular="file",
+            short_names=("cwfile",),
+            model=File,
+            spec_model=FileSpec,
+            resolved_model=ResolvedFile,
+            default_health_interval=0,
+            description="A file on a target machine: content, mode and ownership.",
+        ),
+    )
+}
+
+
+def status_model(info: KindInfo) -> type[ResourceStatus[Any]]:
+    """``ResourceStatus`` parametrised with the kind's spec (status.completed)."""
+    return ResourceStatus[info.spec_model]  # type: ignore[name-defined]
+
+
+def kind_info(kind: str) -> KindInfo:
+    try:
+        return KINDS[kind]
+    except KeyError:
+        known = ", ".join(sorted(KINDS))
+        raise InvalidResource(f"kind {kind!r}", [f"unknown kind; Clockwork serves {known}"]) from None
+
+
+def describe_document(doc: Any) -> str:
+    """Kind/namespace/name of a document, as far as it can be read, for messages."""
+    if not isinstance(doc, dict):
+        return "<document>"
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    name = meta.get("name", "<unnamed>") if isinstance(meta, dict) else "<unnamed>"
+    namespace = meta.get("namespace", "default") if isinstance(meta, dict) else "default"
+    return f"{doc.get('kind', '<no kind>')}/{namespace}/{name}"
+
+
+def parse_resource(doc: Any, *, source: str = "") -> Resource:
+    """Validate one user document (YAML/JSON object) into its kind's model.
+
+    Only camelCase wire names are accepted, unknown fields are errors, and every
+    problem names its field. ``status`` in user input is ignored, as kubectl apply
+    does for a status subresource.
+    """
+    where = (f"{source}: " if source else "") + describe_document(doc)
+    if not isinstance(doc, dict):
+        raise InvalidResource(where, ["a resource must be a mapping with apiVersion, kind, metadata, spec"])
+    api_version = doc.get("apiVersion")
+    if api_version != API_VERSION:
+        raise InvalidResource(where, [f"apiVersion: must be {API_VERSION!r} (got {api_version!r})"])
+    info = kind_info(str(doc.get("kind")))
+    body = {k: v for k, v in doc.items() if k != "status"}
+    body.setdefault("spec", {})
+    try:
+        return info.model.model_validate(body, by_alias=True, by_name=False)
+    except ValidationError as exc:
+        raise InvalidResource(where, describe_validation_error(exc, union_tags=UNION_TAGS)) from None

@@ -1,0 +1,68 @@
+"""Constrained value types reused across kinds (paths, modes, POSIX names).
+
+Each type carries both a JSON-schema constraint (so the CRD, and therefore the
+API server, rejects obvious mistakes) and a Python validator for the rules a
+regular expression cannot say well (no ``..`` components).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+MAX_PATH = 4096
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not an absolute path (it must start with '/')")
+    if any(ch in value for ch in "\x00\n\r"):
+        raise ValueError("path must not contain NUL or line breaks")
+    if ".." in value.split("/"):
+        raise ValueError(f"{value!r} must not contain '..' components")
+    return value
+
+
+def _file_name(value: str) -> str:
+    if "/" in value or value in (".", "..") or any(ch in value for ch in "\x00\n\r"):
+        raise ValueError(f"{value!r} is not a plain file name (no '/', not '.' or '..')")
+    return value
+
+
+def _mode_is_text(value: Any) -> Any:
+    # YAML reads an unquoted 0644 as the integer 420: say so instead of a bare type error.
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            f'must be a quoted octal string such as "0644"; got the number {value} '
+            "(YAML reads unquoted 0644 as a number, so quote it)"
+        )
+    return value
+
+
+AbsolutePath = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_PATH, pattern=r"^/"),
+    AfterValidator(_absolute_path),
+]
+
+FileName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_file_name)]
+
+FileMode = Annotated[
+    str,
+    Field(pattern=r"^[0-7]{3,4}$", description='Octal permission bits, e.g. "0644".'),
+    BeforeValidator(_mode_is_text),
+]
+
+PosixName = Annotated[
+    str,
+    Field(
+        pattern=r"^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$",
+        description="A user or group name (or numeric id).",
+    ),
+]
+
+
+def normalise_mode(mode: str) -> str:
+    """Four-digit form of an octal mode: "644" -> "0644"."""
+    return mode.zfill(4)
