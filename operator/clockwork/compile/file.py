@@ -1,0 +1,47 @@
+"""File -> PyInfra operations. Pure: the same resolved File always gives the same plan."""
+
+from __future__ import annotations
+
+from pydantic import JsonValue
+
+from clockwork.api.file import ResolvedFile
+from clockwork.api.types import normalise_mode
+from clockwork.plan import Operation
+
+
+def apply(file: ResolvedFile) -> list[Operation]:
+    if not file.present:
+        return [
+            Operation(
+                id="file.absent",
+                op="files.file",
+                args={"path": file.path, "present": False},
+                description=f"remove {file.path}",
+            )
+        ]
+    mode = normalise_mode(file.mode)
+    args: dict[str, JsonValue] = {
+        "dest": file.path,
+        "content": file.content or "",
+        "mode": mode,
+        "create_remote_dir": True,
+    }
+    if file.owner is not None:
+        args["user"] = file.owner
+    if file.group is not None:
+        args["group"] = file.group
+    return [Operation(id="file.put", op="files.put", args=args, description=f"put {file.path} ({mode})")]
+
+
+def destroy(file: ResolvedFile) -> list[Operation]:
+    # Only what apply made is removed: a File that declared absence made nothing.
+    if not file.present:
+        return []
+    return [
+        Operation(
+            id="file.remove",
+            op="files.file",
+            args={"path": file.path, "present": False},
+            description=f"remove {file.path}",
+        )
+    ]

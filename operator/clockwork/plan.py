@@ -1,0 +1,144 @@
+"""The contract between compile/, health/ and the runners: plans in, results out.
+
+A :class:`RunRequest` is plain JSON: the hosts to reach, the PyInfra operations to
+apply (by allow-listed name) and the probes to read back (facts and commands).
+The PyInfra worker process executes it and answers with a :class:`RunResult`.
+The same JSON is what a Kubernetes Job runner hands to the worker inside a pod.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from pydantic import Field, JsonValue
+
+from clockwork.model import CWModel
+
+# Operations the worker will execute; anything else is refused before it runs.
+OperationName = Literal[
+    "files.put",
+    "files.file",
+    "files.directory",
+    "server.shell",
+]
+
+# Facts a probe may read.
+FactName = Literal[
+    "files.File",
+    "files.Directory",
+    "files.Sha256File",
+]
+
+OUTPUT_TAIL_CHARS = 4000
+
+
+class Operation(CWModel):
+    id: str = Field(description="Stable id within the plan, e.g. file.put.")
+    op: OperationName
+    args: dict[str, JsonValue] = Field(default_factory=dict)
+    description: str = ""
+
+
+class FactProbe(CWModel):
+    kind: Literal["fact"] = "fact"
+    id: str
+    fact: FactName
+    args: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class CommandProbe(CWModel):
+    kind: Literal["command"] = "command"
+    id: str
+    command: str
+    timeout_seconds: int = Field(default=30, ge=1, le=3600)
+
+
+Probe = Annotated[FactProbe | CommandProbe, Field(discriminator="kind")]
+
+
+class HostSpec(CWModel):
+    """How to reach one host. ``@local`` is the machine the worker runs on."""
+
+    name: str
+    connector: Literal["local"] = "local"
+
+
+class RunRequest(CWModel):
+    hosts: list[HostSpec]
+    operations: list[Operation] = Field(default_factory=list)
+    probes: list[Probe] = Field(default_factory=list)
+    connect_timeout_seconds: int = Field(default=10, ge=1, le=300)
+    timeout_seconds: int = Field(default=600, ge=1, le=86400)
+
+
+class OperationResult(CWModel):
+    id: str
+    success: bool
+    changed: bool
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    error: str | None = None
+
+
+class ProbeResult(CWModel):
+    id: str
+    success: bool
+    value: JsonValue = None
+    exit_code: int | None = None
+    output_tail: str = ""
+    error: str | None = None
+
+
+HostOutcome = Literal["ok", "changed", "failed"]
+
+
+class HostResult(CWModel):
+    name: str
+    connected: bool
+    outcome: HostOutcome
+    error: str | None = None
+    operations: list[OperationResult] = Field(default_factory=list)
+    probes: list[ProbeResult] = Field(default_factory=list)
+    duration_seconds: float = 0.0
+
+    def probe(self, probe_id: str) -> ProbeResult | None:
+        return next((p for p in self.probes if p.id == probe_id), None)
+
+    @property
+    def changed(self) -> bool:
+        return any(op.changed for op in self.operations)
+
+
+class RunResult(CWModel):
+    hosts: list[HostResult] = Field(default_factory=list)
+    duration_seconds: float = 0.0
+    error: str | None = Field(default=None, description="A failure of the run as a whole.")
+
+    def host(self, name: str) -> HostResult | None:
+        return next((h for h in self.hosts if h.name == name), None)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(h.outcome != "failed" for h in self.hosts)
+
+    @classmethod
+    def failed(cls, hosts: list[HostSpec], error: str, duration: float = 0.0) -> RunResult:
+        """Every host failed for one reason (worker crash, timeout before any result)."""
+        return cls(
+            hosts=[HostResult(name=h.name, connected=False, outcome="failed", error=error) for h in hosts],
+            duration_seconds=duration,
+            error=error,
+        )
+
+
+def tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
+    """The end of an output, where the error usually is."""
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def plan_hash(operations: list[Operation]) -> str:
+    """Stable hash of what a plan does (the applied hash kept per node)."""
+    canonical = json.dumps([op.wire() for op in operations], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

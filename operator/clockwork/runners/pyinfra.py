@@ -1,0 +1,63 @@
+"""Runs plans through the PyInfra worker process (gevent stays out of our event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+
+from pydantic import ValidationError
+
+from clockwork.plan import RunRequest, RunResult, tail
+
+# Seconds the worker gets beyond the plan's own timeout to report before it is killed.
+KILL_GRACE_SECONDS = 15
+
+
+class PyinfraRunner:
+    name = "pyinfra"
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or sys.executable
+
+    async def run(self, request: RunRequest) -> RunResult:
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            self.python,
+            "-m",
+            "clockwork.runners.worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(
+                proc.communicate(request.model_dump_json().encode()),
+                timeout=request.timeout_seconds + KILL_GRACE_SECONDS,
+            )
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return RunResult.failed(
+                request.hosts,
+                f"worker killed: no result within {request.timeout_seconds + KILL_GRACE_SECONDS}s",
+                time.monotonic() - started,
+            )
+        except asyncio.CancelledError:
+            proc.kill()
+            await proc.wait()
+            raise
+        try:
+            return RunResult.model_validate_json(stdout)
+        except ValidationError:
+            # The last lines of a traceback say what went wrong; the rest is for logs.
+            lines = stderr.decode(errors="replace").strip().splitlines()
+            detail = tail(" | ".join(lines[-3:]), 1000) or "no output"
+            return RunResult.failed(
+                request.hosts,
+                f"worker exited with code {proc.returncode} without a result: {detail}",
+                time.monotonic() - started,
+            )

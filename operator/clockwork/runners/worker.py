@@ -1,0 +1,325 @@
+"""The PyInfra worker process: a JSON RunRequest on stdin, a JSON RunResult on stdout.
+
+PyInfra is gevent-based and monkey-patches the standard library, so it never runs
+inside the operator's asyncio loop: the runner starts this module as a separate
+process (``python -m clockwork.runners.worker``), and a Kubernetes Job runs the same
+entry point inside a pod. Everything here is about translating our plan into the
+PyInfra API and the PyInfra outcome back into our result model.
+"""
+
+from __future__ import annotations
+
+# gevent must patch before anything imports socket/ssl/threading.
+from gevent import monkey
+
+monkey.patch_all()
+
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gevent  # noqa: E402
+from pydantic import JsonValue, ValidationError  # noqa: E402
+from pyinfra.api.config import Config  # noqa: E402
+from pyinfra.api.connect import connect_all, disconnect_all  # noqa: E402
+from pyinfra.api.exceptions import PyinfraError  # noqa: E402
+from pyinfra.api.host import Host  # noqa: E402
+from pyinfra.api.inventory import Inventory  # noqa: E402
+from pyinfra.api.operation import add_op  # noqa: E402
+from pyinfra.api.operations import run_host_op  # noqa: E402
+from pyinfra.api.state import BaseStateCallback, State  # noqa: E402
+from pyinfra.context import ctx_host, ctx_state  # noqa: E402
+from pyinfra.facts import files as file_facts  # noqa: E402
+from pyinfra.operations import files, server  # noqa: E402
+
+from clockwork.plan import (  # noqa: E402
+    CommandProbe,
+    FactProbe,
+    HostOutcome,
+    HostResult,
+    HostSpec,
+    Operation,
+    OperationResult,
+    Probe,
+    ProbeResult,
+    RunRequest,
+    RunResult,
+    tail,
+)
+
+OPERATIONS: dict[str, Callable[..., Any]] = {
+    "files.put": files.put,
+    "files.file": files.file,
+    "files.directory": files.directory,
+    "server.shell": server.shell,
+}
+
+FACTS: dict[str, Any] = {
+    "files.File": file_facts.File,
+    "files.Directory": file_facts.Directory,
+    "files.Sha256File": file_facts.Sha256File,
+}
+
+_RC_MARKER = "__clockwork_rc="
+
+log = logging.getLogger("clockwork.worker")
+
+
+class _TimedOut(Exception):
+    pass
+
+
+class _Recorder(BaseStateCallback):
+    """Keeps what PyInfra only logs: why a host could not be reached."""
+
+    def __init__(self) -> None:
+        self.connect_errors: dict[str, str] = {}
+
+    def host_connect_error(self, state: State, host: Host, error: Any) -> None:  # type: ignore[override]
+        self.connect_errors[host.name] = str(error) or type(error).__name__
+
+
+def _inventory_entry(spec: HostSpec) -> tuple[str, dict[str, Any]]:
+    if spec.connector == "local":
+        return ("@local", {"clockwork_name": spec.name})
+    raise ValueError(f"connector {spec.connector!r} is not supported by this worker")
+
+
+def _operation_kwargs(op: Operation) -> dict[str, Any]:
+    args: dict[str, Any] = dict(op.args)
+    if op.op == "files.put":
+        # Content travels inline in the plan; PyInfra uploads from a file-like object.
+        args["src"] = io.BytesIO(str(args.pop("content", "")).encode())
+    return args
+
+
+def _json_safe(value: Any) -> JsonValue:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def _run_probe(host: Host, probe: Probe) -> ProbeResult:
+    try:
+        if isinstance(probe, FactProbe):
+            value = host.get_fact(FACTS[probe.fact], **probe.args)
+            return ProbeResult(id=probe.id, success=True, value=_json_safe(value))
+        return _run_command_probe(host, probe)
+    except Exception as exc:  # a probe failing is a result, not a crash
+        return ProbeResult(id=probe.id, success=False, error=f"{type(exc).__name__}: {exc}")
+
+
+def _run_command_probe(host: Host, probe: CommandProbe) -> ProbeResult:
+    # The exit code is not part of PyInfra's result, so the shell prints it last.
+    wrapped = f"sh -c {_shell_quote(probe.command)} 2>&1; echo {_RC_MARKER}$?"
+    ok, output = host.run_shell_command(wrapped, _timeout=probe.timeout_seconds)
+    lines = output.output_lines
+    exit_code: int | None = None
+    if lines and lines[-1].startswith(_RC_MARKER):
+        exit_code = int(lines[-1][len(_RC_MARKER) :])
+        lines = lines[:-1]
+    text = "\n".join(lines)
+    if exit_code is None:
+        return ProbeResult(
+            id=probe.id,
+            success=False,
+            output_tail=tail(text),
+            error=f"command did not finish within {probe.timeout_seconds}s"
+            if ok is False
+            else "no exit code",
+        )
+    return ProbeResult(id=probe.id, success=True, exit_code=exit_code, output_tail=tail(text))
+
+
+def _shell_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def execute(request: RunRequest) -> RunResult:
+    started = time.monotonic()
+    names = {}
+    entries = []
+    for spec in request.hosts:
+        entry = _inventory_entry(spec)
+        entries.append(entry)
+        names[entry[0]] = spec.name
+
+    config = Config(CONNECT_TIMEOUT=request.connect_timeout_seconds, FAIL_PERCENT=None)
+    inventory = Inventory((entries, {}))
+    # check_for_changes=False: facts are read when each host runs, in parallel,
+    # instead of serially while the operations are added.
+    state = State(inventory, config, check_for_changes=False)
+    recorder = _Recorder()
+    state.add_callback_handler(recorder)
+
+    op_errors: dict[tuple[str, int], str] = {}
+    probe_results: dict[str, list[ProbeResult]] = {}
+    host_durations: dict[str, float] = {}
+    timed_out = False
+
+    try:
+        with gevent.Timeout(request.timeout_seconds, _TimedOut):
+            # PyinfraError when no host connected: reported per host below.
+            with contextlib.suppress(PyinfraError):
+                connect_all(state)
+            active = list(state.inventory.get_active_hosts())
+            for op in request.operations:
+                try:
+                    add_op(state, OPERATIONS[op.op], host=active, **_operation_kwargs(op))
+                except Exception as exc:
+                    return RunResult.failed(
+                        request.hosts,
+                        f"operation {op.id} ({op.op}) is invalid: {type(exc).__name__}: {exc}",
+                        time.monotonic() - started,
+                    )
+
+            def run_host(host: Host) -> None:
+                host_started = time.monotonic()
+                try:
+                    with ctx_host.use(host):
+                        for index, op_hash in enumerate(host.op_hash_order):
+                            try:
+                                ok = run_host_op(state, host, op_hash)
+                            except Exception as exc:
+                                op_errors[(host.name, index)] = f"{type(exc).__name__}: {exc}"
+                                return
+                            if not ok:
+                                return
+                    probe_results[host.name] = [_run_probe(host, p) for p in request.probes]
+                finally:
+                    host_durations[host.name] = time.monotonic() - host_started
+
+            state.is_executing = True
+            with ctx_state.use(state):
+                gevent.joinall([gevent.spawn(run_host, host) for host in active])
+    except _TimedOut:
+        timed_out = True
+
+    try:
+        disconnect_all(state)
+    except Exception:  # a broken connection must not hide the results
+        log.debug("disconnect failed", exc_info=True)
+
+    results = []
+    for host in inventory:
+        results.append(
+            _host_result(
+                names.get(host.name, host.name),
+                host,
+                state,
+                request,
+                recorder.connect_errors.get(host.name),
+                op_errors,
+                probe_results.get(host.name, []),
+                host_durations.get(host.name, 0.0),
+                timed_out,
+            )
+        )
+    return RunResult(
+        hosts=results,
+        duration_seconds=round(time.monotonic() - started, 3),
+        error=f"run timed out after {request.timeout_seconds}s" if timed_out else None,
+    )
+
+
+def _host_result(
+    name: str,
+    host: Host,
+    state: State,
+    request: RunRequest,
+    connect_error: str | None,
+    op_errors: dict[tuple[str, int], str],
+    probes: list[ProbeResult],
+    duration: float,
+    timed_out: bool,
+) -> HostResult:
+    connected = host in state.activated_hosts
+    if not connected:
+        reason = connect_error or "could not connect"
+        if timed_out:
+            reason = f"timed out after {request.timeout_seconds}s while connecting"
+        return HostResult(name=name, connected=False, outcome="failed", error=reason)
+
+    ops: list[OperationResult] = []
+    error: str | None = None
+    for index, op in enumerate(request.operations):
+        op_hash = host.op_hash_order[index] if index < len(host.op_hash_order) else None
+        meta = state.ops.get(host, {}).get(op_hash) if op_hash else None
+        operation_meta = meta.operation_meta if meta else None
+        if operation_meta is None or not operation_meta.is_complete():
+            message = op_errors.get((host.name, index)) or (
+                f"timed out after {request.timeout_seconds}s"
+                if timed_out
+                else "not run: an earlier operation failed"
+            )
+            ops.append(OperationResult(id=op.id, success=False, changed=False, error=message))
+            error = error or f"{op.id}: {message}"
+            continue
+        success = operation_meta.did_succeed()
+        stdout = "\n".join(operation_meta.stdout_lines)
+        stderr = "\n".join(operation_meta.stderr_lines)
+        ops.append(
+            OperationResult(
+                id=op.id,
+                success=success,
+                changed=operation_meta.did_change(),
+                stdout_tail=tail(stdout),
+                stderr_tail=tail(stderr),
+                error=None if success else (tail(stderr or stdout, 1000) or "operation failed"),
+            )
+        )
+        if not success and error is None:
+            error = f"{op.id}: {tail(stderr or stdout, 1000) or 'operation failed'}"
+
+    if error is None and timed_out and len(probes) < len(request.probes):
+        error = f"timed out after {request.timeout_seconds}s while checking"
+    changed = any(op.changed for op in ops)
+    outcome: HostOutcome = "failed" if error else ("changed" if changed else "ok")
+    return HostResult(
+        name=name,
+        connected=True,
+        outcome=outcome,
+        error=error,
+        operations=ops,
+        probes=probes,
+        duration_seconds=round(duration, 3),
+    )
+
+
+def main() -> int:
+    # The result goes to the original stdout; anything PyInfra or a library prints
+    # goes to stderr so that it can never corrupt the JSON.
+    result_stream = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    raw = sys.stdin.read()
+    try:
+        request = RunRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        result_stream.write(RunResult(error=f"invalid run request: {exc}").model_dump_json())
+        result_stream.close()
+        return 2
+    try:
+        result = execute(request)
+    except Exception as exc:
+        traceback.print_exc()
+        result = RunResult.failed(request.hosts, f"worker error: {type(exc).__name__}: {exc}")
+    result_stream.write(result.model_dump_json())
+    result_stream.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
