@@ -1,0 +1,336 @@
+"""The ``clockwork`` command: local mode (plan/apply/assert/destroy/status) and tools.
+
+Exit codes: 0 ok, 1 failed or unhealthy, 2 bad input (nothing was changed).
+Output is for people (tables) unless ``--output json`` asks for a script's view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from clockwork import __version__, crdgen
+from clockwork.api.common import ResourceStatus
+from clockwork.api.registry import KINDS, status_model
+from clockwork.config import Settings
+from clockwork.errors import ClockworkError, InvalidResource, PermanentError
+from clockwork.local import LocalDriver, Outcome, load
+from clockwork.reconcile import Intent
+from clockwork.store import LocalStore
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail_input(message: str, problems: list[str] | None = None, as_json: bool = False) -> NoReturn:
+    if as_json:
+        click.echo(json.dumps({"error": message, "problems": problems or []}, indent=2))
+    else:
+        err.print(f"[bold red]error:[/] {message}")
+        for problem in problems or []:
+            err.print(f"  - {problem}", markup=False)
+    sys.exit(EXIT_INPUT)
+
+
+def _settings(state_dir: Path | None) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except PermanentError as exc:
+        _fail_input(str(exc))
+    if state_dir is not None:
+        settings = Settings(
+            state_dir=state_dir,
+            run_timeout=settings.run_timeout,
+            connect_timeout=settings.connect_timeout,
+        )
+    return settings
+
+
+common_options: list[Callable[[Any], Any]] = [
+    click.option(
+        "-f",
+        "--filename",
+        "paths",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="YAML file or folder of them (multi-document allowed). Repeatable.",
+    ),
+    click.option(
+        "--state-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Local state folder (default: $CW_STATE_DIR or ./.clockwork).",
+    ),
+    click.option(
+        "-o",
+        "--output",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="table for people, json for scripts.",
+    ),
+]
+
+
+def with_common(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(common_options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="clockwork")
+def main() -> None:
+    """Clockwork: declare infrastructure on edge machines; Clockwork completes, applies and heals it."""
+
+
+def _run_intent(
+    intent: Intent, paths: tuple[Path, ...], state_dir: Path | None, output: str
+) -> list[Outcome]:
+    as_json = output == "json"
+    if not paths:
+        _fail_input("give at least one -f FILE or folder", as_json=as_json)
+    try:
+        items = load(paths)
+    except InvalidResource as exc:
+        _fail_input("invalid input, nothing was changed", exc.problems, as_json=as_json)
+    if intent == "destroy":
+        items = list(reversed(items))
+    settings = _settings(state_dir)
+    store = LocalStore(settings.state_dir)
+
+    async def run_all() -> list[Outcome]:
+        driver = LocalDriver(store, settings)
+        return [await driver.reconcile(item, intent) for item in items]
+
+    try:
+        with store.locked():
+            return _run(run_all)
+    except PermanentError as exc:
+        _fail_input(str(exc), as_json=as_json)
+    except ClockworkError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(EXIT_FAILED)
+
+
+def _run(factory: Callable[[], Coroutine[Any, Any, list[Outcome]]]) -> list[Outcome]:
+    return asyncio.run(factory())
+
+
+def _exit_for(outcomes: list[Outcome]) -> NoReturn:
+    sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED)
+
+
+def _result_word(outcome: Outcome) -> str:
+    if outcome.intent == "destroy":
+        return (
+            "destroyed"
+            if outcome.forgotten and outcome.known
+            else ("absent" if not outcome.known else "failed")
+        )
+    if outcome.apply is None:
+        return "-"
+    if not outcome.apply.ok:
+        return "failed"
+    return "changed" if outcome.changed else "unchanged"
+
+
+def _condition(status: ResourceStatus[Any], type_: str) -> str:
+    c = status.condition(type_)
+    return c.status if c else "-"
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "resource": outcome.ref,
+        "intent": outcome.intent,
+        "ok": outcome.ok,
+        "changed": outcome.changed,
+        "message": outcome.message,
+        "operations": [op.wire() for op in outcome.operations] if outcome.intent == "plan" else None,
+        "apply": outcome.apply.wire() if outcome.apply else None,
+        "check": outcome.check.wire() if outcome.check else None,
+        "destroy": outcome.destroy.wire() if outcome.destroy else None,
+        "status": outcome.status.wire(),
+    }
+
+
+def _print_outcomes(outcomes: list[Outcome], output: str, title: str) -> None:
+    if output == "json":
+        click.echo(json.dumps([_outcome_json(o) for o in outcomes], indent=2))
+        return
+    table = Table(title=title, title_justify="left")
+    for column in ("RESOURCE", "RESULT", "READY", "HEALTHY", "MESSAGE"):
+        table.add_column(column, overflow="fold")
+    for o in outcomes:
+        colour = "green" if o.ok else "red"
+        gone = o.forgotten or not o.known
+        table.add_row(
+            o.ref,
+            _result_word(o),
+            "-" if gone else _condition(o.status, "Ready"),
+            "-" if gone else _condition(o.status, "Healthy"),
+            f"[{colour}]{_escape(o.message)}[/]",
+        )
+    out.print(table)
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+@main.command()
+@with_common
+def apply(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
+    """Complete, apply and check the resources in the files."""
+    outcomes = _run_intent("converge", paths, state_dir, output)
+    _print_outcomes(outcomes, output, "apply")
+    _exit_for(outcomes)
+
+
+@main.command()
+@with_common
+def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
+    """Show the completed spec (and who filled each field) and the operations, without applying."""
+    outcomes = _run_intent("plan", paths, state_dir, output)
+    if output == "json":
+        _print_outcomes(outcomes, output, "plan")
+        _exit_for(outcomes)
+    for o in outcomes:
+        out.print(f"[bold]{o.ref}[/]  {'[green]complete[/]' if o.ok else '[red]incomplete[/]'}")
+        if not o.ok:
+            out.print(f"  [red]{_escape(o.message)}[/]")
+        completed = o.status.completed.wire() if o.status.completed else {}
+        sources = {f.field: f.source for f in (o.status.completion.filled if o.status.completion else [])}
+        table = Table(show_header=True, box=None, padding=(0, 2))
+        for column in ("FIELD", "VALUE", "SOURCE"):
+            table.add_column(column, overflow="fold")
+        for name, value in _flatten(completed):
+            shown = json.dumps(value) if not isinstance(value, str) else value
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
+            table.add_row(name, _escape(shown), sources.get(name, "user"))
+        out.print(table)
+        for op in o.operations:
+            out.print(f"  [cyan]{op.op}[/] {_escape(op.description)}")
+        out.print()
+    _exit_for(outcomes)
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        return [pair for k, v in value.items() for pair in _flatten(v, f"{prefix}{k}.")]
+    return [(prefix.rstrip("."), value)]
+
+
+@main.command(name="assert")
+@with_common
+def assert_(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
+    """Check that what was applied is still in place (exit 1 and a table of failures if not)."""
+    outcomes = _run_intent("check", paths, state_dir, output)
+    if output == "json":
+        _print_outcomes(outcomes, output, "assert")
+        _exit_for(outcomes)
+    table = Table(title="assert", title_justify="left")
+    for column in ("RESOURCE", "NODE", "ASSERTION", "OK", "MESSAGE"):
+        table.add_column(column, overflow="fold")
+    for o in outcomes:
+        results = o.status.health.results if o.status.health and o.known else []
+        if not results:
+            table.add_row(o.ref, "-", "-", "[red]no[/]" if not o.ok else "yes", _escape(o.message))
+        for r in results:
+            table.add_row(
+                o.ref, r.node, r.name, "[green]yes[/]" if r.ok else "[red]no[/]", _escape(r.message)
+            )
+    out.print(table)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        err.print(f"[red]{len(failed)} of {len(outcomes)} resource(s) drifted or failed[/]")
+    _exit_for(outcomes)
+
+
+@main.command()
+@with_common
+def destroy(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
+    """Remove what apply made for the resources in the files, and forget them."""
+    outcomes = _run_intent("destroy", paths, state_dir, output)
+    _print_outcomes(outcomes, output, "destroy")
+    _exit_for(outcomes)
+
+
+@main.command()
+@with_common
+def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
+    """Show the recorded status of applied resources (all, or those in the files)."""
+    settings = _settings(state_dir)
+    store = LocalStore(settings.state_dir)
+    wanted: set[tuple[str, str, str]] | None = None
+    if paths:
+        try:
+            wanted = {(i.kind, i.metadata.namespace, i.metadata.name) for i in load(paths)}
+        except InvalidResource as exc:
+            _fail_input("invalid input", exc.problems, as_json=output == "json")
+    try:
+        with store.locked():
+            records = [r for r in store.list() if wanted is None or r.key in wanted]
+    except PermanentError as exc:
+        _fail_input(str(exc), as_json=output == "json")
+    if output == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {"resource": "/".join(r.key), "generation": r.generation, "status": r.status}
+                    for r in records
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"status ({settings.state_dir})", title_justify="left")
+    for column in ("RESOURCE", "READY", "HEALTHY", "TARGET", "GEN", "MESSAGE"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        st = status_model(KINDS[r.kind]).model_validate(r.status)
+        ready = st.condition("Ready")
+        table.add_row(
+            "/".join(r.key),
+            _condition(st, "Ready"),
+            _condition(st, "Healthy"),
+            st.target or "-",
+            str(r.generation),
+            _escape(ready.message if ready else ""),
+        )
+    out.print(table)
+    if not records:
+        out.print("no resources applied yet")
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder to write one CRD per kind into (default: print to stdout).",
+)
+def crds(out_dir: Path | None) -> None:
+    """Generate the CustomResourceDefinitions from the API models."""
+    if out_dir is None:
+        click.echo("---\n".join(crdgen.generate().values()), nl=False)
+        return
+    for path in crdgen.write(out_dir):
+        err.print(f"wrote {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

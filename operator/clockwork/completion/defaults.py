@@ -1,0 +1,80 @@
+"""Defaults for every kind, and the merge that keeps user values on top.
+
+The merge is the rule of the whole completion layer: a value the user wrote is
+never replaced; completers and defaults only fill what is missing, and every filled
+leaf is recorded with who filled it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from clockwork.api.common import CompletionSource, FilledField
+from clockwork.api.registry import KindInfo
+from clockwork.completion.base import Completion, CompletionContext, spec_hash
+
+COMMON_DEFAULTS: dict[str, Any] = {
+    "target": {"local": True},
+    "runner": "pyinfra",
+    "remediation": {"enabled": True, "maxAttempts": 3, "backoffSeconds": 10},
+    "completion": {"mode": "auto", "approval": "auto"},
+}
+
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "File": {"mode": "0644", "present": True},
+}
+
+
+def defaults_for(info: KindInfo) -> dict[str, Any]:
+    found = copy.deepcopy(COMMON_DEFAULTS)
+    found["health"] = {"intervalSeconds": info.default_health_interval, "assertions": []}
+    found.update(copy.deepcopy(KIND_DEFAULTS.get(info.kind, {})))
+    return found
+
+
+def merge_missing(
+    base: dict[str, Any],
+    fill: dict[str, Any],
+    source: CompletionSource,
+    filled: list[FilledField],
+    model: str | None = None,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """``base`` with every leaf of ``fill`` that ``base`` lacks; records what was filled."""
+    out = copy.deepcopy(base)
+    for key, value in fill.items():
+        path = f"{prefix}{key}"
+        if key not in out or out[key] is None:
+            out[key] = copy.deepcopy(value)
+            for leaf in _leaves(value, path):
+                filled.append(FilledField(field=leaf, source=source, model=model))
+        elif isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = merge_missing(out[key], value, source, filled, model, f"{path}.")
+    return out
+
+
+def _leaves(value: Any, path: str) -> list[str]:
+    if isinstance(value, dict) and value:
+        return [leaf for k, v in value.items() for leaf in _leaves(v, f"{path}.{k}")]
+    return [path]
+
+
+class DefaultsCompleter:
+    """Fills defaults only; reports what it cannot know (used when completion is off)."""
+
+    name = "defaults"
+
+    async def complete(self, info: KindInfo, spec: dict[str, Any], context: CompletionContext) -> Completion:
+        return complete_with_defaults(info, spec)
+
+
+def complete_with_defaults(info: KindInfo, spec: dict[str, Any]) -> Completion:
+    filled: list[FilledField] = []
+    completed = merge_missing(spec, defaults_for(info), "default", filled)
+    return Completion(
+        spec_hash=spec_hash(spec),
+        completer="defaults",
+        completed=completed,
+        filled=filled,
+    )
