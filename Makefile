@@ -1,0 +1,47 @@
+# Clockwork — the two commands that matter on a fresh machine:
+#   make demo   set up and run the main job (local mode, quickstart example)
+#   make test   set up everything the tests need and run the whole suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PIP_QUIET := --quiet --disable-pip-version-check
+# Debian packages the real-component tests need; grows with the test tiers.
+TEST_DEB_PACKAGES :=
+
+.PHONY: venv demo test test-deps lint unit generate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
+	$(BIN)/python -m pip install $(PIP_QUIET) -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/clockwork apply -f manifests/examples/quickstart.yaml
+	$(BIN)/clockwork status -f manifests/examples/quickstart.yaml
+
+# System packages and services the real-component tests need (root on Debian).
+test-deps:
+	./scripts/install-test-deps.sh $(TEST_DEB_PACKAGES)
+
+lint: venv
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/mypy
+
+test: venv test-deps lint
+	$(BIN)/python -m pytest
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+# Regenerate every generated file; tests fail when the checked-in copies drift.
+generate: venv
+	$(BIN)/clockwork crds --out crds/
+
+clean:
+	rm -rf $(VENV) .clockwork .mypy_cache .ruff_cache .pytest_cache

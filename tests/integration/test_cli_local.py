@@ -1,0 +1,173 @@
+"""Local mode end to end, through the real `clockwork` command and real files.
+
+Covers the Foundation acceptance path: apply -> change content -> apply updates ->
+assert passes -> file deleted by hand -> assert exits 1 -> destroy removes it; a
+second apply reports no changes; invalid input exits 2 and writes nothing; a
+missing value without a model is a clear failure; a changed path removes the old
+file; folders and multi-document files; --output json on every command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CliRunner
+from tests.helpers import file_resource, write_resources
+
+pytestmark = pytest.mark.integration
+
+
+def test_apply_change_assert_drift_destroy(cli: CliRunner, workdir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "srv" / "motd.txt"
+    manifest = write_resources(workdir / "motd.yaml", file_resource("motd", path=str(target), content="v1\n"))
+
+    first = cli("apply", "-f", str(manifest), "-o", "json")
+    assert first.code == 0, first.stderr
+    [outcome] = first.json()
+    assert outcome["ok"] and outcome["changed"]
+    assert target.read_text() == "v1\n"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+    again = cli("apply", "-f", str(manifest), "-o", "json")
+    assert again.code == 0 and again.json()[0]["changed"] is False
+
+    write_resources(manifest, file_resource("motd", path=str(target), content="v2\n", mode="0600"))
+    updated = cli("apply", "-f", str(manifest))
+    assert updated.code == 0, updated.stdout
+    assert "changed" in updated.stdout
+    assert target.read_text() == "v2\n" and oct(target.stat().st_mode & 0o777) == "0o600"
+
+    assert cli("assert", "-f", str(manifest)).code == 0
+
+    target.unlink()
+    drifted = cli("assert", "-f", str(manifest))
+    assert drifted.code == 1
+    assert "does not exist" in drifted.stdout and "drifted or failed" in drifted.stderr
+
+    status = cli("status", "-o", "json")
+    [record] = status.json()
+    assert record["resource"] == "File/default/motd" and record["generation"] == 2
+
+    target.write_text("restored by hand\n")
+    destroyed = cli("destroy", "-f", str(manifest), "-o", "json")
+    assert destroyed.code == 0 and destroyed.json()[0]["ok"]
+    assert not target.exists()
+    assert cli("status", "-o", "json").json() == []
+    assert cli("destroy", "-f", str(manifest)).code == 0  # nothing left to do is fine
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"path": "/tmp/cw-invalid/x", "content": "x", "mode": "999"}, "spec.mode"),
+        ({"path": "relative/x", "content": "x"}, "spec.path"),
+        ({"path": "/tmp/cw-invalid/x", "content": "x", "colour": "red"}, "spec.colour: unknown field"),
+    ],
+)
+def test_invalid_input_exits_2_and_writes_nothing(
+    cli: CliRunner, workdir: Path, spec: dict[str, str], message: str
+) -> None:
+    good = file_resource("good", path=str(workdir / "good.txt"), content="ok")
+    manifest = write_resources(workdir / "bad.yaml", good, file_resource("bad", **spec))
+    result = cli("apply", "-f", str(manifest))
+    assert result.code == 2
+    assert message in result.stderr and "nothing was changed" in result.stderr
+    assert not (workdir / "good.txt").exists(), "the valid document must not be applied either"
+    assert not (workdir / ".clockwork").exists()
+    assert not Path("/tmp/cw-invalid/x").exists()
+    as_json = cli("apply", "-f", str(manifest), "-o", "json")
+    assert as_json.code == 2 and any(message in p for p in as_json.json()["problems"])
+
+
+def test_unreadable_yaml_and_missing_files_exit_2(cli: CliRunner, workdir: Path) -> None:
+    broken = workdir / "broken.yaml"
+    broken.write_text("kind: File\nmetadata: [unclosed\n")
+    result = cli("apply", "-f", str(broken))
+    assert result.code == 2 and "not valid YAML" in result.stderr
+    assert cli("apply", "-f", str(workdir / "nope.yaml")).code == 2
+    assert cli("apply").code == 2
+
+
+def test_missing_content_without_model_fails_clearly(cli: CliRunner, workdir: Path) -> None:
+    manifest = write_resources(workdir / "m.yaml", file_resource("nocontent", path=str(workdir / "n.txt")))
+    result = cli("apply", "-f", str(manifest), "-o", "json")
+    assert result.code == 1
+    [outcome] = result.json()
+    completed = next(c for c in outcome["status"]["conditions"] if c["type"] == "Completed")
+    assert completed["status"] == "False" and completed["reason"] == "MissingValues"
+    assert "spec.content" in completed["message"]
+    assert not (workdir / "n.txt").exists()
+
+
+def test_changed_path_removes_old_file(cli: CliRunner, workdir: Path) -> None:
+    old, new = workdir / "old.txt", workdir / "new.txt"
+    manifest = write_resources(workdir / "m.yaml", file_resource("moving", path=str(old), content="x"))
+    assert cli("apply", "-f", str(manifest)).code == 0 and old.exists()
+    write_resources(manifest, file_resource("moving", path=str(new), content="x"))
+    assert cli("apply", "-f", str(manifest)).code == 0
+    assert new.exists() and not old.exists()
+
+
+def test_folder_of_multi_document_files_and_plan(cli: CliRunner, workdir: Path) -> None:
+    folder = workdir / "manifests"
+    folder.mkdir()
+    write_resources(
+        folder / "a.yaml",
+        file_resource("one", path=str(workdir / "one.txt"), content="1"),
+        file_resource("two", directory=str(workdir), name="two.txt", content="2", mode="0600"),
+    )
+    write_resources(folder / "b.yml", file_resource("three", path=str(workdir / "three.txt"), content="3"))
+    (folder / "notes.txt").write_text("not a manifest")
+
+    plan = cli("plan", "-f", str(folder))
+    assert plan.code == 0
+    assert "mode" in plan.stdout and "default" in plan.stdout and "files.put" in plan.stdout
+    plan_json = cli("plan", "-f", str(folder), "-o", "json").json()
+    assert [p["resource"] for p in plan_json] == [
+        "File/default/one",
+        "File/default/two",
+        "File/default/three",
+    ]
+    assert not (workdir / "one.txt").exists(), "plan must not apply"
+
+    assert cli("apply", "-f", str(folder)).code == 0
+    assert (workdir / "two.txt").read_text() == "2"
+    assert cli("assert", "-f", str(folder), "-o", "json").code == 0
+    assert cli("destroy", "-f", str(folder)).code == 0
+    assert not any((workdir / n).exists() for n in ("one.txt", "two.txt", "three.txt"))
+
+
+def test_duplicate_resources_are_bad_input(cli: CliRunner, workdir: Path) -> None:
+    doc = file_resource("same", path=str(workdir / "x"), content="x")
+    manifest = write_resources(workdir / "m.yaml", doc, doc)
+    result = cli("apply", "-f", str(manifest))
+    assert result.code == 2 and "is also declared in" in result.stderr
+
+
+def test_state_dir_option_and_env(cli: CliRunner, workdir: Path, tmp_path: Path) -> None:
+    manifest = write_resources(
+        workdir / "m.yaml", file_resource("s", path=str(workdir / "s.txt"), content="x")
+    )
+    state = tmp_path / "elsewhere"
+    assert cli("apply", "-f", str(manifest), "--state-dir", str(state)).code == 0
+    assert (state / "state.db").exists() and not (workdir / ".clockwork").exists()
+    listed = cli("status", "-o", "json", env={"CW_STATE_DIR": str(state)}).json()
+    assert [r["resource"] for r in listed] == ["File/default/s"]
+    assert cli("status", env={"CW_RUN_TIMEOUT": "soon"}).code == 2
+
+
+def test_version_and_help(cli: CliRunner) -> None:
+    assert cli("--version").stdout.startswith("clockwork, version ")
+    assert "apply" in cli("--help").stdout
+
+
+def test_every_example_applies_and_destroys(cli: CliRunner, workdir: Path) -> None:
+    from tests.unit.test_crdgen import EXAMPLES
+
+    for example in sorted(EXAMPLES.glob("*.yaml")):
+        applied = cli("apply", "-f", str(example))
+        assert applied.code == 0, f"{example.name}: {applied.stdout}{applied.stderr}"
+        assert cli("assert", "-f", str(example)).code == 0
+        assert cli("destroy", "-f", str(example)).code == 0

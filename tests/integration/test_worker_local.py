@@ -1,0 +1,120 @@
+"""The PyInfra worker process on @local, against real files.
+
+Covers: put creates a file (changed), a second run changes nothing, probes read
+facts and command exit codes, a failing operation reports the host failed with the
+error text, an invalid operation is refused before anything runs, the run timeout
+is honoured, a crashing worker becomes a failed result, and nothing a library
+prints can corrupt the JSON result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clockwork.plan import CommandProbe, FactProbe, HostSpec, Operation, RunRequest, RunResult
+from clockwork.runners.pyinfra import PyinfraRunner
+
+pytestmark = pytest.mark.integration
+LOCAL = [HostSpec(name="@local")]
+
+
+def run(request: RunRequest, runner: PyinfraRunner | None = None) -> RunResult:
+    return asyncio.run((runner or PyinfraRunner()).run(request))
+
+
+def put(path: Path, content: str, mode: str = "0640") -> Operation:
+    return Operation(
+        id="put",
+        op="files.put",
+        args={"dest": str(path), "content": content, "mode": mode, "create_remote_dir": True},
+    )
+
+
+def test_put_then_idempotent_rerun_then_probe(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "dir" / "a.txt"
+    first = run(RunRequest(hosts=LOCAL, operations=[put(target, "one\n")]))
+    assert first.ok and first.hosts[0].outcome == "changed"
+    assert target.read_text() == "one\n" and oct(target.stat().st_mode & 0o777) == "0o640"
+
+    second = run(
+        RunRequest(
+            hosts=LOCAL,
+            operations=[put(target, "one\n")],
+            probes=[
+                FactProbe(id="stat", fact="files.File", args={"path": str(target)}),
+                FactProbe(id="sha", fact="files.Sha256File", args={"path": str(target)}),
+                CommandProbe(id="cmd", command="echo out; echo err >&2; exit 7"),
+            ],
+        )
+    )
+    host = second.hosts[0]
+    assert host.outcome == "ok" and not host.changed
+    stat = host.probe("stat")
+    assert stat is not None and isinstance(stat.value, dict) and stat.value["mode"] == 640
+    sha = host.probe("sha")
+    assert sha is not None and sha.value == "2c8b08da5ce60398e1f19af0e5dccc744df274b826abe585eaba68c525434806"
+    cmd = host.probe("cmd")
+    assert cmd is not None and cmd.exit_code == 7 and cmd.output_tail == "out\nerr"
+
+
+def test_failing_operation_names_the_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a directory should be")
+    result = run(RunRequest(hosts=LOCAL, operations=[put(blocker / "x.txt", "x")]))
+    host = result.hosts[0]
+    assert not result.ok and host.outcome == "failed"
+    assert host.error and host.error.startswith("put: ")
+    assert "Not a directory" in host.error or "not a directory" in host.error.lower()
+
+
+def test_invalid_operation_arguments_are_refused_before_running(tmp_path: Path) -> None:
+    bad = Operation(id="bad", op="files.file", args={"path": str(tmp_path / "x"), "no_such_arg": 1})
+    result = run(RunRequest(hosts=LOCAL, operations=[bad, put(tmp_path / "never.txt", "x")]))
+    assert not result.ok and result.error and "operation bad (files.file) is invalid" in result.error
+    assert not (tmp_path / "never.txt").exists()
+
+
+def test_unknown_operation_is_rejected_by_the_contract() -> None:
+    with pytest.raises(ValueError, match=r"server\.reboot"):
+        Operation.model_validate({"id": "x", "op": "server.reboot", "args": {}})
+
+
+def test_run_timeout_is_honoured() -> None:
+    result = run(
+        RunRequest(hosts=LOCAL, probes=[CommandProbe(id="slow", command="sleep 30")], timeout_seconds=2)
+    )
+    assert not result.ok
+    assert result.error == "run timed out after 2s"
+    assert result.duration_seconds < 15
+
+
+def test_worker_crash_becomes_a_failed_result(tmp_path: Path) -> None:
+    fake_python = tmp_path / "python"
+    fake_python.write_text(
+        "#!/bin/sh\necho 'Traceback (most recent call last):' >&2\necho 'ImportError: broken' >&2\nexit 1\n"
+    )
+    fake_python.chmod(0o755)
+    result = run(RunRequest(hosts=LOCAL), PyinfraRunner(python=str(fake_python)))
+    assert result.hosts[0].outcome == "failed"
+    assert result.error and "exited with code 1" in result.error and "ImportError: broken" in result.error
+
+
+def test_stdout_noise_cannot_corrupt_the_result(tmp_path: Path) -> None:
+    # A command that prints to stdout as an operation: its output must stay in the result.
+    op = Operation(id="sh", op="server.shell", args={"commands": ["echo '{not json'"]})
+    proc = subprocess.run(
+        [sys.executable, "-m", "clockwork.runners.worker"],
+        input=RunRequest(hosts=LOCAL, operations=[op]).model_dump_json(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
+    result = RunResult.model_validate_json(proc.stdout)
+    assert result.hosts[0].operations[0].stdout_tail == "{not json"

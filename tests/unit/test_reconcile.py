@@ -1,0 +1,240 @@
+"""The pure reconcile state machine, driven step by step with recorded observations.
+
+Covers: complete -> apply -> check -> Ready; the completion cache by spec hash;
+MissingValues without a model; apply failures stop before checking; no re-apply of
+an unchanged plan unless asked; a changed path cleans up the old file; destroy
+runs the recorded undo and then forgets; conditions keep lastTransitionTime while
+their status holds; a status the machine writes survives the CRD schema.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clockwork.api.registry import KINDS, status_model
+from clockwork.completion.defaults import complete_with_defaults
+from clockwork.plan import HostResult, HostSpec, OperationResult, ProbeResult, RunResult
+from clockwork.reconcile import Apply, Check, Complete, Destroy, Forget, Inputs, Observations, step
+from clockwork.reconcile.conditions import set_condition
+from tests.support import k8s_schema
+
+INFO = KINDS["File"]
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+LOCAL = "@local"
+
+
+def inputs(spec: dict[str, Any], **kw: Any) -> Inputs:
+    defaults: dict[str, Any] = {
+        "info": INFO,
+        "spec": INFO.spec_model.model_validate(spec),
+        "generation": 1,
+        "now": T0,
+        "targets": [LOCAL],
+        "inventory": {LOCAL: HostSpec(name=LOCAL)},
+    }
+    return Inputs(**{**defaults, **kw})
+
+
+def applied(changed: bool = True, ok: bool = True) -> RunResult:
+    op = OperationResult(id="file.put", success=ok, changed=changed and ok, error=None if ok else "denied")
+    return RunResult(
+        hosts=[
+            HostResult(
+                name=LOCAL,
+                connected=True,
+                outcome=("changed" if changed else "ok") if ok else "failed",
+                error=None if ok else "file.put: denied",
+                operations=[op],
+            )
+        ]
+    )
+
+
+def checked(path: str, content: str, mode: int = 644) -> RunResult:
+    import hashlib
+
+    return RunResult(
+        hosts=[
+            HostResult(
+                name=LOCAL,
+                connected=True,
+                outcome="ok",
+                probes=[
+                    ProbeResult(
+                        id="file.stat", success=True, value={"mode": mode, "user": "root", "group": "root"}
+                    ),
+                    ProbeResult(
+                        id="file.sha256", success=True, value=hashlib.sha256(content.encode()).hexdigest()
+                    ),
+                ],
+            )
+        ]
+    )
+
+
+def run_to_end(
+    inp: Inputs, status: Any, apply_result: RunResult | None = None, check: RunResult | None = None
+):
+    """Drive the machine like a driver does; returns the last step and the actions seen."""
+    obs = Observations()
+    seen: list[Any] = []
+    for _ in range(10):
+        current = step(inp, status, obs)
+        if current.done:
+            return current, seen
+        for action in current.actions:
+            seen.append(action)
+            if isinstance(action, Complete):
+                obs.completion = complete_with_defaults(INFO, action.spec)
+            elif isinstance(action, Apply):
+                obs.apply = apply_result or applied()
+            elif isinstance(action, Check):
+                obs.check = check
+            elif isinstance(action, Destroy):
+                obs.destroy = apply_result or applied()
+            elif isinstance(action, Forget):
+                return current, seen
+    raise AssertionError("did not settle")
+
+
+SPEC = {"path": "/srv/a.txt", "content": "hello\n"}
+
+
+def conditions(status: Any) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in status.conditions}
+
+
+def test_first_reconcile_completes_applies_checks_and_is_ready() -> None:
+    final, seen = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    assert [type(a).__name__ for a in seen] == ["Complete", "Apply", "Check"]
+    assert conditions(final.status) == {
+        "Completed": ("True", "Completed"),
+        "Applied": ("True", "Applied"),
+        "Healthy": ("True", "AssertionsPassed"),
+        "Ready": ("True", "Ready"),
+    }
+    filled = {f.field: f.source for f in final.status.completion.filled}
+    assert filled["mode"] == "default" and "path" not in filled
+    assert final.status.nodes[0].applied_hash and final.status.nodes[0].healthy is True
+    assert final.status.applied.undo[0].op == "files.file"
+
+
+def test_unchanged_spec_is_not_completed_or_applied_again() -> None:
+    first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    again, seen = run_to_end(inputs(SPEC), first.status, check=checked("/srv/a.txt", "hello\n"))
+    assert [type(a).__name__ for a in seen] == ["Check"]
+    assert conditions(again.status)["Ready"] == ("True", "Ready")
+
+
+def test_always_apply_converges_even_when_the_hash_matches() -> None:
+    first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    _, seen = run_to_end(
+        inputs(SPEC, always_apply=True),
+        first.status,
+        applied(changed=False),
+        checked("/srv/a.txt", "hello\n"),
+    )
+    assert [type(a).__name__ for a in seen] == ["Apply", "Check"]
+
+
+def test_changed_spec_recompletes_and_reapplies() -> None:
+    first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    changed = {**SPEC, "content": "bye\n"}
+    final, seen = run_to_end(
+        inputs(changed, generation=2), first.status, check=checked("/srv/a.txt", "bye\n")
+    )
+    assert [type(a).__name__ for a in seen] == ["Complete", "Apply", "Check"]
+    assert final.status.observed_generation == 2
+    apply = next(a for a in seen if isinstance(a, Apply))
+    assert [op.id for op in apply.request.operations] == ["file.put"]  # same path: no cleanup
+
+
+def test_missing_content_without_model_is_completed_false_and_nothing_runs() -> None:
+    final, seen = run_to_end(inputs({"path": "/srv/a.txt"}), status_model(INFO)())
+    assert [type(a).__name__ for a in seen] == ["Complete"]
+    completed = final.status.condition("Completed")
+    assert (completed.status, completed.reason) == ("False", "MissingValues")
+    assert "spec.content" in completed.message and "CW_MODEL" in completed.message
+    assert conditions(final.status)["Ready"] == ("False", "MissingValues")
+
+
+def test_failed_apply_is_reported_and_not_checked() -> None:
+    final, seen = run_to_end(inputs(SPEC), status_model(INFO)(), apply_result=applied(ok=False))
+    assert [type(a).__name__ for a in seen] == ["Complete", "Apply"]
+    assert conditions(final.status)["Applied"] == ("False", "ApplyFailed")
+    assert "denied" in final.status.condition("Applied").message
+    assert final.status.nodes[0].applied_hash is None
+
+
+def test_drift_found_by_check_makes_ready_false() -> None:
+    final, _ = run_to_end(
+        inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "tampered\n", mode=600)
+    )
+    healthy = final.status.condition("Healthy")
+    assert (healthy.status, healthy.reason) == ("False", "AssertionsFailed")
+    assert "mode is 0600, want 0644" in healthy.message and "content differs" in healthy.message
+
+
+def test_changed_path_removes_the_old_file_first() -> None:
+    first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    moved = {**SPEC, "path": "/srv/b.txt"}
+    _, seen = run_to_end(inputs(moved), first.status, check=checked("/srv/b.txt", "hello\n"))
+    apply = next(a for a in seen if isinstance(a, Apply))
+    ops = [(op.id, op.args.get("path") or op.args.get("dest")) for op in apply.request.operations]
+    assert ops == [("cleanup:file.remove", "/srv/a.txt"), ("file.put", "/srv/b.txt")]
+
+
+def test_unresolvable_target_is_applied_false() -> None:
+    final, seen = run_to_end(
+        inputs(SPEC, targets=None, target_error="EdgeNode pi-9 not found"), status_model(INFO)()
+    )
+    assert [type(a).__name__ for a in seen] == ["Complete"]
+    assert conditions(final.status)["Applied"] == ("False", "TargetNotFound")
+
+
+def test_destroy_runs_recorded_undo_then_forgets() -> None:
+    first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    _, seen = run_to_end(inputs(SPEC, intent="destroy"), first.status)
+    assert [type(a).__name__ for a in seen] == ["Destroy", "Forget"]
+    destroy = seen[0]
+    assert [(op.op, op.args["path"]) for op in destroy.request.operations] == [("files.file", "/srv/a.txt")]
+
+
+def test_failed_destroy_keeps_state_and_says_why() -> None:
+    first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    final, seen = run_to_end(inputs(SPEC, intent="destroy"), first.status, apply_result=applied(ok=False))
+    assert [type(a).__name__ for a in seen] == ["Destroy"]
+    ready = final.status.condition("Ready")
+    assert (ready.status, ready.reason) == ("False", "DestroyFailed") and "denied" in ready.message
+
+
+def test_destroy_of_never_applied_resource_just_forgets() -> None:
+    _, seen = run_to_end(inputs(SPEC, intent="destroy"), status_model(INFO)())
+    assert [type(a).__name__ for a in seen] == ["Forget"]
+
+
+def test_check_intent_checks_what_was_applied_without_applying() -> None:
+    first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    final, seen = run_to_end(inputs({"path": "/elsewhere", "content": "x"}, intent="check"), first.status,
+                             check=checked("/srv/a.txt", "hello\n"))  # fmt: skip
+    assert [type(a).__name__ for a in seen] == ["Check"]
+    assert "/srv/a.txt" in str(seen[0].request.probes[0].args)
+    assert conditions(final.status)["Healthy"] == ("True", "AssertionsPassed")
+
+
+def test_last_transition_time_moves_only_when_status_changes() -> None:
+    t1 = T0 + timedelta(minutes=5)
+    once = set_condition([], "Ready", "True", "Ready", "a", generation=1, now=T0)
+    same = set_condition(once, "Ready", "True", "Ready", "b", generation=2, now=t1)
+    flipped = set_condition(same, "Ready", "False", "Unhealthy", "c", generation=2, now=t1)
+    assert same[0].last_transition_time == T0 and same[0].message == "b"
+    assert flipped[0].last_transition_time == t1
+
+
+def test_written_status_is_valid_and_survives_pruning() -> None:
+    final, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    schema = k8s_schema.openapi_schema(k8s_schema.load_crds()["File"])["properties"]["status"]
+    wire = final.status.wire()
+    assert k8s_schema.errors(schema, wire) == []
+    assert k8s_schema.pruned_paths(schema, wire) == []
