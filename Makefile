@@ -29,8 +29,8 @@ test-deps:
 	./scripts/install-test-deps.sh $(TEST_DEB_PACKAGES)
 
 lint: venv
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
 	$(BIN)/mypy
 
 test: venv test-deps lint
