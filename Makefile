@@ -32,6 +32,7 @@ lint: venv
 	$(BIN)/ruff check operator tests
 	$(BIN)/ruff format --check operator tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: venv test-deps lint
 	$(BIN)/python -m pytest
