@@ -11,8 +11,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, ConfigDict, Field
 
 from clockwork.model import CWModel, utcnow
 
@@ -49,20 +48,14 @@ DNSSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
 DNSLabel = Annotated[str, AfterValidator(_dns_label)]
 
 
-class ObjectMeta(BaseModel):
+class ObjectMeta(CWModel):
     """The part of Kubernetes ObjectMeta that Clockwork reads.
 
     Bodies from a real API server carry more (managedFields, ownerReferences, ...);
     those are ignored here rather than rejected.
     """
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        validate_by_alias=True,
-        validate_by_name=True,
-        serialize_by_alias=True,
-        extra="ignore",
-    )
+    model_config = ConfigDict(extra="ignore")
 
     name: DNSSubdomain
     namespace: DNSLabel = "default"

@@ -9,16 +9,18 @@ from clockwork.api.types import normalise_mode
 from clockwork.plan import Operation
 
 
+def _remove(file: ResolvedFile, op_id: str) -> Operation:
+    return Operation(
+        id=op_id,
+        op="files.file",
+        args={"path": file.path, "present": False},
+        description=f"remove {file.path}",
+    )
+
+
 def apply(file: ResolvedFile) -> list[Operation]:
     if not file.present:
-        return [
-            Operation(
-                id="file.absent",
-                op="files.file",
-                args={"path": file.path, "present": False},
-                description=f"remove {file.path}",
-            )
-        ]
+        return [_remove(file, "file.absent")]
     mode = normalise_mode(file.mode)
     args: dict[str, JsonValue] = {
         "dest": file.path,
@@ -37,11 +39,4 @@ def destroy(file: ResolvedFile) -> list[Operation]:
     # Only what apply made is removed: a File that declared absence made nothing.
     if not file.present:
         return []
-    return [
-        Operation(
-            id="file.remove",
-            op="files.file",
-            args={"path": file.path, "present": False},
-            description=f"remove {file.path}",
-        )
-    ]
+    return [_remove(file, "file.remove")]

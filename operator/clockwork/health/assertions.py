@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from clockwork.api.common import AssertionResult, CommandAssertion, ResolvedCommon
-from clockwork.plan import CommandProbe, HostResult, Probe
+from clockwork.plan import CommandProbe, HostResult, Probe, ProbeResult
 
 DEFAULT_COMMAND_TIMEOUT = 30
 
@@ -30,36 +30,25 @@ def probes(resource: ResolvedCommon) -> list[Probe]:
 
 
 def evaluate(resource: ResolvedCommon, host: HostResult) -> list[AssertionResult]:
-    results = []
-    for i, assertion in enumerate(resource.health.assertions):
-        name = assertion_name(assertion, i)
-        probe = host.probe(_probe_id(i))
-        if probe is None or not probe.success:
-            reason = probe.error if probe else "not checked"
-            results.append(AssertionResult(name=name, node=host.name, ok=False, message=f"{reason}"))
-            continue
-        want = assertion.expect_exit_code if assertion.expect_exit_code is not None else 0
-        if probe.exit_code != want:
-            results.append(
-                AssertionResult(
-                    name=name,
-                    node=host.name,
-                    ok=False,
-                    message=f"`{assertion.command}` exited {probe.exit_code}, want {want}: "
-                    f"{probe.output_tail[-300:]}",
-                )
-            )
-            continue
-        if assertion.output_matches and not re.search(assertion.output_matches, probe.output_tail):
-            results.append(
-                AssertionResult(
-                    name=name,
-                    node=host.name,
-                    ok=False,
-                    message=f"output of `{assertion.command}` does not match "
-                    f"/{assertion.output_matches}/: {probe.output_tail[-300:]}",
-                )
-            )
-            continue
-        results.append(AssertionResult(name=name, node=host.name, ok=True, message="ok"))
-    return results
+    return [
+        AssertionResult(
+            name=assertion_name(a, i), node=host.name, ok=problem is None, message=problem or "ok"
+        )
+        for i, a in enumerate(resource.health.assertions)
+        for problem in [_problem(a, host.probe(_probe_id(i)))]
+    ]
+
+
+def _problem(assertion: CommandAssertion, probe: ProbeResult | None) -> str | None:
+    """What is wrong, in words, or None when the assertion holds."""
+    if probe is None or not probe.success:
+        return (probe.error if probe else None) or "not checked"
+    want = assertion.expect_exit_code if assertion.expect_exit_code is not None else 0
+    if probe.exit_code != want:
+        return f"`{assertion.command}` exited {probe.exit_code}, want {want}: {probe.output_tail[-300:]}"
+    if assertion.output_matches and not re.search(assertion.output_matches, probe.output_tail):
+        return (
+            f"output of `{assertion.command}` does not match /{assertion.output_matches}/: "
+            f"{probe.output_tail[-300:]}"
+        )
+    return None
