@@ -209,6 +209,12 @@ class CompletionStatus(CWModel):
     unresolved: list[str] = Field(
         default_factory=list, description="Fields the completer could not fill, with the reason."
     )
+    error: str | None = Field(default=None, description="Why the completer gave up on this spec.")
+    completed_hash: str | None = Field(
+        default=None,
+        description="Hash of the completed spec: the value clockwork.dev/approve must carry "
+        "when approval is manual.",
+    )
     time: datetime | None = None
 
 

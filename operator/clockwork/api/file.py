@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
-from clockwork.api.types import AbsolutePath, FileMode, FileName, PosixName
+from clockwork.api.types import AbsolutePath, FileMode, FileName, Guarded, PosixName
 
 # A File's content lives in its spec and again in status.completed; Kubernetes
 # objects are capped near 1.5 MiB by etcd, so one copy may take at most 256 KiB.
@@ -22,7 +22,7 @@ class FileSpec(DeployableSpec):
         default=None, description="Directory of the file, with name (instead of path)."
     )
     name: FileName | None = Field(default=None, description="File name inside directory.")
-    content: str | None = Field(
+    content: Annotated[str, Guarded.CONTENT] | None = Field(
         default=None, max_length=MAX_FILE_CONTENT, description="Full content of the file."
     )
     mode: FileMode | None = Field(default=None, description='Octal mode, e.g. "0644" (0644).')

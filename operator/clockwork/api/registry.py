@@ -25,6 +25,12 @@ class KindInfo:
     # Seconds between health checks; 0 means once after apply (and after changes).
     default_health_interval: int
     description: str
+    # Spec fields a completer (offline or AI) may fill; everything else comes from
+    # the user or from defaults.
+    completable: tuple[str, ...] = ()
+    # Groups of fields that say the same thing in different ways: once the user set
+    # any field of one group, the other groups are not completed.
+    alternatives: tuple[tuple[str, ...], ...] = ()
 
 
 KINDS: dict[str, KindInfo] = {
@@ -40,6 +46,9 @@ KINDS: dict[str, KindInfo] = {
             resolved_model=ResolvedFile,
             default_health_interval=0,
             description="A file on a target machine: content, mode and ownership.",
+            # Not owner/group: a made-up account that does not exist on the node breaks apply.
+            completable=("path", "directory", "name", "content", "mode"),
+            alternatives=(("path",), ("directory", "name")),
         ),
     )
 }

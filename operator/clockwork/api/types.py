@@ -7,11 +7,30 @@ regular expression cannot say well (no ``..`` components).
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
 MAX_PATH = 4096
+
+
+class Guarded(Enum):
+    """What kind of value a field holds, for the completion guard.
+
+    Pydantic keeps these markers in a field's metadata without acting on them;
+    :mod:`clockwork.completion.guard` finds them and applies its rules to every
+    value a completer proposed (user-written values are the user's decision).
+    """
+
+    PATH = "path"  # absolute path on a target: allowed roots, sensitive places
+    NAME = "name"  # identifier: no shell metacharacters
+    MODE = "mode"  # permission bits: no world-writable, no setuid/setgid
+    CONTENT = "content"  # free text written to a target: size-limited
+    IMAGE = "image"  # container image reference: well-formed
+    PORT = "port"  # port number: in range, not privileged unless allowed
+    PRIVILEGED = "privileged"  # a switch that grants privilege: completers may not set it
+    HOST_PATH = "hostPath"  # a host path mounted into a container: completers may not add one
 
 
 def _absolute_path(value: str) -> str:
@@ -44,14 +63,16 @@ AbsolutePath = Annotated[
     str,
     Field(min_length=1, max_length=MAX_PATH, pattern=r"^/"),
     AfterValidator(_absolute_path),
+    Guarded.PATH,
 ]
 
-FileName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_file_name)]
+FileName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_file_name), Guarded.NAME]
 
 FileMode = Annotated[
     str,
     Field(pattern=r"^[0-7]{3,4}$", description='Octal permission bits, e.g. "0644".'),
     BeforeValidator(_mode_is_text),
+    Guarded.MODE,
 ]
 
 PosixName = Annotated[
@@ -60,6 +81,7 @@ PosixName = Annotated[
         pattern=r"^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$",
         description="A user or group name (or numeric id).",
     ),
+    Guarded.NAME,
 ]
 
 

@@ -1,4 +1,4 @@
-"""What every completer returns, and the interface reconcile/ calls."""
+"""What completers propose, what completion produces, and the interface reconcile uses."""
 
 from __future__ import annotations
 
@@ -8,14 +8,40 @@ from typing import Any, Protocol
 
 from pydantic import Field, JsonValue
 
-from clockwork.api.base import CWModel
-from clockwork.api.common import FilledField
+from clockwork.api.common import CompletionSource, FilledField
 from clockwork.api.registry import KindInfo
+from clockwork.model import CWModel
 
 
 class Unresolved(CWModel):
     field: str = Field(description="Dotted path under spec.")
     reason: str
+
+
+class CompletionContext(CWModel):
+    """What a completer may know beyond the spec itself."""
+
+    namespace: str = "default"
+    name: str = ""
+    # Errors from a failed apply or health check, for re-completion during remediation.
+    diagnostics: str | None = None
+    attempt: int = 0
+    # Related resources (dependsOn, same target): kind, name and their completed spec.
+    related: list[dict[str, JsonValue]] = Field(default_factory=list)
+
+
+class Proposal(CWModel):
+    """A completer's answer: values for (some of) the missing fields, and what it cannot know."""
+
+    values: dict[str, JsonValue] = Field(default_factory=dict)
+    unresolved: list[Unresolved] = Field(default_factory=list)
+    # Worth trying again later (endpoint down, timeout, wrong key): not cached.
+    temporary_error: str | None = None
+    # The completer gave up for this spec (output kept failing validation): cached.
+    error: str | None = None
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 class Completion(CWModel):
@@ -27,25 +53,28 @@ class Completion(CWModel):
     completed: dict[str, JsonValue] = Field(description="The full spec in wire form.")
     filled: list[FilledField] = Field(default_factory=list)
     unresolved: list[Unresolved] = Field(default_factory=list)
-    # A temporary failure (endpoint down) is not cached: the next reconcile tries again.
     temporary_error: str | None = None
-
-
-class CompletionContext(CWModel):
-    """What a completer may know beyond the spec itself."""
-
-    namespace: str = "default"
-    name: str = ""
-    diagnostics: str | None = Field(default=None, description="Errors from a failed apply or check.")
-    related: list[dict[str, JsonValue]] = Field(default_factory=list)
+    error: str | None = None
 
 
 class Completer(Protocol):
-    name: str
+    """Proposes values for missing fields. Never raises for a model's failure: that is a proposal."""
 
-    async def complete(
-        self, info: KindInfo, spec: dict[str, Any], context: CompletionContext
-    ) -> Completion: ...
+    name: str
+    source: CompletionSource
+    model: str | None
+
+    async def propose(
+        self, info: KindInfo, spec: dict[str, Any], missing: list[str], context: CompletionContext
+    ) -> Proposal: ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once the driver is done with the completer."""
+
+
+def completer_id(name: str, model: str | None) -> str:
+    """Cache identity of a completer: a different model completes afresh."""
+    return f"{name}:{model}" if model else name
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
