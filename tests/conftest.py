@@ -53,3 +53,11 @@ def cli(workdir: Path) -> CliRunner:
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_model_requests() -> None:
+    """No test may reach a real model provider by accident (pydantic-ai's own switch)."""
+    import pydantic_ai.models
+
+    pydantic_ai.models.ALLOW_MODEL_REQUESTS = False

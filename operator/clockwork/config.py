@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from clockwork.completion.guard import DEFAULT_ALLOWED_ROOTS, GuardPolicy
 from clockwork.errors import PermanentError
 
 
@@ -23,19 +24,93 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise PermanentError(f"{name}={raw!r} is not a boolean (true/false)")
+
+
+def _roots(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if not raw:
+        return default
+    roots = tuple(r.rstrip("/") or "/" for r in raw.split(":") if r)
+    bad = [r for r in roots if not r.startswith("/") or ".." in r.split("/")]
+    if bad or not roots:
+        raise PermanentError(f"{name}: every root must be an absolute path without '..' (got {raw!r})")
+    return roots
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    """A secret from NAME_FILE (a mounted Secret) or, failing that, NAME."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip() or None
+        except OSError as exc:
+            raise PermanentError(f"{name}_FILE={path}: cannot read the file: {exc.strerror}") from None
+    return env.get(name) or None
+
+
 @dataclass(frozen=True)
 class Settings:
     # CW_STATE_DIR: where local mode keeps its SQLite state (default ./.clockwork).
-    state_dir: Path
+    state_dir: Path = Path(".clockwork")
     # CW_RUN_TIMEOUT: seconds one apply/check/destroy run may take on its hosts (600).
-    run_timeout: int
+    run_timeout: int = 600
     # CW_CONNECT_TIMEOUT: seconds to wait for a node to accept a connection (10).
-    connect_timeout: int
+    connect_timeout: int = 10
+    # CW_MODEL: model name for AI completion; unset means the offline completer.
+    model: str | None = None
+    # CW_BASE_URL: an OpenAI-compatible endpoint (OpenRouter, Ollama, LM Studio, vLLM, ...).
+    base_url: str | None = None
+    # CW_API_KEY_FILE (preferred: a mounted Secret) or CW_API_KEY. Never logged.
+    api_key: str | None = field(default=None, repr=False)
+    # CW_COMPLETION_MAX_RETRIES: times invalid model output goes back to the model (3).
+    completion_max_retries: int = 3
+    # CW_COMPLETION_TIMEOUT: seconds one model request may take (60).
+    completion_timeout: int = 60
+    # CW_ALLOWED_ROOTS: colon-separated roots completed paths must stay under.
+    allowed_roots: tuple[str, ...] = DEFAULT_ALLOWED_ROOTS
+    # CW_ALLOW_PRIVILEGED_PORTS: let completers choose ports below 1024 (false).
+    allow_privileged_ports: bool = False
+    # CW_MAX_COMPLETED_CONTENT: bytes of text a completer may write into one field (65536).
+    max_completed_content: int = 64 * 1024
+    # CW_DEFAULT_ROOT: where the offline completer puts files it names (/srv/clockwork).
+    default_root: str = "/srv/clockwork"
+    # CW_METRICS_FILE: local mode writes its metrics here (node_exporter textfile format).
+    metrics_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        default_root = env.get("CW_DEFAULT_ROOT") or "/srv/clockwork"
+        if not default_root.startswith("/"):
+            raise PermanentError(f"CW_DEFAULT_ROOT={default_root!r} must be an absolute path")
         return cls(
             state_dir=Path(env.get("CW_STATE_DIR") or ".clockwork"),
             run_timeout=_int(env, "CW_RUN_TIMEOUT", 600, 1, 86400),
             connect_timeout=_int(env, "CW_CONNECT_TIMEOUT", 10, 1, 300),
+            model=env.get("CW_MODEL") or None,
+            base_url=env.get("CW_BASE_URL") or None,
+            api_key=_secret(env, "CW_API_KEY"),
+            completion_max_retries=_int(env, "CW_COMPLETION_MAX_RETRIES", 3, 0, 10),
+            completion_timeout=_int(env, "CW_COMPLETION_TIMEOUT", 60, 1, 600),
+            allowed_roots=_roots(env, "CW_ALLOWED_ROOTS", DEFAULT_ALLOWED_ROOTS),
+            allow_privileged_ports=_bool(env, "CW_ALLOW_PRIVILEGED_PORTS", False),
+            max_completed_content=_int(env, "CW_MAX_COMPLETED_CONTENT", 64 * 1024, 0, 256 * 1024),
+            default_root=default_root.rstrip("/") or "/",
+            metrics_file=Path(env["CW_METRICS_FILE"]) if env.get("CW_METRICS_FILE") else None,
+        )
+
+    @property
+    def policy(self) -> GuardPolicy:
+        return GuardPolicy(
+            allowed_roots=self.allowed_roots,
+            allow_privileged_ports=self.allow_privileged_ports,
+            max_content_bytes=self.max_completed_content,
         )

@@ -12,7 +12,6 @@ from typing import Any
 
 from clockwork.api.common import CompletionSource, FilledField
 from clockwork.api.registry import KindInfo
-from clockwork.completion.base import Completion, CompletionContext, spec_hash
 
 COMMON_DEFAULTS: dict[str, Any] = {
     "target": {"local": True},
@@ -58,23 +57,3 @@ def _leaves(value: Any, path: str) -> list[str]:
     if isinstance(value, dict) and value:
         return [leaf for k, v in value.items() for leaf in _leaves(v, f"{path}.{k}")]
     return [path]
-
-
-class DefaultsCompleter:
-    """Fills defaults only; reports what it cannot know (used when completion is off)."""
-
-    name = "defaults"
-
-    async def complete(self, info: KindInfo, spec: dict[str, Any], context: CompletionContext) -> Completion:
-        return complete_with_defaults(info, spec)
-
-
-def complete_with_defaults(info: KindInfo, spec: dict[str, Any]) -> Completion:
-    filled: list[FilledField] = []
-    completed = merge_missing(spec, defaults_for(info), "default", filled)
-    return Completion(
-        spec_hash=spec_hash(spec),
-        completer="defaults",
-        completed=completed,
-        filled=filled,
-    )

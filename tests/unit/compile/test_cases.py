@@ -14,7 +14,7 @@ import yaml
 
 from clockwork import compile as compiler
 from clockwork.api.registry import KINDS
-from clockwork.completion.defaults import complete_with_defaults
+from clockwork.completion.pipeline import with_defaults
 
 CASES = Path(__file__).parent / "cases"
 KIND_DIRS = {info.kind.lower(): info for info in KINDS.values()}
@@ -28,7 +28,7 @@ def _cases() -> list[tuple[str, Path]]:
 def test_case(case: str, path: Path) -> None:
     data: dict[str, Any] = yaml.safe_load(path.read_text())
     info = KIND_DIRS[path.parent.name]
-    completion = complete_with_defaults(info, data["spec"])
+    completion = with_defaults(info, data["spec"])
     resolved = info.resolved_model.model_validate(completion.completed, by_alias=True, by_name=False)
     assert [op.wire() for op in compiler.compile_apply(info.kind, resolved)] == data["apply"]
     assert [op.wire() for op in compiler.compile_destroy(info.kind, resolved)] == data["destroy"]

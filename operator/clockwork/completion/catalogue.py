@@ -1,0 +1,91 @@
+"""What the offline completer knows: common services, and hints read from descriptions.
+
+Deterministic keyword matching only — the description is untrusted text, so the
+offline completer never copies anything from it except by choosing among the
+entries below.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    keywords: tuple[str, ...]
+    image: str
+    port: int
+    data_dir: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    health_path: str | None = None
+
+
+# Pinned major versions: a completed image must not drift under the user's feet.
+SERVICES: tuple[Service, ...] = (
+    Service("nginx", ("nginx", "web server", "static site", "reverse proxy"), "nginx:1.27-alpine", 80,
+            "/usr/share/nginx/html", health_path="/"),
+    Service("caddy", ("caddy",), "caddy:2.8-alpine", 80, "/srv", health_path="/"),
+    Service("redis", ("redis", "cache", "key-value"), "redis:7.4-alpine", 6379, "/data"),
+    Service("postgres", ("postgres", "postgresql", "database"), "postgres:16-alpine", 5432,
+            "/var/lib/postgresql/data", {"POSTGRES_DB": "app"}),
+    Service("mariadb", ("mariadb", "mysql"), "mariadb:11.4", 3306, "/var/lib/mysql"),
+    Service("mosquitto", ("mosquitto", "mqtt", "broker"), "eclipse-mosquitto:2.0", 1883, "/mosquitto/data"),
+    Service("grafana", ("grafana", "dashboard"), "grafana/grafana:11.2.0", 3000, "/var/lib/grafana",
+            health_path="/api/health"),
+    Service("prometheus", ("prometheus", "metrics server"), "prom/prometheus:v2.54.1", 9090, "/prometheus",
+            health_path="/-/healthy"),
+    Service("node-exporter", ("node exporter", "node-exporter"), "prom/node-exporter:v1.8.2", 9100,
+            health_path="/metrics"),
+    Service("influxdb", ("influxdb", "influx", "time series"), "influxdb:2.7-alpine", 8086,
+            "/var/lib/influxdb2", health_path="/health"),
+)  # fmt: skip
+
+
+def _words(text: str) -> str:
+    return " " + re.sub(r"[^a-z0-9]+", " ", text.lower()) + " "
+
+
+def match_service(description: str | None) -> Service | None:
+    """The first catalogue entry whose keyword appears as whole words in the description."""
+    if not description:
+        return None
+    text = _words(description)
+    for service in SERVICES:
+        if any(_words(k) in text for k in service.keywords):
+            return service
+    return None
+
+
+FILE_EXTENSIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("shell script", "bash script", "script"), ".sh"),
+    (("json",), ".json"),
+    (("yaml", "yml"), ".yaml"),
+    (("toml",), ".toml"),
+    (("ini",), ".ini"),
+    (("environment file", "env file", "dotenv"), ".env"),
+    (("config", "configuration", "conf"), ".conf"),
+    (("markdown", "readme"), ".md"),
+)
+
+EXECUTABLE_WORDS = ("script", "executable", "entrypoint")
+PRIVATE_WORDS = ("secret", "password", "token", "credential", "private key", "api key", "env file", "dotenv")
+
+
+def file_extension(description: str | None) -> str:
+    text = _words(description or "")
+    for keywords, extension in FILE_EXTENSIONS:
+        if any(_words(k) in text for k in keywords):
+            return extension
+    return ".txt"
+
+
+def file_mode(description: str | None) -> str | None:
+    """A mode the words call for, or None to leave it to the default."""
+    text = _words(description or "")
+    if any(_words(w) in text for w in PRIVATE_WORDS):
+        return "0600"
+    if any(_words(w) in text for w in EXECUTABLE_WORDS):
+        return "0755"
+    return None

@@ -1,0 +1,65 @@
+"""One completion: ask a completer for the missing fields, then fill defaults.
+
+User values always win, then the completer's, then defaults; every filled leaf is
+recorded with its source. Values for fields that were not asked for are dropped
+here (and named by the guard), so a completer can never overwrite the spec.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from clockwork import metrics
+from clockwork.api.common import FilledField
+from clockwork.api.registry import KindInfo
+from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
+from clockwork.completion.defaults import defaults_for, merge_missing
+
+
+def missing_fields(info: KindInfo, spec: dict[str, Any]) -> list[str]:
+    """Completable fields the user left out, minus alternatives to what they did set."""
+    skip: set[str] = set()
+    groups = info.alternatives
+    chosen = [g for g in groups if any(spec.get(f) is not None for f in g)]
+    if chosen:
+        skip = {f for g in groups if g not in chosen for f in g}
+    elif groups:
+        skip = {f for g in groups[1:] for f in g}
+    return [f for f in info.completable if spec.get(f) is None and f not in skip]
+
+
+async def complete(
+    info: KindInfo, spec: dict[str, Any], context: CompletionContext, completer: Completer | None
+) -> Completion:
+    """Complete ``spec`` with ``completer`` (None: defaults only)."""
+    missing = missing_fields(info, spec)
+    if completer is None or not missing:
+        completion = with_defaults(info, spec)
+        if completer is not None:
+            completion.completer, completion.model = completer.name, completer.model
+        return completion
+    started = time.monotonic()
+    proposal = await completer.propose(info, spec, missing, context)
+    metrics.record_completion(completer.name, completer.model, proposal, time.monotonic() - started)
+    filled: list[FilledField] = []
+    wanted = {k: v for k, v in proposal.values.items() if k in missing and v is not None}
+    completed = merge_missing(spec, wanted, completer.source, filled, completer.model)
+    completed = merge_missing(completed, defaults_for(info), "default", filled)
+    return Completion(
+        spec_hash=spec_hash(spec),
+        completer=completer.name,
+        model=completer.model,
+        completed=completed,
+        filled=filled,
+        unresolved=proposal.unresolved,
+        temporary_error=proposal.temporary_error,
+        error=proposal.error,
+    )
+
+
+def with_defaults(info: KindInfo, spec: dict[str, Any]) -> Completion:
+    """Defaults only: what `completion.mode: off` gets, and what every completion ends with."""
+    filled: list[FilledField] = []
+    completed = merge_missing(spec, defaults_for(info), "default", filled)
+    return Completion(spec_hash=spec_hash(spec), completer="defaults", completed=completed, filled=filled)

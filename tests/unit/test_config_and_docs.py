@@ -1,0 +1,54 @@
+"""Settings from the environment (with clear errors) and docs that list every metric."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from clockwork import metrics
+from clockwork.config import Settings
+from clockwork.errors import PermanentError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.model is None
+    assert settings.completion_max_retries == 3
+    assert "/srv" in settings.allowed_roots
+    assert settings.policy.allow_privileged_ports is False
+
+
+def test_secret_from_file_wins_and_is_not_in_repr(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("sk-from-file\n")
+    settings = Settings.from_env({"CW_API_KEY": "sk-from-env", "CW_API_KEY_FILE": str(key)})
+    assert settings.api_key == "sk-from-file"
+    assert "sk-from" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CW_COMPLETION_MAX_RETRIES": "many"}, "CW_COMPLETION_MAX_RETRIES='many' is not a whole number"),
+        ({"CW_COMPLETION_TIMEOUT": "0"}, "CW_COMPLETION_TIMEOUT=0 is out of range"),
+        ({"CW_ALLOWED_ROOTS": "srv:/opt"}, "CW_ALLOWED_ROOTS: every root must be an absolute path"),
+        ({"CW_ALLOW_PRIVILEGED_PORTS": "maybe"}, "CW_ALLOW_PRIVILEGED_PORTS='maybe' is not a boolean"),
+        ({"CW_API_KEY_FILE": "/nonexistent/key"}, "CW_API_KEY_FILE=/nonexistent/key: cannot read the file"),
+        ({"CW_DEFAULT_ROOT": "relative"}, "CW_DEFAULT_ROOT='relative' must be an absolute path"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(PermanentError, match=re.escape(message)):
+        Settings.from_env(env)
+
+
+def test_every_metric_is_documented() -> None:
+    documented = (REPO / "docs" / "metrics.md").read_text()
+    names = {m.name for m in metrics.REGISTRY.collect()}
+    assert names
+    missing = sorted(n for n in names if f"`{n}" not in documented)
+    assert missing == [], f"document these in docs/metrics.md: {missing}"
