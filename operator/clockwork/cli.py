@@ -7,6 +7,7 @@ Output is for people (tables) unless ``--output json`` asks for a script's view.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Coroutine
@@ -17,12 +18,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from clockwork import __version__, crdgen
+from clockwork import __version__, crdgen, metrics
 from clockwork.api.common import ResourceStatus
 from clockwork.api.registry import KINDS, status_model
 from clockwork.config import Settings
 from clockwork.errors import ClockworkError, InvalidResource, PermanentError
-from clockwork.local import LocalDriver, Outcome, load
+from clockwork.local import Loaded, LocalDriver, Outcome, load
 from clockwork.reconcile import Intent
 from clockwork.store import LocalStore
 
@@ -42,18 +43,16 @@ def _fail_input(message: str, problems: list[str] | None = None, as_json: bool =
     sys.exit(EXIT_INPUT)
 
 
-def _settings(state_dir: Path | None) -> Settings:
+def _settings(state_dir: Path | None, **overrides: Any) -> Settings:
+    """Settings from the environment, with command-line flags on top."""
     try:
         settings = Settings.from_env()
     except PermanentError as exc:
         _fail_input(str(exc))
+    changes = {k: v for k, v in overrides.items() if v is not None}
     if state_dir is not None:
-        settings = Settings(
-            state_dir=state_dir,
-            run_timeout=settings.run_timeout,
-            connect_timeout=settings.connect_timeout,
-        )
-    return settings
+        changes["state_dir"] = state_dir
+    return dataclasses.replace(settings, **changes)
 
 
 common_options: list[Callable[[Any], Any]] = [
@@ -82,8 +81,28 @@ common_options: list[Callable[[Any], Any]] = [
 ]
 
 
+model_options: list[Callable[[Any], Any]] = [
+    click.option(
+        "--model", default=None, help="Model for AI completion (default: $CW_MODEL; none: offline)."
+    ),
+    click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: $CW_BASE_URL)."),
+    click.option(
+        "--metrics-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Write metrics here at the end (node_exporter textfile format; default: $CW_METRICS_FILE).",
+    ),
+]
+
+
 def with_common(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(common_options):
+        func = option(func)
+    return func
+
+
+def with_model(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(model_options):
         func = option(func)
     return func
 
@@ -94,24 +113,32 @@ def main() -> None:
     """Clockwork: declare infrastructure on edge machines; Clockwork completes, applies and heals it."""
 
 
-def _run_intent(
-    intent: Intent, paths: tuple[Path, ...], state_dir: Path | None, output: str
-) -> list[Outcome]:
-    as_json = output == "json"
+def _load(paths: tuple[Path, ...], as_json: bool) -> list[Loaded]:
     if not paths:
         _fail_input("give at least one -f FILE or folder", as_json=as_json)
     try:
-        items = load(paths)
+        return load(paths)
     except InvalidResource as exc:
         _fail_input("invalid input, nothing was changed", exc.problems, as_json=as_json)
+
+
+def _run_intent(
+    intent: Intent, paths: tuple[Path, ...], state_dir: Path | None, output: str, **overrides: Any
+) -> list[Outcome]:
+    as_json = output == "json"
+    items = _load(paths, as_json)
     if intent == "destroy":
         items = list(reversed(items))
-    settings = _settings(state_dir)
+    settings = _settings(state_dir, **overrides)
     store = LocalStore(settings.state_dir)
 
     async def run_all() -> list[Outcome]:
         driver = LocalDriver(store, settings)
-        return [await driver.reconcile(item, intent) for item in items]
+        driver.batch = items
+        try:
+            return [await driver.reconcile(item, intent) for item in items]
+        finally:
+            await driver.completer.aclose()
 
     try:
         with store.locked():
@@ -121,6 +148,9 @@ def _run_intent(
     except ClockworkError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         sys.exit(EXIT_FAILED)
+    finally:
+        if settings.metrics_file is not None:
+            metrics.write_textfile(settings.metrics_file)
 
 
 def _run(factory: Callable[[], Coroutine[Any, Any, list[Outcome]]]) -> list[Outcome]:
@@ -157,6 +187,13 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
         "ok": outcome.ok,
         "changed": outcome.changed,
         "message": outcome.message,
+        "completion": {
+            "completer": outcome.status.completion.completer if outcome.status.completion else None,
+            "model": outcome.status.completion.model if outcome.status.completion else None,
+            "completedHash": outcome.status.completion.completed_hash if outcome.status.completion else None,
+            "asked": outcome.completion_asked,
+            "cached": outcome.completion_cached,
+        },
         "operations": [op.wire() for op in outcome.operations] if outcome.intent == "plan" else None,
         "apply": outcome.apply.wire() if outcome.apply else None,
         "check": outcome.check.wire() if outcome.check else None,
@@ -191,18 +228,20 @@ def _escape(text: str) -> str:
 
 @main.command()
 @with_common
-def apply(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
+@with_model
+def apply(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: Any) -> None:
     """Complete, apply and check the resources in the files."""
-    outcomes = _run_intent("converge", paths, state_dir, output)
+    outcomes = _run_intent("converge", paths, state_dir, output, **flags)
     _print_outcomes(outcomes, output, "apply")
     _exit_for(outcomes)
 
 
 @main.command()
 @with_common
-def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
+@with_model
+def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: Any) -> None:
     """Show the completed spec (and who filled each field) and the operations, without applying."""
-    outcomes = _run_intent("plan", paths, state_dir, output)
+    outcomes = _run_intent("plan", paths, state_dir, output, **flags)
     if output == "json":
         _print_outcomes(outcomes, output, "plan")
         _exit_for(outcomes)
@@ -211,7 +250,16 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
         if not o.ok:
             out.print(f"  [red]{_escape(o.message)}[/]")
         completed = o.status.completed.wire() if o.status.completed else {}
-        sources = {f.field: f.source for f in (o.status.completion.filled if o.status.completion else [])}
+        completion = o.status.completion
+        filled = completion.filled if completion else []
+        sources = {f.field: f.source + (f" ({f.model})" if f.model else "") for f in filled}
+        if completion is not None:
+            where = "cache" if o.completion_cached else "this run"
+            out.print(
+                f"  completer: {completion.completer}"
+                + (f" ({completion.model})" if completion.model else "")
+                + f", from {where}; completed hash: [bold]{completion.completed_hash}[/]"
+            )
         table = Table(show_header=True, box=None, padding=(0, 2))
         for column in ("FIELD", "VALUE", "SOURCE"):
             table.add_column(column, overflow="fold")
@@ -219,7 +267,9 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
             shown = json.dumps(value) if not isinstance(value, str) else value
             if len(shown) > 80:
                 shown = shown[:77] + "..."
-            table.add_row(name, _escape(shown), sources.get(name, "user"))
+            source = sources.get(name, "user")
+            colour = {"ai": "magenta", "offline": "cyan"}.get(source.split(" ")[0], "")
+            table.add_row(name, _escape(shown), f"[{colour}]{source}[/]" if colour else source)
         out.print(table)
         for op in o.operations:
             out.print(f"  [cyan]{op.op}[/] {_escape(op.description)}")
@@ -231,6 +281,38 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(value, dict) and value:
         return [pair for k, v in value.items() for pair in _flatten(v, f"{prefix}{k}.")]
     return [(prefix.rstrip("."), value)]
+
+
+@main.command()
+@with_common
+@click.option("--hash", "reviewed", default=None, help="Approve only if the completion still has this hash.")
+@with_model
+def approve(
+    paths: tuple[Path, ...], state_dir: Path | None, output: str, reviewed: str | None, **flags: Any
+) -> None:
+    """Approve the reviewed completion of resources with approval: manual (see `clockwork plan`)."""
+    as_json = output == "json"
+    items = _load(paths, as_json)
+    settings = _settings(state_dir, **flags)
+    store = LocalStore(settings.state_dir)
+    results: list[tuple[str, bool, str]] = []
+    try:
+        with store.locked():
+            driver = LocalDriver(store, settings)
+            for item in items:
+                ok, detail = driver.approve(item, reviewed)
+                results.append((item.ref, ok, detail))
+    except PermanentError as exc:
+        _fail_input(str(exc), as_json=as_json)
+    if as_json:
+        click.echo(json.dumps([{"resource": r, "ok": ok, "detail": d} for r, ok, d in results], indent=2))
+    else:
+        for ref, ok, detail in results:
+            if ok:
+                out.print(f"[green]approved[/] {ref} at {detail}")
+            else:
+                err.print(f"[red]not approved[/] {ref}: {_escape(detail)}")
+    sys.exit(EXIT_OK if all(ok for _, ok, _ in results) else EXIT_FAILED)
 
 
 @main.command(name="assert")

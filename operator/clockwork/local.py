@@ -14,11 +14,12 @@ from typing import Any
 
 import yaml
 
+from clockwork import metrics
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus, Target
 from clockwork.api.registry import KindInfo, kind_info, parse_resource, status_model
-from clockwork.completion.base import CompletionContext, spec_hash
-from clockwork.completion.defaults import DefaultsCompleter
+from clockwork.completion import configured_completer, pipeline
+from clockwork.completion.base import Completer, Completion, CompletionContext, completer_id, spec_hash
 from clockwork.config import Settings
 from clockwork.errors import InvalidResource
 from clockwork.plan import HostSpec, Operation, RunRequest, RunResult
@@ -124,6 +125,9 @@ class Outcome:
     destroy: RunResult | None = None
     forgotten: bool = False
     known: bool = True
+    # Completion this run: asked a completer, or answered from the cache.
+    completion_asked: bool = False
+    completion_cached: bool = False
 
     @property
     def changed(self) -> bool:
@@ -143,7 +147,13 @@ class UnavailableRunner:
 
 
 class LocalDriver:
-    def __init__(self, store: LocalStore, settings: Settings, runner: Runner | None = None) -> None:
+    def __init__(
+        self,
+        store: LocalStore,
+        settings: Settings,
+        runner: Runner | None = None,
+        completer: Completer | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.runners: dict[str, Runner] = {
@@ -152,7 +162,27 @@ class LocalDriver:
                 "job", "runner 'job' needs a Kubernetes cluster; use runner: pyinfra in local mode"
             ),
         }
-        self.completer = DefaultsCompleter()
+        self.completer = completer or configured_completer(settings)
+        # Everything in this invocation, for the related-resources context of completion.
+        self.batch: list[Loaded] = []
+
+    def completer_for(self, spec: DeployableSpec) -> Completer | None:
+        """None when the user switched completion off: defaults only."""
+        if spec.completion is not None and spec.completion.mode == "off":
+            return None
+        return self.completer
+
+    def _related(self, item: Loaded) -> list[dict[str, Any]]:
+        """Other resources for the same target in this run, in short, for the completer."""
+        target = (item.spec.target or Target(local=True)).summary()
+        related: list[dict[str, Any]] = []
+        for other in self.batch:
+            if other is item or (other.spec.target or Target(local=True)).summary() != target:
+                continue
+            spec = {k: (v[:300] + "…" if isinstance(v, str) and len(v) > 300 else v)
+                    for k, v in other.spec.wire().items()}  # fmt: skip
+            related.append({"kind": other.kind, "name": other.metadata.name, "spec": spec})
+        return related[:20]
 
     def _targets(self, spec: DeployableSpec) -> tuple[list[str] | None, str | None]:
         target = spec.target or Target(local=True)
@@ -186,6 +216,7 @@ class LocalDriver:
             )
 
         targets, target_error = self._targets(item.spec)
+        completer = self.completer_for(item.spec)
         inputs = Inputs(
             info=info,
             spec=item.spec,
@@ -198,6 +229,9 @@ class LocalDriver:
             always_apply=True,
             run_timeout=self.settings.run_timeout,
             connect_timeout=self.settings.connect_timeout,
+            completer=completer_id(completer.name, completer.model) if completer else "defaults",
+            policy=self.settings.policy,
+            approved_hash=self.store.approval((item.kind, meta.namespace, meta.name)),
         )
         outcome = Outcome(ref=item.ref, intent=intent, ok=False, status=status)
         obs = Observations()
@@ -213,6 +247,10 @@ class LocalDriver:
                 break
         else:
             raise RuntimeError(f"{item.ref}: reconcile did not settle after {MAX_STEPS} steps")
+        if intent in ("converge", "plan") and not outcome.completion_asked and outcome.status.completion:
+            outcome.completion_cached = True
+            completion = outcome.status.completion
+            metrics.COMPLETION_CACHE_HITS.labels(completion.completer, completion.model or "none").inc()
 
         self._persist(item, info, record, user_spec, current_hash, generation, outcome)
         outcome.ok, outcome.message = _verdict(outcome)
@@ -229,8 +267,7 @@ class LocalDriver:
     ) -> None:
         runner = self.runners[resolved.runner if resolved else "pyinfra"]
         if isinstance(action, Complete):
-            context = CompletionContext(namespace=item.metadata.namespace, name=item.metadata.name)
-            obs.completion = await self.completer.complete(info, action.spec, context)
+            obs.completion = await self._complete(info, item, action.spec, action.spec_hash, outcome)
         elif isinstance(action, Apply):
             obs.apply = outcome.apply = await runner.run(action.request)
         elif isinstance(action, Check):
@@ -241,6 +278,42 @@ class LocalDriver:
             outcome.forgotten = True
         else:  # pragma: no cover - the union is closed
             raise TypeError(f"unknown action {action!r}")
+
+    async def _complete(
+        self, info: KindInfo, item: Loaded, spec: dict[str, Any], hash_: str, outcome: Outcome
+    ) -> Completion:
+        """Complete through the local cache: an unchanged spec never asks a completer twice."""
+        completer = self.completer_for(item.spec)
+        cid = completer_id(completer.name, completer.model) if completer else "defaults"
+        key = (item.kind, item.metadata.namespace, item.metadata.name)
+        cached = self.store.get_completion(key, hash_, cid)
+        if cached is not None:
+            completion = Completion.model_validate_json(cached)
+            metrics.COMPLETION_CACHE_HITS.labels(completion.completer, completion.model or "none").inc()
+            outcome.completion_cached = True
+            return completion
+        context = CompletionContext(
+            namespace=item.metadata.namespace, name=item.metadata.name, related=self._related(item)
+        )
+        outcome.completion_asked = True
+        completion = await pipeline.complete(info, spec, context, completer)
+        if completion.temporary_error is None:
+            self.store.put_completion(key, hash_, cid, completion.model_dump_json())
+        return completion
+
+    def approve(self, item: Loaded, reviewed: str | None) -> tuple[bool, str]:
+        """Approve the current completion of ``item`` (the local clockwork.dev/approve)."""
+        key = (item.kind, item.metadata.namespace, item.metadata.name)
+        completer = self.completer_for(item.spec)
+        cid = completer_id(completer.name, completer.model) if completer else "defaults"
+        cached = self.store.get_completion(key, spec_hash(item.spec.wire()), cid)
+        if cached is None:
+            return False, "no completion of the current spec yet: run `clockwork plan` first and review it"
+        current = spec_hash(Completion.model_validate_json(cached).completed)
+        if reviewed and reviewed != current:
+            return False, f"hash {reviewed} is not the current completion ({current}); review it again"
+        self.store.approve(key, current)
+        return True, current
 
     def _persist(
         self,

@@ -171,3 +171,38 @@ def test_every_example_applies_and_destroys(cli: CliRunner, workdir: Path) -> No
         assert applied.code == 0, f"{example.name}: {applied.stdout}{applied.stderr}"
         assert cli("assert", "-f", str(example)).code == 0
         assert cli("destroy", "-f", str(example)).code == 0
+
+
+def test_manual_approval_waits_for_the_reviewed_hash(cli: CliRunner, workdir: Path) -> None:
+    target = workdir / "gated.txt"
+    doc = file_resource("gated", path=str(target), content="v1", completion={"approval": "manual"})
+    manifest = write_resources(workdir / "m.yaml", doc)
+
+    assert cli("approve", "-f", str(manifest)).code == 1  # nothing completed yet
+
+    plan = cli("plan", "-f", str(manifest), "-o", "json")
+    completed_hash = plan.json()[0]["completion"]["completedHash"]
+    assert completed_hash
+
+    waiting = cli("apply", "-f", str(manifest), "-o", "json")
+    assert waiting.code == 1
+    applied = next(c for c in waiting.json()[0]["status"]["conditions"] if c["type"] == "Applied")
+    assert applied["reason"] == "AwaitingApproval"
+    assert completed_hash in applied["message"]
+    assert not target.exists()
+
+    wrong = cli("approve", "-f", str(manifest), "--hash", "0000000000000000")
+    assert wrong.code == 1
+    assert "is not the current completion" in wrong.stderr
+    approved = cli("approve", "-f", str(manifest), "--hash", completed_hash)
+    assert approved.code == 0
+    assert completed_hash in approved.stdout
+    assert cli("apply", "-f", str(manifest)).code == 0
+    assert target.read_text() == "v1"
+
+    write_resources(manifest, {**doc, "spec": {**doc["spec"], "content": "v2"}})
+    assert cli("apply", "-f", str(manifest)).code == 1  # a new completion needs a new approval
+    assert target.read_text() == "v1"
+    assert cli("approve", "-f", str(manifest)).code == 0
+    assert cli("apply", "-f", str(manifest)).code == 0
+    assert target.read_text() == "v2"

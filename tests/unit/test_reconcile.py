@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clockwork.api.registry import KINDS, status_model
-from clockwork.completion.defaults import complete_with_defaults
+from clockwork.completion.pipeline import with_defaults
 from clockwork.plan import HostResult, HostSpec, OperationResult, ProbeResult, RunResult
 from clockwork.reconcile import Apply, Check, Complete, Destroy, Forget, Inputs, Observations, step
 from clockwork.reconcile.conditions import set_condition
@@ -86,7 +86,7 @@ def run_to_end(
         for action in current.actions:
             seen.append(action)
             if isinstance(action, Complete):
-                obs.completion = complete_with_defaults(INFO, action.spec)
+                obs.completion = with_defaults(INFO, action.spec)
             elif isinstance(action, Apply):
                 obs.apply = apply_result or applied()
             elif isinstance(action, Check):

@@ -32,7 +32,8 @@ from clockwork.api.common import (
     Target,
 )
 from clockwork.api.registry import KindInfo
-from clockwork.completion.base import Completion, spec_hash
+from clockwork.completion import guard
+from clockwork.completion.base import Completion, completer_id, spec_hash
 from clockwork.errors import describe_validation_error
 from clockwork.plan import HostSpec, Operation, RunRequest, RunResult, plan_hash
 from clockwork.reconcile import conditions as cond
@@ -103,6 +104,12 @@ class Inputs:
     always_apply: bool = False
     run_timeout: int = DEFAULT_RUN_TIMEOUT
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
+    # Identity of the completer the driver will use for this resource; a cached
+    # completion by another completer or model is redone.
+    completer: str = "defaults"
+    policy: guard.GuardPolicy = field(default_factory=guard.GuardPolicy)
+    # The clockwork.dev/approve annotation (operator) or the approval in local state.
+    approved_hash: str | None = None
 
 
 @dataclass
@@ -131,7 +138,7 @@ def step(inp: Inputs, status: ResourceStatus[Any], obs: Observations) -> Step:
 
     user_spec = inp.spec.wire()
     current_hash = spec_hash(user_spec)
-    if s.completion is None or s.completion.spec_hash != current_hash:
+    if not _completion_cached(inp, s, current_hash):
         if obs.completion is None or obs.completion.spec_hash != current_hash:
             return Step([Complete(user_spec, current_hash)], s)
         if obs.completion.temporary_error:
@@ -145,6 +152,18 @@ def step(inp: Inputs, status: ResourceStatus[Any], obs: Observations) -> Step:
     operations = compiler.compile_apply(inp.info.kind, resolved)
     if inp.intent == "plan":
         return Step([], s, resolved, operations)
+    if resolved.completion.approval == "manual" and not _approved(inp, s):
+        hash_ = s.completion.completed_hash if s.completion else "?"
+        _set(
+            inp,
+            s,
+            APPLIED,
+            "False",
+            "AwaitingApproval",
+            f"approval is manual: review the completed spec, then set the annotation "
+            f"clockwork.dev/approve={hash_} (local mode: clockwork approve)",
+        )
+        return _finish(inp, s, [], resolved, operations)
 
     if inp.targets is None:
         _set(inp, s, APPLIED, "False", "TargetNotFound", inp.target_error or "no target")
@@ -219,6 +238,19 @@ def _destroy(inp: Inputs, s: ResourceStatus[Any], obs: Observations) -> Step:
 # --- recording observations into status ---------------------------------------------
 
 
+def _completion_cached(inp: Inputs, s: ResourceStatus[Any], current_hash: str) -> bool:
+    """The completion in status belongs to this spec and to the configured completer."""
+    return (
+        s.completion is not None
+        and s.completion.spec_hash == current_hash
+        and completer_id(s.completion.completer, s.completion.model) == inp.completer
+    )
+
+
+def _approved(inp: Inputs, s: ResourceStatus[Any]) -> bool:
+    return s.completion is not None and inp.approved_hash == s.completion.completed_hash
+
+
 def _record_completion(inp: Inputs, s: ResourceStatus[Any], completion: Completion) -> None:
     s.completion = CompletionStatus(
         spec_hash=completion.spec_hash,
@@ -226,6 +258,8 @@ def _record_completion(inp: Inputs, s: ResourceStatus[Any], completion: Completi
         model=completion.model,
         filled=completion.filled,
         unresolved=[f"{u.field}: {u.reason}" for u in completion.unresolved],
+        error=completion.error,
+        completed_hash=spec_hash(completion.completed),
         time=inp.now,
     )
     try:
@@ -251,6 +285,23 @@ def _resolve_or_explain(inp: Inputs, s: ResourceStatus[Any]) -> ResolvedCommon |
         return None
     completed = s.completed.wire()
     model = inp.info.resolved_model
+    if s.completion is not None and s.completion.error:
+        _set(inp, s, COMPLETED, "False", "CompletionRejected", s.completion.error)
+        return None
+    proposed = [f.field for f in (s.completion.filled if s.completion else []) if f.source != "default"]
+    violations = guard.check(inp.info.spec_model, completed, proposed, inp.info.completable, inp.policy)
+    if violations:
+        completer = s.completion.completer if s.completion else "completer"
+        _set(
+            inp,
+            s,
+            COMPLETED,
+            "False",
+            "GuardRejected",
+            f"the {completer} completer proposed values the guard rejects, nothing was applied: "
+            + "; ".join(str(v) for v in violations),
+        )
+        return None
     missing = model.missing_fields(completed)
     if missing:
         reasons = {line.split(":", 1)[0]: line for line in (s.completion.unresolved if s.completion else [])}
@@ -258,7 +309,7 @@ def _resolve_or_explain(inp: Inputs, s: ResourceStatus[Any]) -> ResolvedCommon |
         completer = s.completion.completer if s.completion else "none"
         hint = (
             "set these fields in spec, or configure a completion model (CW_MODEL)"
-            if completer == "defaults"
+            if completer in ("defaults", "offline")
             else "set these fields in spec"
         )
         _set(

@@ -23,7 +23,7 @@ from pydantic import JsonValue
 from clockwork.api.base import CWModel, utcnow
 from clockwork.errors import PermanentError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class StateLocked(PermanentError):
@@ -66,13 +66,25 @@ class LocalStore:
                     created TEXT NOT NULL, updated TEXT NOT NULL,
                     PRIMARY KEY (kind, namespace, name))"""
             )
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS completions (
+                    kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+                    spec_hash TEXT NOT NULL, completer TEXT NOT NULL, completion TEXT NOT NULL,
+                    PRIMARY KEY (kind, namespace, name, spec_hash, completer))"""
+            )
             row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
+            version = int(row[0]) if row else None
+            if version is not None and version > SCHEMA_VERSION:
                 raise PermanentError(
-                    f"{self.path} was written by a newer Clockwork (schema {row[0]}); upgrade clockwork"
+                    f"{self.path} was written by a newer Clockwork (schema {version}); upgrade clockwork"
                 )
+            # The local twin of the clockwork.dev/approve annotation (added in schema 2).
+            db.execute(
+                """CREATE TABLE IF NOT EXISTS approvals (
+                    kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+                    hash TEXT NOT NULL, PRIMARY KEY (kind, namespace, name))"""
+            )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             db.commit()
             self._db = db
         return self._db
@@ -111,8 +123,7 @@ class LocalStore:
         row = (
             self._connect()
             .execute(
-                "SELECT kind, namespace, name, generation, spec_hash, spec, status, created, updated "
-                "FROM resources WHERE kind=? AND namespace=? AND name=?",
+                f"SELECT {_COLUMNS} FROM resources WHERE kind=? AND namespace=? AND name=?",
                 (kind, namespace, name),
             )
             .fetchone()
@@ -122,10 +133,7 @@ class LocalStore:
     def list(self) -> list[StoredResource]:
         rows = (
             self._connect()
-            .execute(
-                "SELECT kind, namespace, name, generation, spec_hash, spec, status, created, updated "
-                "FROM resources ORDER BY kind, namespace, name"
-            )
+            .execute(f"SELECT {_COLUMNS} FROM resources ORDER BY kind, namespace, name")
             .fetchall()
         )
         return [_row(r) for r in rows]
@@ -134,7 +142,7 @@ class LocalStore:
         db = self._connect()
         with db:
             db.execute(
-                "INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO resources ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(kind, namespace, name) DO UPDATE SET generation=excluded.generation, "
                 "spec_hash=excluded.spec_hash, spec=excluded.spec, status=excluded.status, "
                 "updated=excluded.updated",
@@ -154,9 +162,51 @@ class LocalStore:
     def delete(self, kind: str, namespace: str, name: str) -> None:
         db = self._connect()
         with db:
-            db.execute(
-                "DELETE FROM resources WHERE kind=? AND namespace=? AND name=?", (kind, namespace, name)
+            for table in ("resources", "completions", "approvals"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE kind=? AND namespace=? AND name=?", (kind, namespace, name)
+                )
+
+    def get_completion(self, key: tuple[str, str, str], spec_hash: str, completer: str) -> str | None:
+        """A cached completion (JSON) for this resource, spec and completer."""
+        row = (
+            self._connect()
+            .execute(
+                "SELECT completion FROM completions WHERE kind=? AND namespace=? AND name=? "
+                "AND spec_hash=? AND completer=?",
+                (*key, spec_hash, completer),
             )
+            .fetchone()
+        )
+        return str(row[0]) if row else None
+
+    def approval(self, key: tuple[str, str, str]) -> str | None:
+        row = (
+            self._connect()
+            .execute("SELECT hash FROM approvals WHERE kind=? AND namespace=? AND name=?", key)
+            .fetchone()
+        )
+        return str(row[0]) if row else None
+
+    def approve(self, key: tuple[str, str, str], completed_hash: str) -> None:
+        db = self._connect()
+        with db:
+            db.execute("INSERT OR REPLACE INTO approvals VALUES (?,?,?,?)", (*key, completed_hash))
+
+    def put_completion(self, key: tuple[str, str, str], spec_hash: str, completer: str, value: str) -> None:
+        """Cache a completion; older ones of the same resource are dropped (one spec at a time)."""
+        db = self._connect()
+        with db:
+            db.execute(
+                "DELETE FROM completions WHERE kind=? AND namespace=? AND name=? AND spec_hash!=?",
+                (*key, spec_hash),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO completions VALUES (?,?,?,?,?,?)", (*key, spec_hash, completer, value)
+            )
+
+
+_COLUMNS = "kind, namespace, name, generation, spec_hash, spec, status, created, updated"
 
 
 def _row(row: tuple[Any, ...]) -> StoredResource:
