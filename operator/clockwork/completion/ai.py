@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic_ai import Agent, ModelRetry, UnexpectedModelBehavior, capture_run_messages
 from pydantic_ai.exceptions import (
     AgentRunError,
-    ModelAPIError,
     ModelAuthenticationError,
     ModelConnectionError,
     ModelHTTPError,
@@ -195,40 +194,8 @@ class AICompleter:
         with capture_run_messages() as messages:
             try:
                 result = await asyncio.wait_for(agent.run(_prompt(info, spec, missing, context)), deadline)
-            except (TimeoutError, ModelTimeoutError):
-                return Proposal(
-                    temporary_error=f"model {self.model} at {self.endpoint} did not answer within "
-                    f"{self.timeout:g}s",
-                    requests=max(1, _requests_made(messages)),
-                )
-            except ModelAuthenticationError as exc:
-                return Proposal(
-                    temporary_error=f"model endpoint {self.endpoint} refused the API key "
-                    f"({_short(exc)}); check CW_API_KEY or CW_API_KEY_FILE",
-                    requests=max(1, _requests_made(messages)),
-                )
-            except ModelConnectionError as exc:
-                return Proposal(
-                    temporary_error=f"model endpoint {self.endpoint} is unreachable: {_short(exc)}",
-                    requests=_requests_made(messages),
-                )
-            except ModelHTTPError as exc:
-                return Proposal(
-                    temporary_error=f"model endpoint {self.endpoint} answered HTTP {exc.status_code}: "
-                    f"{_short(exc)}",
-                    requests=max(1, _requests_made(messages)),
-                )
-            except UnexpectedModelBehavior as exc:
-                return Proposal(
-                    error=f"model {self.model} gave no acceptable values after {self.max_retries} "
-                    f"retries: {_short(exc)}",
-                    requests=_requests_made(messages),
-                )
-            except (ModelAPIError, AgentRunError) as exc:
-                return Proposal(
-                    temporary_error=f"model {self.model} failed: {_short(exc)}",
-                    requests=_requests_made(messages),
-                )
+            except (TimeoutError, AgentRunError) as exc:
+                return self._failure(exc, _requests_made(messages))
         output = result.output
         usage = result.usage
         values = output.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"unresolved"})
@@ -244,6 +211,31 @@ class AICompleter:
             input_tokens=usage.input_tokens or 0,
             output_tokens=usage.output_tokens or 0,
         )
+
+    def _failure(self, exc: BaseException, requests: int) -> Proposal:
+        """A failed exchange as a proposal: temporary (try later) unless the model's answers were bad."""
+        # A request that failed on the wire still went out (a connection refused did not).
+        sent = max(1, requests)
+        if isinstance(exc, UnexpectedModelBehavior):
+            return Proposal(
+                error=f"model {self.model} gave no acceptable values after {self.max_retries} retries: "
+                f"{_short(exc)}",
+                requests=requests,
+            )
+        if isinstance(exc, TimeoutError | ModelTimeoutError):
+            message = f"model {self.model} at {self.endpoint} did not answer within {self.timeout:g}s"
+        elif isinstance(exc, ModelAuthenticationError):
+            message = (
+                f"model endpoint {self.endpoint} refused the API key ({_short(exc)}); "
+                "check CW_API_KEY or CW_API_KEY_FILE"
+            )
+        elif isinstance(exc, ModelConnectionError):
+            message, sent = f"model endpoint {self.endpoint} is unreachable: {_short(exc)}", requests
+        elif isinstance(exc, ModelHTTPError):
+            message = f"model endpoint {self.endpoint} answered HTTP {exc.status_code}: {_short(exc)}"
+        else:
+            message, sent = f"model {self.model} failed: {_short(exc)}", requests
+        return Proposal(temporary_error=message, requests=sent)
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
