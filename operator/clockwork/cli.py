@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -19,11 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 from clockwork import __version__, crdgen, metrics
+from clockwork.api.base import utcnow
 from clockwork.api.common import ResourceStatus
 from clockwork.api.registry import KINDS, status_model
 from clockwork.config import Settings
 from clockwork.errors import ClockworkError, InvalidResource, PermanentError
-from clockwork.local import Loaded, LocalDriver, Outcome, load
+from clockwork.local import Loaded, LocalDriver, Outcome, Watcher, load
 from clockwork.reconcile import Intent
 from clockwork.store import LocalStore
 
@@ -315,6 +317,54 @@ def approve(
     sys.exit(EXIT_OK if all(ok for _, ok, _ in results) else EXIT_FAILED)
 
 
+@main.command()
+@with_common
+@with_model
+def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: Any) -> None:
+    """Apply, then keep checking and healing the resources until stopped (Ctrl-C / SIGTERM).
+
+    The health loop of the operator without a cluster: checks at each resource's
+    interval, remediation with backoff; edited files are applied again.
+    """
+    as_json = output == "json"
+    _load(paths, as_json)  # bad input fails here, before anything runs
+    settings = _settings(state_dir, **flags)
+    store = LocalStore(settings.state_dir)
+
+    def report(outcome: Outcome) -> None:
+        stamp = utcnow().isoformat()
+        if as_json:
+            click.echo(json.dumps({"time": stamp, **_outcome_json(outcome),
+                                   "events": [e.__dict__ for e in outcome.events]}))  # fmt: skip
+            return
+        colour = "green" if outcome.ok else "red"
+        for event in outcome.events:
+            tone = "yellow" if event.type == "Warning" else "cyan"
+            out.print(f"{stamp} [{tone}]{event.reason}[/] {outcome.ref}: {_escape(event.message)}")
+        if not outcome.events:
+            out.print(f"{stamp} [{colour}]{outcome.intent}[/] {outcome.ref}: {_escape(outcome.message)}")
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        driver = LocalDriver(store, settings)
+        try:
+            await Watcher(driver, list(paths), report).run(stop)
+        finally:
+            await driver.completer.aclose()
+
+    try:
+        with store.locked():
+            asyncio.run(run())
+    except PermanentError as exc:
+        _fail_input(str(exc), as_json=as_json)
+    finally:
+        if settings.metrics_file is not None:
+            metrics.write_textfile(settings.metrics_file)
+
+
 @main.command(name="assert")
 @with_common
 def assert_(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None:
@@ -363,10 +413,12 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
         except InvalidResource as exc:
             _fail_input("invalid input", exc.problems, as_json=output == "json")
     try:
-        with store.locked():
-            records = [r for r in store.list() if wanted is None or r.key in wanted]
+        # No lock: reading beside a running `clockwork watch` is safe (SQLite WAL).
+        records = [r for r in store.list() if wanted is None or r.key in wanted]
     except PermanentError as exc:
         _fail_input(str(exc), as_json=output == "json")
+    finally:
+        store.close()
     if output == "json":
         click.echo(
             json.dumps(

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clockwork.api.registry import KindInfo
 from clockwork.completion.guard import DEFAULT_ALLOWED_ROOTS, GuardPolicy
 from clockwork.errors import PermanentError
 
@@ -85,6 +86,9 @@ class Settings:
     default_root: str = "/srv/clockwork"
     # CW_METRICS_FILE: local mode writes its metrics here (node_exporter textfile format).
     metrics_file: Path | None = None
+    # CW_CHECK_INTERVAL_DEFAULT: seconds between health checks for resources that do not
+    # set spec.health.intervalSeconds, for every kind; unset: each kind's own default.
+    check_interval: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -105,7 +109,16 @@ class Settings:
             max_completed_content=_int(env, "CW_MAX_COMPLETED_CONTENT", 64 * 1024, 0, 256 * 1024),
             default_root=default_root.rstrip("/") or "/",
             metrics_file=Path(env["CW_METRICS_FILE"]) if env.get("CW_METRICS_FILE") else None,
+            check_interval=(
+                _int(env, "CW_CHECK_INTERVAL_DEFAULT", 0, 0, 86400)
+                if env.get("CW_CHECK_INTERVAL_DEFAULT")
+                else None
+            ),
         )
+
+    def check_interval_default(self, info: KindInfo) -> int:
+        """Seconds between checks for a resource of this kind that does not say."""
+        return self.check_interval if self.check_interval is not None else info.default_health_interval
 
     @property
     def policy(self) -> GuardPolicy:

@@ -7,7 +7,10 @@ plans on this machine (``@local``). The kopf operator drives the same
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,26 +24,16 @@ from clockwork.api.registry import KindInfo, kind_info, parse_resource, status_m
 from clockwork.completion import configured_completer, pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, completer_id, spec_hash
 from clockwork.config import Settings
+from clockwork.engine import Engine, UnavailableRunner
 from clockwork.errors import InvalidResource
-from clockwork.plan import HostSpec, Operation, RunRequest, RunResult
-from clockwork.reconcile import (
-    Apply,
-    Check,
-    Complete,
-    Destroy,
-    Forget,
-    Inputs,
-    Intent,
-    Observations,
-    step,
-)
+from clockwork.plan import HostSpec, Operation, RunResult
+from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile.conditions import COMPLETED, HEALTHY, READY
 from clockwork.runners.base import Runner
 from clockwork.runners.pyinfra import PyinfraRunner
 from clockwork.store import LocalStore, StoredResource
 
 LOCAL_HOST = "@local"
-MAX_STEPS = 12
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -128,22 +121,13 @@ class Outcome:
     # Completion this run: asked a completer, or answered from the cache.
     completion_asked: bool = False
     completion_cached: bool = False
+    events: list[Event] = field(default_factory=list)
+    wake_after: float | None = None
 
     @property
     def changed(self) -> bool:
         runs = [r for r in (self.apply, self.destroy) if r is not None]
         return any(h.changed for r in runs for h in r.hosts)
-
-
-class UnavailableRunner:
-    """Stands in for a runner that this mode cannot offer, with the reason."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        self.name = name
-        self.reason = reason
-
-    async def run(self, request: RunRequest) -> RunResult:
-        return RunResult.failed(request.hosts, self.reason)
 
 
 class LocalDriver:
@@ -194,6 +178,7 @@ class LocalDriver:
         return [LOCAL_HOST], None
 
     async def reconcile(self, item: Loaded, intent: Intent) -> Outcome:
+        started = time.monotonic()
         info = kind_info(item.kind)
         meta = item.metadata
         record = self.store.get(item.kind, meta.namespace, meta.name)
@@ -205,7 +190,7 @@ class LocalDriver:
         else:
             generation = record.generation + (0 if record.spec_hash == current_hash else 1)
             status = status_model(info).model_validate(record.status)
-        if record is None and intent in ("check", "destroy"):
+        if record is None and intent in ("check", "destroy", "monitor"):
             return Outcome(
                 ref=item.ref,
                 intent=intent,
@@ -217,88 +202,87 @@ class LocalDriver:
 
         targets, target_error = self._targets(item.spec)
         completer = self.completer_for(item.spec)
+        # Only converge and plan take the spec as it is now; the others work on what was applied.
+        spec_changes = intent in ("converge", "plan")
         inputs = Inputs(
             info=info,
-            spec=item.spec,
-            generation=generation if intent in ("converge", "plan") else (record.generation if record else 1),
+            spec=item.spec if spec_changes or record is None else info.spec_model.model_validate(record.spec),
+            generation=generation if spec_changes or record is None else record.generation,
             now=utcnow(),
             intent=intent,
             targets=targets,
             target_error=target_error,
             inventory={LOCAL_HOST: HostSpec(name=LOCAL_HOST)},
-            always_apply=True,
+            always_apply=intent == "converge",
             run_timeout=self.settings.run_timeout,
             connect_timeout=self.settings.connect_timeout,
             completer=completer_id(completer.name, completer.model) if completer else "defaults",
             policy=self.settings.policy,
             approved_hash=self.store.approval((item.kind, meta.namespace, meta.name)),
+            default_interval=self.settings.check_interval_default(info),
         )
         outcome = Outcome(ref=item.ref, intent=intent, ok=False, status=status)
-        obs = Observations()
-        for _ in range(MAX_STEPS):
-            current = step(inputs, status, obs)
-            outcome.status, outcome.resolved = current.status, current.resolved
-            outcome.operations = current.operations
-            if current.done:
-                break
-            for action in current.actions:
-                await self._perform(action, info, item, current.resolved, obs, outcome)
-            if outcome.forgotten:
-                break
-        else:
-            raise RuntimeError(f"{item.ref}: reconcile did not settle after {MAX_STEPS} steps")
-        if intent in ("converge", "plan") and not outcome.completion_asked and outcome.status.completion:
+
+        async def complete(action: Complete) -> Completion:
+            return await self._complete(info, item, action, outcome)
+
+        result = await Engine(self.runners, complete).run(inputs, status)
+        final = result.step
+        outcome.status, outcome.resolved, outcome.operations = final.status, final.resolved, final.operations
+        outcome.events, outcome.wake_after = final.events, final.wake_after
+        outcome.forgotten = result.forgotten
+        outcome.apply = (
+            result.observations.apply or result.observations.fixapply or result.observations.reapply
+        )
+        outcome.check = (
+            result.observations.fixcheck or result.observations.recheck or result.observations.check
+        )
+        outcome.destroy = result.observations.destroy
+        if intent in ("converge", "plan") and not result.completion_asked and outcome.status.completion:
             outcome.completion_cached = True
             completion = outcome.status.completion
             metrics.COMPLETION_CACHE_HITS.labels(completion.completer, completion.model or "none").inc()
 
-        self._persist(item, info, record, user_spec, current_hash, generation, outcome)
+        self._persist(item, record, user_spec, current_hash, generation, outcome)
         outcome.ok, outcome.message = _verdict(outcome)
+        conditions: dict[str, str] = {c.type: c.status for c in outcome.status.conditions}
+        if outcome.forgotten:
+            metrics.forget_resource(item.kind, meta.namespace, meta.name)
+        elif intent != "plan":
+            metrics.record_pass(
+                item.kind, meta.namespace, meta.name, conditions,
+                [(e.type, e.reason) for e in final.events], time.monotonic() - started,
+                "success" if outcome.ok else "error",
+            )  # fmt: skip
         return outcome
 
-    async def _perform(
-        self,
-        action: Any,
-        info: KindInfo,
-        item: Loaded,
-        resolved: ResolvedCommon | None,
-        obs: Observations,
-        outcome: Outcome,
-    ) -> None:
-        runner = self.runners[resolved.runner if resolved else "pyinfra"]
-        if isinstance(action, Complete):
-            obs.completion = await self._complete(info, item, action.spec, action.spec_hash, outcome)
-        elif isinstance(action, Apply):
-            obs.apply = outcome.apply = await runner.run(action.request)
-        elif isinstance(action, Check):
-            obs.check = outcome.check = await runner.run(action.request)
-        elif isinstance(action, Destroy):
-            obs.destroy = outcome.destroy = await runner.run(action.request)
-        elif isinstance(action, Forget):
-            outcome.forgotten = True
-        else:  # pragma: no cover - the union is closed
-            raise TypeError(f"unknown action {action!r}")
+    async def _complete(self, info: KindInfo, item: Loaded, action: Complete, outcome: Outcome) -> Completion:
+        """Complete through the local cache: an unchanged spec never asks a completer twice.
 
-    async def _complete(
-        self, info: KindInfo, item: Loaded, spec: dict[str, Any], hash_: str, outcome: Outcome
-    ) -> Completion:
-        """Complete through the local cache: an unchanged spec never asks a completer twice."""
+        Remediation's re-completion (with diagnostics) always asks, and replaces the
+        cached answer.
+        """
         completer = self.completer_for(item.spec)
         cid = completer_id(completer.name, completer.model) if completer else "defaults"
         key = (item.kind, item.metadata.namespace, item.metadata.name)
-        cached = self.store.get_completion(key, hash_, cid)
-        if cached is not None:
-            completion = Completion.model_validate_json(cached)
-            metrics.COMPLETION_CACHE_HITS.labels(completion.completer, completion.model or "none").inc()
-            outcome.completion_cached = True
-            return completion
+        if action.diagnostics is None:
+            cached = self.store.get_completion(key, action.spec_hash, cid)
+            if cached is not None:
+                completion = Completion.model_validate_json(cached)
+                metrics.COMPLETION_CACHE_HITS.labels(completion.completer, completion.model or "none").inc()
+                outcome.completion_cached = True
+                return completion
         context = CompletionContext(
-            namespace=item.metadata.namespace, name=item.metadata.name, related=self._related(item)
+            namespace=item.metadata.namespace,
+            name=item.metadata.name,
+            related=self._related(item),
+            diagnostics=action.diagnostics,
+            attempt=action.attempt,
         )
         outcome.completion_asked = True
-        completion = await pipeline.complete(info, spec, context, completer)
+        completion = await pipeline.complete(info, action.spec, context, completer, identity=action.spec_hash)
         if completion.temporary_error is None:
-            self.store.put_completion(key, hash_, cid, completion.model_dump_json())
+            self.store.put_completion(key, action.spec_hash, cid, completion.model_dump_json())
         return completion
 
     def approve(self, item: Loaded, reviewed: str | None) -> tuple[bool, str]:
@@ -318,7 +302,6 @@ class LocalDriver:
     def _persist(
         self,
         item: Loaded,
-        info: KindInfo,
         record: StoredResource | None,
         user_spec: dict[str, Any],
         current_hash: str,
@@ -334,7 +317,7 @@ class LocalDriver:
         now = utcnow()
         if outcome.intent == "converge" or record is None:
             spec, spec_h, gen = user_spec, current_hash, generation
-        else:  # check/destroy keep the spec that was applied
+        else:  # check/monitor/destroy keep the spec that was applied
             spec, spec_h, gen = record.spec, record.spec_hash, record.generation
         self.store.put(
             StoredResource(
@@ -361,8 +344,85 @@ def _verdict(outcome: Outcome) -> tuple[bool, str]:
     if outcome.intent == "plan":
         c = status.condition(COMPLETED)
         return (c is not None and c.status == "True"), (c.message if c else "")
-    if outcome.intent == "check":
+    if outcome.intent in ("check", "monitor"):
         c = status.condition(HEALTHY)
         return (c is not None and c.status == "True"), (c.message if c else "not checked")
     ready = status.condition(READY)
     return (ready is not None and ready.status == "True"), (ready.message if ready else "")
+
+
+class Watcher:
+    """`clockwork watch`: converge once, then the health loop, until stopped.
+
+    The same monitor intent the operator's daemons run: checks at each resource's
+    interval, remediation with backoff. Files are re-read when they change, and a
+    changed resource is converged again.
+    """
+
+    def __init__(
+        self,
+        driver: LocalDriver,
+        paths: list[Path],
+        report: Callable[[Outcome], None],
+        *,
+        reload_seconds: float = 2.0,
+        idle_seconds: float = 60.0,
+    ) -> None:
+        self.driver = driver
+        self.paths = paths
+        self.report = report
+        self.reload_seconds = reload_seconds
+        self.idle_seconds = idle_seconds
+        self.items: dict[str, Loaded] = {}
+        self.wake: dict[str, float] = {}
+        self._stamps: dict[Path, float] = {}
+
+    def _stamp(self) -> dict[Path, float]:
+        return {p: p.stat().st_mtime for p in _files(self.paths)}
+
+    async def _converge(self, items: list[Loaded]) -> None:
+        self.driver.batch = list(self.items.values())
+        for item in items:
+            outcome = await self.driver.reconcile(item, "converge")
+            self.report(outcome)
+            self._schedule(item, outcome)
+
+    def _schedule(self, item: Loaded, outcome: Outcome) -> None:
+        delay = outcome.wake_after if outcome.wake_after is not None else self.idle_seconds
+        self.wake[item.ref] = time.monotonic() + min(delay, self.idle_seconds)
+
+    async def _reload(self) -> None:
+        try:
+            stamps = self._stamp()
+        except (OSError, InvalidResource):
+            return
+        if stamps == self._stamps:
+            return
+        self._stamps = stamps
+        try:
+            fresh = {item.ref: item for item in load(self.paths)}
+        except InvalidResource as exc:
+            self.report(Outcome(ref="input", intent="converge", ok=False,
+                                status=ResourceStatus[DeployableSpec](), message=str(exc)))  # fmt: skip
+            return
+        changed = [i for ref, i in fresh.items() if ref not in self.items or i.spec != self.items[ref].spec]
+        self.items = fresh
+        await self._converge(changed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._stamps = self._stamp()
+        self.items = {item.ref: item for item in load(self.paths)}
+        await self._converge(list(self.items.values()))
+        while not stop.is_set():
+            now = time.monotonic()
+            for ref, item in list(self.items.items()):
+                if self.wake.get(ref, now) <= now:
+                    outcome = await self.driver.reconcile(item, "monitor")
+                    if outcome.events or not outcome.ok:
+                        self.report(outcome)
+                    self._schedule(item, outcome)
+            await self._reload()
+            next_wake = min(self.wake.values(), default=now + self.idle_seconds)
+            timeout = max(0.05, min(next_wake - time.monotonic(), self.reload_seconds))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout)

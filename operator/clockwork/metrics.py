@@ -6,10 +6,11 @@ rest are Clockwork's domain metrics. docs/metrics.md lists every one.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, write_to_textfile
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, write_to_textfile
 
 if TYPE_CHECKING:
     from clockwork.completion.base import Proposal
@@ -47,6 +48,91 @@ COMPLETION_CACHE_HITS = Counter(
     ["completer", "model"],
     registry=REGISTRY,
 )
+
+
+RECONCILE_TOTAL = Counter(
+    "clockwork_reconcile_total",
+    "Reconcile passes by kind and result (success, error, requeue).",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
+RECONCILE_DURATION = Histogram(
+    "clockwork_reconcile_duration_seconds",
+    "Time one reconcile pass took (completion, apply and checks included).",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+RESOURCE_READY = Gauge(
+    "clockwork_resource_ready",
+    "1 when the resource's Ready condition is True, else 0.",
+    ["kind", "namespace", "name"],
+    registry=REGISTRY,
+)
+RESOURCE_HEALTHY = Gauge(
+    "clockwork_resource_healthy",
+    "1 when the resource's Healthy condition is True, else 0.",
+    ["kind", "namespace", "name"],
+    registry=REGISTRY,
+)
+HEALTH_CHECKS = Counter(
+    "clockwork_health_checks_total",
+    "Health checks by kind and result (healthy, unhealthy, error).",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
+REMEDIATIONS = Counter(
+    "clockwork_remediations_total",
+    "Remediation attempts by kind and result (succeeded, failed, exhausted).",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
+RUNNER_DURATION = Histogram(
+    "clockwork_runner_duration_seconds",
+    "Time a runner took for one run, by runner and action (apply, check, destroy).",
+    ["runner", "action"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
+    registry=REGISTRY,
+)
+EVENTS = Counter(
+    "clockwork_events_total",
+    "Events Clockwork emitted, by type and reason.",
+    ["type", "reason"],
+    registry=REGISTRY,
+)
+
+_REMEDIATION_RESULTS = {
+    "Remediated": "succeeded",
+    "RemediationFailed": "failed",
+    "RemediationExhausted": "exhausted",
+}
+
+
+def record_pass(
+    kind: str,
+    namespace: str,
+    name: str,
+    conditions: dict[str, str],
+    events: list[tuple[str, str]],
+    seconds: float,
+    result: str,
+) -> None:
+    """One reconcile pass: result, duration, the resource's gauges and its events."""
+    RECONCILE_TOTAL.labels(kind, result).inc()
+    RECONCILE_DURATION.labels(kind).observe(seconds)
+    RESOURCE_READY.labels(kind, namespace, name).set(1 if conditions.get("Ready") == "True" else 0)
+    RESOURCE_HEALTHY.labels(kind, namespace, name).set(1 if conditions.get("Healthy") == "True" else 0)
+    for type_, reason in events:
+        EVENTS.labels(type_, reason).inc()
+        if reason in _REMEDIATION_RESULTS:
+            REMEDIATIONS.labels(kind, _REMEDIATION_RESULTS[reason]).inc()
+
+
+def forget_resource(kind: str, namespace: str, name: str) -> None:
+    """Drop a deleted resource's series so that dashboards do not show ghosts."""
+    for gauge in (RESOURCE_READY, RESOURCE_HEALTHY):
+        with contextlib.suppress(KeyError):
+            gauge.remove(kind, namespace, name)
 
 
 def record_completion(completer: str, model: str | None, proposal: Proposal, seconds: float) -> None:

@@ -157,7 +157,8 @@ class DeployableSpec(CWModel):
 
 
 class ResolvedHealth(CWModel):
-    interval_seconds: int = Field(ge=0, le=86400)
+    # None: the kind's default (or CW_CHECK_INTERVAL_DEFAULT), decided when checking.
+    interval_seconds: int | None = Field(default=None, ge=0, le=86400)
     assertions: list[Assertion] = Field(default_factory=list)
 
 

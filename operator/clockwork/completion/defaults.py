@@ -27,7 +27,9 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
 
 def defaults_for(info: KindInfo) -> dict[str, Any]:
     found = copy.deepcopy(COMMON_DEFAULTS)
-    found["health"] = {"intervalSeconds": info.default_health_interval, "assertions": []}
+    # No interval here: the kind default (or CW_CHECK_INTERVAL_DEFAULT) applies when
+    # checking, so that changing the global default needs no re-completion.
+    found["health"] = {"assertions": []}
     found.update(copy.deepcopy(KIND_DEFAULTS.get(info.kind, {})))
     return found
 

@@ -142,6 +142,39 @@ def _unwrap(hint: Any) -> tuple[list[Guarded], list[Any]]:
     return markers, [hint]
 
 
+# Values remediation never changes without approval: they decide what runs and
+# what it can reach, not merely how a failing thing is configured.
+SENSITIVE = {Guarded.IMAGE, Guarded.PORT, Guarded.HOST_PATH, Guarded.PRIVILEGED}
+
+
+def sensitive_fields(spec_model: type[BaseModel]) -> set[str]:
+    """Top-level wire names of fields holding (anywhere inside) a sensitive value."""
+    hints = typing.get_type_hints(spec_model, include_extras=True)
+    return {
+        info.alias or name
+        for name, info in spec_model.model_fields.items()
+        if _holds(hints[name], SENSITIVE, depth=0)
+    }
+
+
+def _holds(hint: Any, wanted: set[Guarded], depth: int) -> bool:
+    markers, inner = _unwrap(hint)
+    if wanted & set(markers):
+        return True
+    if depth > 6:
+        return False
+    for candidate in inner:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            sub = typing.get_type_hints(candidate, include_extras=True)
+            if any(_holds(sub[n], wanted, depth + 1) for n in candidate.model_fields):
+                return True
+        elif typing.get_origin(candidate) in (list, dict) and any(
+            _holds(arg, wanted, depth + 1) for arg in typing.get_args(candidate)
+        ):
+            return True
+    return False
+
+
 # --- rules -------------------------------------------------------------------------------
 
 

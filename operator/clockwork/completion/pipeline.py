@@ -30,9 +30,26 @@ def missing_fields(info: KindInfo, spec: dict[str, Any]) -> list[str]:
 
 
 async def complete(
+    info: KindInfo,
+    spec: dict[str, Any],
+    context: CompletionContext,
+    completer: Completer | None,
+    identity: str | None = None,
+) -> Completion:
+    """Complete ``spec`` with ``completer`` (None: defaults only).
+
+    ``identity`` is the spec hash the completion is filed under when ``spec`` holds
+    more than the user wrote (remediation keeps sensitive values as if given).
+    """
+    completion = await _complete(info, spec, context, completer)
+    if identity is not None:
+        completion.spec_hash = identity
+    return completion
+
+
+async def _complete(
     info: KindInfo, spec: dict[str, Any], context: CompletionContext, completer: Completer | None
 ) -> Completion:
-    """Complete ``spec`` with ``completer`` (None: defaults only)."""
     missing = missing_fields(info, spec)
     if completer is None or not missing:
         completion = with_defaults(info, spec)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clockwork.api.common import AssertionResult, ResolvedCommon
+from clockwork.api.common import AssertionResult, NodeStatus, ResolvedCommon
 from clockwork.health import assertions, file
 from clockwork.plan import HostResult, Probe
 
@@ -36,3 +36,10 @@ def evaluate(kind: str, resource: ResolvedCommon, host: HostResult) -> list[Asse
             AssertionResult(name="reachable", node=host.name, ok=False, message=host.error or "not reachable")
         ]
     return KIND_HEALTH[kind].evaluate(resource, host) + assertions.evaluate(resource, host)
+
+
+def diagnostics(results: list[AssertionResult], nodes: list[NodeStatus]) -> str:
+    """What went wrong, in words, for remediation (and for a completer to fix)."""
+    lines = [f"{r.node}: {r.name} failed: {r.message}" for r in results if not r.ok]
+    lines += [f"{n.name}: last apply failed: {n.message}" for n in nodes if n.last_result == "failed"]
+    return "; ".join(lines)[:4000] or "no failure details"

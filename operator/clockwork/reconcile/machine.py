@@ -1,19 +1,28 @@
 """The reconcile state machine: spec + status + observations -> actions + next status.
 
 Pure. A driver (the kopf handlers, or the local CLI) calls :func:`step`, performs
-the actions it returns (complete, apply, check, destroy), adds what it observed to
-:class:`Observations` and calls :func:`step` again with the *same* starting status,
-until no action is left. Because every call recomputes from the start, the order
-of the driver's loop cannot leave a half-written status behind.
+the actions it returns (complete, apply, check, destroy), puts what it observed
+into the action's slot of :class:`Observations` and calls :func:`step` again with
+the *same* starting status, until no action is left. Because every call recomputes
+from the start, the order of the driver's loop cannot leave a half-written status
+behind, and the final step's events say what happened in the whole pass.
 
-The flow for a spec (DESIGN.md "Reconcile flow"):
-complete (cached by spec hash) -> validate -> compile -> apply -> check.
+Intents (DESIGN.md "Reconcile flow"):
+
+- ``converge``: complete (cached by spec hash) -> guard -> approval -> compile ->
+  apply where the plan hash differs -> check;
+- ``monitor``: the health loop: check when due; on failure remediate — re-apply,
+  and if that does not heal it, re-complete with the diagnostics, apply, verify —
+  with bounded attempts and exponential backoff;
+- ``check``: check what was applied (local ``assert``);
+- ``plan``: complete and compile only;
+- ``destroy``: run what the last apply recorded as its undo, then forget.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -27,7 +36,10 @@ from clockwork.api.common import (
     DeployableSpec,
     HealthStatus,
     NodeStatus,
+    RemediationEntry,
+    RemediationStatus,
     ResolvedCommon,
+    ResolvedRemediation,
     ResourceStatus,
     Target,
 )
@@ -39,10 +51,12 @@ from clockwork.plan import HostSpec, Operation, RunRequest, RunResult, plan_hash
 from clockwork.reconcile import conditions as cond
 from clockwork.reconcile.conditions import APPLIED, COMPLETED, HEALTHY, READY
 
-Intent = Literal["converge", "plan", "check", "destroy"]
+Intent = Literal["converge", "plan", "check", "monitor", "destroy"]
 
 DEFAULT_RUN_TIMEOUT = 600
 DEFAULT_CONNECT_TIMEOUT = 10
+REMEDIATION_HISTORY = 10
+MAX_BACKOFF_SECONDS = 3600
 
 
 # --- actions the driver performs ---------------------------------------------------
@@ -52,22 +66,29 @@ DEFAULT_CONNECT_TIMEOUT = 10
 class Complete:
     spec: dict[str, Any]
     spec_hash: str
+    slot: str = "completion"
+    # Remediation re-completes with what went wrong, so that a completer can do better.
+    diagnostics: str | None = None
+    attempt: int = 0
 
 
 @dataclass(frozen=True)
 class Apply:
     request: RunRequest
     plan_hash: str
+    slot: str = "apply"
 
 
 @dataclass(frozen=True)
 class Check:
     request: RunRequest
+    slot: str = "check"
 
 
 @dataclass(frozen=True)
 class Destroy:
     request: RunRequest
+    slot: str = "destroy"
 
 
 @dataclass(frozen=True)
@@ -80,10 +101,32 @@ Action = Complete | Apply | Check | Destroy | Forget
 
 @dataclass
 class Observations:
+    """What the driver saw, one slot per action of a pass."""
+
     completion: Completion | None = None
     apply: RunResult | None = None
     check: RunResult | None = None
     destroy: RunResult | None = None
+    # Remediation: re-apply and re-check; then re-complete, apply and verify.
+    reapply: RunResult | None = None
+    recheck: RunResult | None = None
+    recompletion: Completion | None = None
+    fixapply: RunResult | None = None
+    fixcheck: RunResult | None = None
+
+    def put(self, slot: str, value: Any) -> None:
+        if slot not in self.__dataclass_fields__:
+            raise KeyError(f"unknown observation slot {slot!r}")
+        setattr(self, slot, value)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event the driver posts (local mode prints it)."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -110,6 +153,9 @@ class Inputs:
     policy: guard.GuardPolicy = field(default_factory=guard.GuardPolicy)
     # The clockwork.dev/approve annotation (operator) or the approval in local state.
     approved_hash: str | None = None
+    # Seconds between health checks when the resource does not say (kind default or
+    # CW_CHECK_INTERVAL_DEFAULT); 0 checks only after apply.
+    default_interval: int = 0
 
 
 @dataclass
@@ -118,334 +164,564 @@ class Step:
     status: ResourceStatus[Any]
     resolved: ResolvedCommon | None = None
     operations: list[Operation] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    # When the health loop should look at this resource again (seconds from now).
+    wake_after: float | None = None
 
     @property
     def done(self) -> bool:
         return not self.actions
 
 
-# --- the machine -------------------------------------------------------------------
-
-
 def step(inp: Inputs, status: ResourceStatus[Any], obs: Observations) -> Step:
-    s = status.model_copy(deep=True)
-    s.observed_generation = inp.generation
-    s.target = (inp.spec.target or Target(local=True)).summary()
-    if inp.intent == "destroy":
-        return _destroy(inp, s, obs)
-    if inp.intent == "check":
-        return _check_deployed(inp, s, obs)
+    return _Pass(inp, status, obs).run()
 
-    user_spec = inp.spec.wire()
-    current_hash = spec_hash(user_spec)
-    if not _completion_cached(inp, s, current_hash):
-        if obs.completion is None or obs.completion.spec_hash != current_hash:
-            return Step([Complete(user_spec, current_hash)], s)
-        if obs.completion.temporary_error:
-            _set(inp, s, COMPLETED, "False", "CompletionUnavailable", obs.completion.temporary_error)
-            return _finish(inp, s, [])
-        _record_completion(inp, s, obs.completion)
 
-    resolved = _resolve_or_explain(inp, s)
-    if resolved is None:
-        return _finish(inp, s, [])
-    operations = compiler.compile_apply(inp.info.kind, resolved)
-    if inp.intent == "plan":
-        return Step([], s, resolved, operations)
-    if resolved.completion.approval == "manual" and not _approved(inp, s):
-        hash_ = s.completion.completed_hash if s.completion else "?"
-        _set(
-            inp,
-            s,
+# --- one pass ----------------------------------------------------------------------------
+
+
+class _Pass:
+    def __init__(self, inp: Inputs, status: ResourceStatus[Any], obs: Observations) -> None:
+        self.inp = inp
+        self.initial = status
+        self.s = status.model_copy(deep=True)
+        self.obs = obs
+        self.events: list[Event] = []
+        self.resolved: ResolvedCommon | None = None
+        self.operations: list[Operation] = []
+
+    def run(self) -> Step:
+        self.s.observed_generation = self.inp.generation
+        self.s.target = (self.inp.spec.target or Target(local=True)).summary()
+        intent = self.inp.intent
+        if intent == "destroy":
+            return self.destroy()
+        if intent == "check":
+            return self.check_deployed()
+        if intent == "monitor":
+            return self.monitor()
+        return self.converge()
+
+    # --- converge ----------------------------------------------------------------------
+
+    def converge(self) -> Step:
+        inp, s, obs = self.inp, self.s, self.obs
+        user_spec = inp.spec.wire()
+        current_hash = spec_hash(user_spec)
+        if not self.completion_cached(current_hash):
+            if obs.completion is None or obs.completion.spec_hash != current_hash:
+                return self.emit([Complete(user_spec, current_hash)])
+            if obs.completion.temporary_error:
+                self.set(COMPLETED, "False", "CompletionUnavailable", obs.completion.temporary_error)
+                return self.finish()
+            self.record_completion(obs.completion)
+            s.remediation = None  # a new spec gets fresh chances
+
+        resolved = self.resolve()
+        if resolved is None:
+            return self.finish()
+        operations = compiler.compile_apply(inp.info.kind, resolved)
+        self.operations = operations
+        if inp.intent == "plan":
+            return self.emit([])
+        if not self.approved_or_waiting(resolved):
+            return self.finish()
+        if inp.targets is None:
+            self.set(APPLIED, "False", "TargetNotFound", inp.target_error or "no target")
+            return self.finish()
+        hosts = self.hosts(inp.targets)
+        new_hash = plan_hash(operations)
+
+        if obs.apply is not None:
+            self.record_apply(obs.apply, new_hash, resolved)
+        elif inp.always_apply or any(self.node(h.name).applied_hash != new_hash for h in hosts):
+            cleanup = self.cleanup_operations(resolved)
+            return self.emit([Apply(self.run_request(hosts, cleanup + operations), new_hash)])
+        elif not cond.is_true(s.conditions, APPLIED):
+            self.set(APPLIED, "True", "UpToDate", f"plan {new_hash} is applied on every target")
+
+        reachable = [h for h in hosts if self.node(h.name).last_result != "failed"]
+        if obs.check is None:
+            if not reachable:
+                return self.finish()
+            return self.emit([Check(self.check_request(resolved, reachable))])
+        self.record_health(resolved, obs.check)
+        return self.finish()
+
+    # --- monitor: the health loop and remediation ------------------------------------------
+
+    def monitor(self) -> Step:
+        inp, s, obs = self.inp, self.s, self.obs
+        if s.completion is None or s.completion.spec_hash != spec_hash(inp.spec.wire()):
+            return self.emit([])  # a changed spec is converge's to handle
+        resolved = self.resolve()
+        if resolved is None or inp.targets is None or (s.applied is None and not self.failing(s)):
+            return self.finish()
+        self.operations = compiler.compile_apply(inp.info.kind, resolved)
+        hosts = self.hosts(inp.targets)
+        remediation = resolved.remediation
+        rem = s.remediation or RemediationStatus()
+
+        if obs.check is None:
+            if self.check_due(resolved) or self.attempt_due(resolved):
+                return self.emit([Check(self.check_request(resolved, hosts))])
+            return self.finish()
+        was_failing = self.failing(self.initial)
+        self.record_health(resolved, obs.check)
+        if self.failing(s) is False:
+            if rem.attempts:
+                s.remediation = RemediationStatus(history=rem.history)  # recovered: attempts reset
+            return self.finish()
+        if not remediation.enabled:
+            return self.finish()
+        if rem.attempts >= remediation.max_attempts:
+            self.exhausted(rem, announce=not was_failing)
+            return self.finish()
+        if rem.next_attempt_time is not None and inp.now < rem.next_attempt_time:
+            return self.finish()
+
+        attempt = rem.attempts + 1
+        limit = remediation.max_attempts
+        diagnostics = health.diagnostics(s.health.results if s.health else [], s.nodes)
+        self.event("Normal", "RemediationStarted", f"attempt {attempt}/{limit}: {diagnostics[:300]}")
+        if obs.reapply is None:
+            request = self.run_request(hosts, self.operations)
+            return self.emit([Apply(request, plan_hash(self.operations), slot="reapply")])
+        self.record_apply(obs.reapply, plan_hash(self.operations), resolved)
+        if obs.recheck is None:
+            return self.emit([Check(self.check_request(resolved, hosts), slot="recheck")])
+        self.record_health(resolved, obs.recheck)
+        if not self.failing(s):
+            return self.remediated(rem, attempt, "re-applied the plan")
+
+        # Re-apply did not heal it: complete again with what went wrong.
+        diagnostics = health.diagnostics(s.health.results if s.health else [], s.nodes)
+        if obs.recompletion is None:
+            return self.emit([self.recomplete(diagnostics, attempt)])
+        if obs.recompletion.temporary_error:
+            why = f"re-completion unavailable: {obs.recompletion.temporary_error}"
+            return self.attempt_failed(rem, attempt, why, remediation)
+        self.record_completion(obs.recompletion, keep_from=self.initial)
+        fixed = self.resolve()
+        if fixed is None:
+            condition = cond.get(s.conditions, COMPLETED)
+            why = f"re-completion rejected: {condition.message if condition else 'no completed spec'}"
+            return self.attempt_failed(rem, attempt, why, remediation)
+        self.operations = compiler.compile_apply(inp.info.kind, fixed)
+        if not self.approved_or_waiting(fixed):
+            return self.attempt_failed(rem, attempt, "re-completed values wait for approval", remediation)
+        new_hash = plan_hash(self.operations)
+        if obs.fixapply is None:
+            cleanup = self.cleanup_operations(fixed)
+            request = self.run_request(hosts, cleanup + self.operations)
+            return self.emit([Apply(request, new_hash, slot="fixapply")])
+        self.record_apply(obs.fixapply, new_hash, fixed)
+        if obs.fixcheck is None:
+            return self.emit([Check(self.check_request(fixed, hosts), slot="fixcheck")])
+        self.record_health(fixed, obs.fixcheck)
+        if not self.failing(s):
+            return self.remediated(rem, attempt, "re-completed with the diagnostics and re-applied")
+        diagnostics = health.diagnostics(s.health.results if s.health else [], s.nodes)
+        return self.attempt_failed(rem, attempt, diagnostics, remediation)
+
+    def recomplete(self, diagnostics: str, attempt: int) -> Complete:
+        """Ask again for the completer's fields; sensitive ones keep their values."""
+        user_spec = self.inp.spec.wire()
+        completed = self.s.completed.wire() if self.s.completed else {}
+        keep = {
+            name: completed[name]
+            for name in guard.sensitive_fields(self.inp.info.spec_model)
+            if name in completed and name not in user_spec
+        }
+        return Complete(
+            {**user_spec, **keep},
+            spec_hash(user_spec),
+            slot="recompletion",
+            diagnostics=diagnostics,
+            attempt=attempt,
+        )
+
+    def remediated(self, rem: RemediationStatus, attempt: int, how: str) -> Step:
+        entry = RemediationEntry(time=self.inp.now, attempt=attempt, action=how, result="succeeded")
+        self.s.remediation = RemediationStatus(history=_bounded([*rem.history, entry]))
+        self.event("Normal", "Remediated", f"attempt {attempt}: {how}")
+        return self.finish()
+
+    def attempt_failed(
+        self, rem: RemediationStatus, attempt: int, why: str, remediation: ResolvedRemediation
+    ) -> Step:
+        backoff = remediation.backoff_seconds * 2 ** (attempt - 1)
+        entry = RemediationEntry(
+            time=self.inp.now, attempt=attempt, action="re-applied and re-completed", result="failed",
+            message=why[:2000],
+        )  # fmt: skip
+        self.s.remediation = RemediationStatus(
+            attempts=attempt,
+            last_error=why[:2000],
+            next_attempt_time=self.inp.now + timedelta(seconds=min(backoff, MAX_BACKOFF_SECONDS)),
+            history=_bounded([*rem.history, entry]),
+        )
+        limit = remediation.max_attempts
+        if attempt >= limit:
+            self.exhausted(self.s.remediation, announce=True)
+        else:
+            self.event("Warning", "RemediationFailed", f"attempt {attempt}/{limit} failed: {why[:500]}")
+        return self.finish()
+
+    def exhausted(self, rem: RemediationStatus, announce: bool) -> None:
+        self.set(
+            HEALTHY,
+            "False",
+            "RemediationExhausted",
+            f"gave up after {rem.attempts} remediation attempt(s): {rem.last_error or 'still failing'}",
+        )
+        if announce:
+            self.event("Warning", "RemediationExhausted", f"gave up after {rem.attempts} attempt(s)")
+
+    def check_due(self, resolved: ResolvedCommon) -> bool:
+        interval = self.interval(resolved)
+        last = self.s.health.last_check_time if self.s.health else None
+        return interval > 0 and (last is None or self.inp.now >= last + timedelta(seconds=interval))
+
+    def attempt_due(self, resolved: ResolvedCommon) -> bool:
+        rem = self.s.remediation or RemediationStatus()
+        return (
+            bool(self.failing(self.s))
+            and resolved.remediation.enabled
+            and rem.attempts < resolved.remediation.max_attempts
+            and (rem.next_attempt_time is None or self.inp.now >= rem.next_attempt_time)
+        )
+
+    def interval(self, resolved: ResolvedCommon) -> int:
+        configured = resolved.health.interval_seconds
+        return configured if configured is not None else self.inp.default_interval
+
+    def wake_after(self) -> float | None:
+        """Seconds until the health loop has something to do for this resource."""
+        resolved = self.resolved
+        if resolved is None or (self.s.applied is None and not self.failing(self.s)):
+            return None
+        now = self.inp.now
+        times: list[datetime] = []
+        interval = self.interval(resolved)
+        if interval > 0:
+            last = self.s.health.last_check_time if self.s.health else None
+            times.append(last + timedelta(seconds=interval) if last else now)
+        rem = self.s.remediation or RemediationStatus()
+        if (
+            self.failing(self.s)
+            and resolved.remediation.enabled
+            and rem.attempts < resolved.remediation.max_attempts
+        ):
+            times.append(rem.next_attempt_time or now)
+        if not times:
+            return None
+        return max(0.0, (min(times) - now).total_seconds())
+
+    @staticmethod
+    def failing(status: ResourceStatus[Any]) -> bool:
+        healthy = cond.get(status.conditions, HEALTHY)
+        applied = cond.get(status.conditions, APPLIED)
+        return bool(
+            (healthy is not None and healthy.status == "False")
+            or (applied is not None and applied.status == "False" and applied.reason == "ApplyFailed")
+        )
+
+    # --- check and destroy -----------------------------------------------------------------
+
+    def check_deployed(self) -> Step:
+        """Check what was applied, without completing or applying anything."""
+        s, obs = self.s, self.obs
+        if s.completed is None or not s.nodes:
+            self.set(HEALTHY, "Unknown", "NotApplied", "nothing has been applied yet")
+            return self.finish()
+        resolved = self.resolve()
+        if resolved is None:
+            return self.finish()
+        hosts = self.hosts([n.name for n in s.nodes])
+        if obs.check is None:
+            return self.emit([Check(self.check_request(resolved, hosts))])
+        self.record_health(resolved, obs.check)
+        return self.finish()
+
+    def destroy(self) -> Step:
+        inp, s, obs = self.inp, self.s, self.obs
+        undo = s.applied.undo if s.applied else []
+        self.operations = undo
+        known = [n.name for n in s.nodes if n.name in inp.inventory]
+        if not undo or not known:
+            return self.emit([Forget()])
+        if obs.destroy is None:
+            return self.emit([Destroy(self.run_request(self.hosts(known), undo))])
+        if obs.destroy.ok:
+            return self.emit([Forget()])
+        failed = "; ".join(f"{h.name}: {h.error}" for h in obs.destroy.hosts if h.outcome == "failed")
+        message = f"destroy failed, will retry: {failed or obs.destroy.error}"
+        self.set(READY, "False", "DestroyFailed", message)
+        self.event("Warning", "DestroyFailed", message)
+        return self.emit([])
+
+    # --- recording observations into status --------------------------------------------------
+
+    def completion_cached(self, current_hash: str) -> bool:
+        """The completion in status belongs to this spec and to the configured completer."""
+        c = self.s.completion
+        return (
+            c is not None
+            and c.spec_hash == current_hash
+            and completer_id(c.completer, c.model) == self.inp.completer
+        )
+
+    def approved_or_waiting(self, resolved: ResolvedCommon) -> bool:
+        if resolved.completion.approval != "manual":
+            return True
+        completion = self.s.completion
+        if completion is not None and self.inp.approved_hash == completion.completed_hash:
+            return True
+        hash_ = completion.completed_hash if completion else "?"
+        self.set(
             APPLIED,
             "False",
             "AwaitingApproval",
             f"approval is manual: review the completed spec, then set the annotation "
             f"clockwork.dev/approve={hash_} (local mode: clockwork approve)",
         )
-        return _finish(inp, s, [], resolved, operations)
+        return False
 
-    if inp.targets is None:
-        _set(inp, s, APPLIED, "False", "TargetNotFound", inp.target_error or "no target")
-        return _finish(inp, s, [], resolved, operations)
-    hosts = _hosts(inp, inp.targets)
-    new_hash = plan_hash(operations)
-    undo = compiler.compile_destroy(inp.info.kind, resolved)
-
-    if obs.apply is not None:
-        _record_apply(inp, s, obs.apply, new_hash, undo)
-    elif inp.always_apply or any(_node(s, h.name).applied_hash != new_hash for h in hosts):
-        cleanup = _cleanup_operations(s, undo)
-        request = RunRequest(
-            hosts=hosts,
-            operations=cleanup + operations,
-            timeout_seconds=inp.run_timeout,
-            connect_timeout_seconds=inp.connect_timeout,
+    def record_completion(self, completion: Completion, keep_from: ResourceStatus[Any] | None = None) -> None:
+        s, inp = self.s, self.inp
+        filled = list(completion.filled)
+        if keep_from is not None and keep_from.completion is not None:
+            # Values kept through a re-completion keep who filled them originally.
+            kept = set(completion.completed) - {f.field.split(".")[0] for f in filled} - set(inp.spec.wire())
+            filled += [f for f in keep_from.completion.filled if f.field.split(".")[0] in kept]
+        s.completion = CompletionStatus(
+            spec_hash=completion.spec_hash,
+            completer=completion.completer,
+            model=completion.model,
+            filled=filled,
+            unresolved=[f"{u.field}: {u.reason}" for u in completion.unresolved],
+            error=completion.error,
+            completed_hash=spec_hash(completion.completed),
+            time=inp.now,
         )
-        return Step([Apply(request, new_hash)], s, resolved, operations)
-    elif not cond.is_true(s.conditions, APPLIED):
-        _set(inp, s, APPLIED, "True", "UpToDate", f"plan {new_hash} is applied on every target")
+        try:
+            s.completed = inp.info.spec_model.model_validate(
+                completion.completed, by_alias=True, by_name=False
+            )
+        except ValidationError as exc:
+            s.completed = None
+            problems = describe_validation_error(exc, prefix="spec")
+            self.set(
+                COMPLETED,
+                "False",
+                "InvalidCompletion",
+                f"{completion.completer} proposed values that are not valid: " + "; ".join(problems),
+            )
 
-    healthy_targets = [h for h in hosts if _node(s, h.name).last_result != "failed"]
-    if obs.check is None:
-        if not healthy_targets:
-            return _finish(inp, s, [], resolved, operations)
-        return Step([Check(_check_request(inp, resolved, healthy_targets))], s, resolved, operations)
-    _record_health(inp, s, resolved, obs.check)
-    return _finish(inp, s, [], resolved, operations)
-
-
-# --- intents beside converge -------------------------------------------------------
-
-
-def _check_deployed(inp: Inputs, s: ResourceStatus[Any], obs: Observations) -> Step:
-    """Check what was applied, without completing or applying anything."""
-    if s.completed is None or not s.nodes:
-        _set(inp, s, HEALTHY, "Unknown", "NotApplied", "nothing has been applied yet")
-        return _finish(inp, s, [])
-    resolved = _resolve_or_explain(inp, s)
-    if resolved is None:
-        return _finish(inp, s, [])
-    hosts = _hosts(inp, [n.name for n in s.nodes])
-    if obs.check is None:
-        return Step([Check(_check_request(inp, resolved, hosts))], s, resolved)
-    _record_health(inp, s, resolved, obs.check)
-    return _finish(inp, s, [], resolved)
-
-
-def _destroy(inp: Inputs, s: ResourceStatus[Any], obs: Observations) -> Step:
-    undo = s.applied.undo if s.applied else []
-    known = [n.name for n in s.nodes if n.name in inp.inventory]
-    if not undo or not known:
-        return Step([Forget()], s)
-    if obs.destroy is None:
-        request = RunRequest(
-            hosts=_hosts(inp, known),
-            operations=undo,
-            timeout_seconds=inp.run_timeout,
-            connect_timeout_seconds=inp.connect_timeout,
-        )
-        return Step([Destroy(request)], s, operations=undo)
-    if obs.destroy.ok:
-        return Step([Forget()], s, operations=undo)
-    failed = "; ".join(f"{h.name}: {h.error}" for h in obs.destroy.hosts if h.outcome == "failed")
-    _set(
-        inp, s, READY, "False", "DestroyFailed", f"destroy failed, will retry: {failed or obs.destroy.error}"
-    )
-    return Step([], s, operations=undo)
-
-
-# --- recording observations into status ---------------------------------------------
-
-
-def _completion_cached(inp: Inputs, s: ResourceStatus[Any], current_hash: str) -> bool:
-    """The completion in status belongs to this spec and to the configured completer."""
-    return (
-        s.completion is not None
-        and s.completion.spec_hash == current_hash
-        and completer_id(s.completion.completer, s.completion.model) == inp.completer
-    )
-
-
-def _approved(inp: Inputs, s: ResourceStatus[Any]) -> bool:
-    return s.completion is not None and inp.approved_hash == s.completion.completed_hash
-
-
-def _record_completion(inp: Inputs, s: ResourceStatus[Any], completion: Completion) -> None:
-    s.completion = CompletionStatus(
-        spec_hash=completion.spec_hash,
-        completer=completion.completer,
-        model=completion.model,
-        filled=completion.filled,
-        unresolved=[f"{u.field}: {u.reason}" for u in completion.unresolved],
-        error=completion.error,
-        completed_hash=spec_hash(completion.completed),
-        time=inp.now,
-    )
-    try:
-        s.completed = inp.info.spec_model.model_validate(completion.completed, by_alias=True, by_name=False)
-    except ValidationError as exc:
-        s.completed = None
-        problems = describe_validation_error(exc, prefix="spec")
-        _set(
-            inp,
-            s,
-            COMPLETED,
-            "False",
-            "InvalidCompletion",
-            f"{completion.completer} proposed values that are not valid: " + "; ".join(problems),
-        )
-
-
-def _resolve_or_explain(inp: Inputs, s: ResourceStatus[Any]) -> ResolvedCommon | None:
-    """The resolved resource, or None with Completed=False saying which field and why."""
-    if s.completed is None:
-        if cond.get(s.conditions, COMPLETED) is None:
-            _set(inp, s, COMPLETED, "False", "NotCompleted", "no completed spec")
-        return None
-    completed = s.completed.wire()
-    model = inp.info.resolved_model
-    if s.completion is not None and s.completion.error:
-        _set(inp, s, COMPLETED, "False", "CompletionRejected", s.completion.error)
-        return None
-    proposed = [f.field for f in (s.completion.filled if s.completion else []) if f.source != "default"]
-    violations = guard.check(inp.info.spec_model, completed, proposed, inp.info.completable, inp.policy)
-    if violations:
-        completer = s.completion.completer if s.completion else "completer"
-        _set(
-            inp,
-            s,
-            COMPLETED,
-            "False",
-            "GuardRejected",
-            f"the {completer} completer proposed values the guard rejects, nothing was applied: "
-            + "; ".join(str(v) for v in violations),
-        )
-        return None
-    missing = model.missing_fields(completed)
-    if missing:
-        reasons = {line.split(":", 1)[0]: line for line in (s.completion.unresolved if s.completion else [])}
-        details = [reasons.get(f, f"{f}: not set") for f in missing]
+    def resolve(self) -> ResolvedCommon | None:
+        """The resolved resource, or None with Completed=False saying which field and why."""
+        s, inp = self.s, self.inp
+        if s.completed is None:
+            if cond.get(s.conditions, COMPLETED) is None:
+                self.set(COMPLETED, "False", "NotCompleted", "no completed spec")
+            return None
+        completed = s.completed.wire()
+        model = inp.info.resolved_model
+        if s.completion is not None and s.completion.error:
+            self.set(COMPLETED, "False", "CompletionRejected", s.completion.error)
+            return None
+        proposed = [f.field for f in (s.completion.filled if s.completion else []) if f.source != "default"]
+        violations = guard.check(inp.info.spec_model, completed, proposed, inp.info.completable, inp.policy)
         completer = s.completion.completer if s.completion else "none"
-        hint = (
-            "set these fields in spec, or configure a completion model (CW_MODEL)"
-            if completer in ("defaults", "offline")
-            else "set these fields in spec"
-        )
-        _set(
-            inp,
-            s,
-            COMPLETED,
-            "False",
-            "MissingValues",
-            f"cannot complete {', '.join('spec.' + f for f in missing)} "
-            f"(completer: {completer}): {'; '.join(details)}; {hint}",
-        )
-        return None
-    try:
-        resolved = model.model_validate(completed, by_alias=True, by_name=False)
-    except ValidationError as exc:
-        _set(inp, s, COMPLETED, "False", "Invalid", "; ".join(describe_validation_error(exc, "spec")))
-        return None
-    filled = len(s.completion.filled) if s.completion else 0
-    by = s.completion.completer if s.completion else "none"
-    _set(inp, s, COMPLETED, "True", "Completed", f"{filled} field(s) filled by {by}")
-    return resolved
+        if violations:
+            self.set(
+                COMPLETED,
+                "False",
+                "GuardRejected",
+                f"the {completer} completer proposed values the guard rejects, nothing was applied: "
+                + "; ".join(str(v) for v in violations),
+            )
+            return None
+        missing = model.missing_fields(completed)
+        if missing:
+            reasons = {
+                line.split(":", 1)[0]: line for line in (s.completion.unresolved if s.completion else [])
+            }
+            details = [reasons.get(f, f"{f}: not set") for f in missing]
+            hint = (
+                "set these fields in spec, or configure a completion model (CW_MODEL)"
+                if completer in ("defaults", "offline")
+                else "set these fields in spec"
+            )
+            self.set(
+                COMPLETED,
+                "False",
+                "MissingValues",
+                f"cannot complete {', '.join('spec.' + f for f in missing)} "
+                f"(completer: {completer}): {'; '.join(details)}; {hint}",
+            )
+            return None
+        try:
+            resolved = model.model_validate(completed, by_alias=True, by_name=False)
+        except ValidationError as exc:
+            self.set(COMPLETED, "False", "Invalid", "; ".join(describe_validation_error(exc, "spec")))
+            return None
+        filled = len(s.completion.filled) if s.completion else 0
+        self.set(COMPLETED, "True", "Completed", f"{filled} field(s) filled by {completer}")
+        self.resolved = resolved
+        return resolved
 
-
-def _record_apply(
-    inp: Inputs,
-    s: ResourceStatus[Any],
-    result: RunResult,
-    new_hash: str,
-    undo: list[Operation],
-) -> None:
-    failed = []
-    for host in result.hosts:
-        node = _node(s, host.name)
-        node.last_result = host.outcome
-        node.last_apply_time = inp.now
-        node.message = host.error or ("changed" if host.outcome == "changed" else "no changes")
-        if host.outcome == "failed":
-            failed.append(f"{host.name}: {host.error}")
-            node.healthy = None
+    def record_apply(self, result: RunResult, new_hash: str, resolved: ResolvedCommon) -> None:
+        s, inp = self.s, self.inp
+        failed = []
+        for host in result.hosts:
+            node = self.node(host.name)
+            node.last_result = host.outcome
+            node.last_apply_time = inp.now
+            node.message = host.error or ("changed" if host.outcome == "changed" else "no changes")
+            if host.outcome == "failed":
+                failed.append(f"{host.name}: {host.error}")
+                node.healthy = None
+            else:
+                node.applied_hash = new_hash
+            self.put_node(node)
+        if any(h.outcome != "failed" for h in result.hosts):
+            undo = compiler.compile_destroy(inp.info.kind, resolved)
+            s.applied = AppliedStatus(plan_hash=new_hash, time=inp.now, undo=undo)
+        if failed or result.error:
+            detail = "; ".join(failed) or result.error or "apply failed"
+            self.set(APPLIED, "False", "ApplyFailed", detail)
+            self.event("Warning", "ApplyFailed", detail)
         else:
-            node.applied_hash = new_hash
-        _put_node(s, node)
-    if any(h.outcome != "failed" for h in result.hosts):
-        s.applied = AppliedStatus(plan_hash=new_hash, time=inp.now, undo=undo)
-    if failed or result.error:
-        detail = "; ".join(failed) or result.error or "apply failed"
-        _set(inp, s, APPLIED, "False", "ApplyFailed", detail)
-    else:
-        changed = sum(1 for h in result.hosts if h.outcome == "changed")
-        _set(
-            inp,
-            s,
-            APPLIED,
-            "True",
-            "Applied",
-            f"plan {new_hash} applied on {len(result.hosts)} node(s), {changed} changed",
+            changed = sum(1 for h in result.hosts if h.outcome == "changed")
+            message = f"plan {new_hash} applied on {len(result.hosts)} node(s), {changed} changed"
+            self.set(APPLIED, "True", "Applied", message)
+            if changed:
+                self.event("Normal", "Applied", message)
+
+    def record_health(self, resolved: ResolvedCommon, result: RunResult) -> None:
+        s = self.s
+        results: list[AssertionResult] = []
+        for host in result.hosts:
+            host_results = health.evaluate(self.inp.info.kind, resolved, host)
+            node = self.node(host.name)
+            node.healthy = all(r.ok for r in host_results)
+            self.put_node(node)
+            results += host_results
+        s.health = HealthStatus(last_check_time=self.inp.now, results=results)
+        failures = [r for r in results if not r.ok]
+        if failures:
+            shown = "; ".join(f"{r.node} {r.name}: {r.message}" for r in failures[:5])
+            more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+            self.set(HEALTHY, "False", "AssertionsFailed", shown + more)
+        elif results:
+            self.set(HEALTHY, "True", "AssertionsPassed", f"{len(results)} assertion(s) passed")
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def set(self, type_: str, status: Any, reason: str, message: str) -> None:
+        self.s.conditions = cond.set_condition(
+            self.s.conditions,
+            type_,
+            status,
+            reason,
+            message,
+            generation=self.inp.generation,
+            now=self.inp.now,
         )
 
+    def event(self, type_: Literal["Normal", "Warning"], reason: str, message: str) -> None:
+        event = Event(type_, reason, message[:1000])
+        if event not in self.events:
+            self.events.append(event)
 
-def _record_health(inp: Inputs, s: ResourceStatus[Any], resolved: ResolvedCommon, result: RunResult) -> None:
-    results: list[AssertionResult] = []
-    for host in result.hosts:
-        host_results = health.evaluate(inp.info.kind, resolved, host)
-        node = _node(s, host.name)
-        node.healthy = all(r.ok for r in host_results)
-        _put_node(s, node)
-        results += host_results
-    s.health = HealthStatus(last_check_time=inp.now, results=results)
-    failures = [r for r in results if not r.ok]
-    if failures:
-        shown = "; ".join(f"{r.node} {r.name}: {r.message}" for r in failures[:5])
-        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
-        _set(inp, s, HEALTHY, "False", "AssertionsFailed", shown + more)
-    elif results:
-        _set(inp, s, HEALTHY, "True", "AssertionsPassed", f"{len(results)} assertion(s) passed")
+    def emit(self, actions: list[Action]) -> Step:
+        return Step(
+            actions,
+            self.s,
+            self.resolved,
+            self.operations,
+            self.events + (self.transition_events() if not actions else []),
+            self.wake_after() if not actions else None,
+        )
+
+    def finish(self) -> Step:
+        """Derive Ready from the other three conditions."""
+        for type_ in (COMPLETED, APPLIED, HEALTHY):
+            c = cond.get(self.s.conditions, type_)
+            if c is None or c.status != "True":
+                reason = (
+                    c.reason if c else {APPLIED: "NotApplied", HEALTHY: "NotChecked"}.get(type_, "Pending")
+                )
+                message = c.message if c else f"{type_} is not known yet"
+                self.set(READY, "False", reason, f"{type_}: {message}")
+                break
+        else:
+            self.set(READY, "True", "Ready", "completed, applied and healthy")
+        return self.emit([])
+
+    def transition_events(self) -> list[Event]:
+        """Events for conditions that changed status or reason in this pass."""
+        found: list[Event] = []
+        for c in self.s.conditions:
+            before = cond.get(self.initial.conditions, c.type)
+            if before is not None and (before.status, before.reason) == (c.status, c.reason):
+                continue
+            if c.type == COMPLETED and c.status == "False":
+                found.append(Event("Warning", c.reason, c.message[:1000]))
+            elif c.type == APPLIED and c.reason in ("AwaitingApproval", "TargetNotFound"):
+                kind: Literal["Normal", "Warning"] = "Normal" if c.reason == "AwaitingApproval" else "Warning"
+                found.append(Event(kind, c.reason, c.message[:1000]))
+            elif c.type == HEALTHY and c.status == "False" and c.reason == "AssertionsFailed":
+                found.append(Event("Warning", "Unhealthy", c.message[:1000]))
+            elif c.type == HEALTHY and c.status == "True" and before is not None:
+                found.append(Event("Normal", "Healthy", c.message[:1000]))
+            elif c.type == READY and c.status == "True":
+                found.append(Event("Normal", "Ready", c.message[:1000]))
+        return [e for e in found if e not in self.events]
+
+    def node(self, name: str) -> NodeStatus:
+        found = next((n for n in self.s.nodes if n.name == name), None)
+        return found.model_copy() if found else NodeStatus(name=name)
+
+    def put_node(self, node: NodeStatus) -> None:
+        others = [n for n in self.s.nodes if n.name != node.name]
+        self.s.nodes = sorted([*others, node], key=lambda n: n.name)
+
+    def hosts(self, names: list[str]) -> list[HostSpec]:
+        return [self.inp.inventory.get(name, HostSpec(name=name)) for name in names]
+
+    def run_request(self, hosts: list[HostSpec], operations: list[Operation]) -> RunRequest:
+        return RunRequest(
+            hosts=hosts,
+            operations=operations,
+            timeout_seconds=self.inp.run_timeout,
+            connect_timeout_seconds=self.inp.connect_timeout,
+        )
+
+    def check_request(self, resolved: ResolvedCommon, hosts: list[HostSpec]) -> RunRequest:
+        return RunRequest(
+            hosts=hosts,
+            probes=health.probes_for(self.inp.info.kind, resolved),
+            timeout_seconds=self.inp.run_timeout,
+            connect_timeout_seconds=self.inp.connect_timeout,
+        )
+
+    def cleanup_operations(self, resolved: ResolvedCommon) -> list[Operation]:
+        """Undo of the previous apply when the new plan no longer removes the same things.
+
+        A File whose path changed must not leave the old file behind: the old undo
+        (remove /old) runs before the new plan (put /new).
+        """
+        applied = self.s.applied
+        if applied is None or not applied.undo:
+            return []
+        undo = compiler.compile_destroy(self.inp.info.kind, resolved)
+        if [op.wire() for op in applied.undo] == [op.wire() for op in undo]:
+            return []
+        return [op.model_copy(update={"id": f"cleanup:{op.id}"}) for op in applied.undo]
 
 
-# --- helpers ---------------------------------------------------------------------------
-
-
-def _set(inp: Inputs, s: ResourceStatus[Any], type_: str, status: Any, reason: str, message: str) -> None:
-    s.conditions = cond.set_condition(
-        s.conditions, type_, status, reason, message, generation=inp.generation, now=inp.now
-    )
-
-
-def _finish(
-    inp: Inputs,
-    s: ResourceStatus[Any],
-    actions: list[Action],
-    resolved: ResolvedCommon | None = None,
-    operations: list[Operation] | None = None,
-) -> Step:
-    """Derive Ready from the other three conditions."""
-    for type_ in (COMPLETED, APPLIED, HEALTHY):
-        c = cond.get(s.conditions, type_)
-        if c is None or c.status != "True":
-            reason = c.reason if c else {APPLIED: "NotApplied", HEALTHY: "NotChecked"}.get(type_, "Pending")
-            message = c.message if c else f"{type_} is not known yet"
-            _set(inp, s, READY, "False", reason, f"{type_}: {message}")
-            break
-    else:
-        _set(inp, s, READY, "True", "Ready", "completed, applied and healthy")
-    return Step(actions, s, resolved, operations or [])
-
-
-def _node(s: ResourceStatus[Any], name: str) -> NodeStatus:
-    found = next((n for n in s.nodes if n.name == name), None)
-    return found.model_copy() if found else NodeStatus(name=name)
-
-
-def _put_node(s: ResourceStatus[Any], node: NodeStatus) -> None:
-    s.nodes = sorted([*(n for n in s.nodes if n.name != node.name), node], key=lambda n: n.name)
-
-
-def _hosts(inp: Inputs, names: list[str]) -> list[HostSpec]:
-    return [inp.inventory.get(name, HostSpec(name=name)) for name in names]
-
-
-def _check_request(inp: Inputs, resolved: ResolvedCommon, hosts: list[HostSpec]) -> RunRequest:
-    return RunRequest(
-        hosts=hosts,
-        probes=health.probes_for(inp.info.kind, resolved),
-        timeout_seconds=inp.run_timeout,
-        connect_timeout_seconds=inp.connect_timeout,
-    )
-
-
-def _cleanup_operations(s: ResourceStatus[Any], undo: list[Operation]) -> list[Operation]:
-    """Undo of the previous apply when the new plan no longer removes the same things.
-
-    A File whose path changed must not leave the old file behind: the old undo
-    (remove /old) runs before the new plan (put /new).
-    """
-    if s.applied is None or not s.applied.undo:
-        return []
-    if [op.wire() for op in s.applied.undo] == [op.wire() for op in undo]:
-        return []
-    return [op.model_copy(update={"id": f"cleanup:{op.id}"}) for op in s.applied.undo]
+def _bounded(history: list[RemediationEntry]) -> list[RemediationEntry]:
+    return history[-REMEDIATION_HISTORY:]

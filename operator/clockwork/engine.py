@@ -1,0 +1,102 @@
+"""Drives one reconcile pass: step, perform the actions, observe, step again.
+
+Shared by both drivers (the kopf operator and local mode): they differ in where
+status lives and how completions are cached, not in how a pass runs. Nothing here
+decides *what* to do — that is :mod:`clockwork.reconcile`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from clockwork import health, metrics
+from clockwork.api.common import ResourceStatus
+from clockwork.completion.base import Completion
+from clockwork.plan import RunRequest, RunResult
+from clockwork.reconcile import Apply, Check, Complete, Destroy, Forget, Inputs, Observations, Step, step
+from clockwork.runners.base import Runner
+
+MAX_STEPS = 16
+
+CompleteFn = Callable[[Complete], Awaitable[Completion]]
+
+
+class UnavailableRunner:
+    """Stands in for a runner that this mode cannot offer, with the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    async def run(self, request: RunRequest) -> RunResult:
+        return RunResult.failed(request.hosts, self.reason)
+
+
+@dataclass
+class PassResult:
+    step: Step
+    observations: Observations
+    performed: list[Any] = field(default_factory=list)
+    forgotten: bool = False
+
+    @property
+    def completion_asked(self) -> bool:
+        return any(isinstance(a, Complete) for a in self.performed)
+
+
+class Engine:
+    def __init__(self, runners: dict[str, Runner], complete: CompleteFn) -> None:
+        self.runners = runners
+        self.complete = complete
+
+    async def run(self, inputs: Inputs, status: ResourceStatus[Any]) -> PassResult:
+        obs = Observations()
+        result = PassResult(step(inputs, status, obs), obs)
+        for _ in range(MAX_STEPS):
+            current = result.step
+            if current.done:
+                return result
+            for action in current.actions:
+                result.performed.append(action)
+                if isinstance(action, Forget):
+                    result.forgotten = True
+                    return result
+                await self._perform(action, inputs, current, obs)
+            result.step = step(inputs, status, obs)
+        raise RuntimeError(f"{inputs.info.kind}: reconcile did not settle after {MAX_STEPS} steps")
+
+    async def _perform(self, action: Any, inputs: Inputs, current: Step, obs: Observations) -> None:
+        if isinstance(action, Complete):
+            obs.put(action.slot, await self.complete(action))
+            return
+        if not isinstance(action, Apply | Check | Destroy):  # pragma: no cover - closed union
+            raise TypeError(f"unknown action {action!r}")
+        runner_name = current.resolved.runner if current.resolved else _recorded_runner(current)
+        runner = self.runners.get(runner_name) or self.runners["pyinfra"]
+        started = time.monotonic()
+        result = await runner.run(action.request)
+        kind = (
+            "check" if isinstance(action, Check) else ("destroy" if isinstance(action, Destroy) else "apply")
+        )
+        metrics.RUNNER_DURATION.labels(runner.name, kind).observe(time.monotonic() - started)
+        if isinstance(action, Check):
+            metrics.HEALTH_CHECKS.labels(inputs.info.kind, _check_outcome(inputs, current, result)).inc()
+        obs.put(action.slot, result)
+
+
+def _check_outcome(inputs: Inputs, current: Step, result: RunResult) -> str:
+    if current.resolved is None:
+        return "error"
+    verdicts = [health.evaluate(inputs.info.kind, current.resolved, h) for h in result.hosts]
+    if any(not h.connected for h in result.hosts):
+        return "error"
+    return "healthy" if all(r.ok for found in verdicts for r in found) else "unhealthy"
+
+
+def _recorded_runner(current: Step) -> str:
+    completed = current.status.completed
+    runner = getattr(completed, "runner", None) if completed is not None else None
+    return str(runner or "pyinfra")
