@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -447,6 +449,35 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
     out.print(table)
     if not records:
         out.print("no resources applied yet")
+
+
+@main.command(name="operator")
+@click.option(
+    "-n",
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    help="Watch only this namespace (repeatable); default: every namespace.",
+)
+@click.option("--model", default=None, help="Model for AI completion (default: $CW_MODEL; none: offline).")
+@click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: $CW_BASE_URL).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    default=None,
+    help="Default: $CW_LOG_LEVEL or INFO.",
+)
+def operator_(
+    namespaces: tuple[str, ...], model: str | None, base_url: str | None, log_level: str | None
+) -> None:
+    """Run the Kubernetes operator (kopf) with metrics on :8080 and liveness on :8081/healthz."""
+    level = log_level or os.environ.get("CW_LOG_LEVEL") or "INFO"
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(None, model=model, base_url=base_url)
+    # Imported here: kopf and the Kubernetes client are only needed by the operator.
+    from clockwork.operator.main import run
+
+    run(settings, namespaces)
 
 
 @main.command()

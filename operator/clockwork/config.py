@@ -89,6 +89,20 @@ class Settings:
     # CW_CHECK_INTERVAL_DEFAULT: seconds between health checks for resources that do not
     # set spec.health.intervalSeconds, for every kind; unset: each kind's own default.
     check_interval: int | None = None
+    # --- operator only ---
+    # CW_METRICS_ADDRESS / CW_METRICS_PORT: where /metrics is served (0.0.0.0:8080).
+    metrics_address: str = "0.0.0.0"
+    metrics_port: int = 8080
+    # CW_HEALTH_PORT: kopf's liveness endpoint /healthz (8081).
+    health_port: int = 8081
+    # CW_WORKER_LIMIT: objects handled at once (kopf queueing.worker_limit; 20).
+    worker_limit: int = 20
+    # CW_WATCH_TIMEOUT: seconds a watch may be idle before it is re-established (300).
+    watch_timeout: int = 300
+    # CW_DAEMON_IDLE: longest sleep of a health daemon with nothing due (300).
+    daemon_idle_seconds: int = 300
+    # CW_RETRY_SECONDS: when to try again after a temporary failure (a model endpoint down; 30).
+    retry_seconds: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -109,6 +123,13 @@ class Settings:
             max_completed_content=_int(env, "CW_MAX_COMPLETED_CONTENT", 64 * 1024, 0, 256 * 1024),
             default_root=default_root.rstrip("/") or "/",
             metrics_file=Path(env["CW_METRICS_FILE"]) if env.get("CW_METRICS_FILE") else None,
+            metrics_address=env.get("CW_METRICS_ADDRESS") or "0.0.0.0",
+            metrics_port=_int(env, "CW_METRICS_PORT", 8080, 0, 65535),
+            health_port=_int(env, "CW_HEALTH_PORT", 8081, 0, 65535),
+            worker_limit=_int(env, "CW_WORKER_LIMIT", 20, 1, 1000),
+            watch_timeout=_int(env, "CW_WATCH_TIMEOUT", 300, 10, 3600),
+            daemon_idle_seconds=_int(env, "CW_DAEMON_IDLE", 300, 1, 86400),
+            retry_seconds=_int(env, "CW_RETRY_SECONDS", 30, 1, 3600),
             check_interval=(
                 _int(env, "CW_CHECK_INTERVAL_DEFAULT", 0, 0, 86400)
                 if env.get("CW_CHECK_INTERVAL_DEFAULT")

@@ -1,0 +1,291 @@
+"""The operator's driver: a Kubernetes body in, a reconcile pass, status and Events out.
+
+The kopf handlers in :mod:`clockwork.operator.handlers` call these methods and
+nothing else; this module decides nothing about *what* to do either — that is
+the reconcile core. What lives here is the Kubernetes side: reading bodies,
+serialising passes per object, writing status, posting Events, waking the
+health daemons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from clockwork import metrics
+from clockwork.api.base import utcnow
+from clockwork.api.common import DeployableSpec, ResourceStatus, Target
+from clockwork.api.registry import KindInfo, status_model
+from clockwork.completion import configured_completer, pipeline
+from clockwork.completion.base import Completer, Completion, CompletionContext, completer_id
+from clockwork.config import Settings
+from clockwork.engine import Engine, PassResult, UnavailableRunner
+from clockwork.errors import describe_validation_error
+from clockwork.plan import HostSpec
+from clockwork.reconcile import Complete, Event, Inputs, Intent
+from clockwork.reconcile import conditions as cond
+from clockwork.runners.base import Runner
+from clockwork.runners.pyinfra import PyinfraRunner
+
+APPROVE_ANNOTATION = "clockwork.dev/approve"
+LOCAL_HOST = "@local"
+log = logging.getLogger("clockwork.operator")
+
+# Posts one Event for a body; the handlers pass kopf.event here.
+PostEvent = Callable[[Mapping[str, Any], str, str, str], None]
+PatchStatus = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class ObjectState:
+    """Per-object bookkeeping in this operator process."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    poke: asyncio.Event = field(default_factory=asyncio.Event)
+    target: str = "local"
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    result: PassResult | None
+    status: ResourceStatus[Any]
+    temporary_error: str | None = None
+
+
+class OperatorDriver:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        post_event: PostEvent,
+        patch_status: PatchStatus,
+        runner: Runner | None = None,
+        completer: Completer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.post_event = post_event
+        self.patch_status = patch_status
+        self.completer = completer or configured_completer(settings)
+        self.runners: dict[str, Runner] = {
+            "pyinfra": runner or PyinfraRunner(),
+            "job": UnavailableRunner("job", "runner 'job' arrives with the Job runner; use runner: pyinfra"),
+        }
+        self.objects: dict[str, ObjectState] = {}
+
+    def state(self, body: Mapping[str, Any]) -> ObjectState:
+        uid = str(body.get("metadata", {}).get("uid") or _key(body))
+        if uid not in self.objects:
+            self.objects[uid] = ObjectState()
+        return self.objects[uid]
+
+    def forget(self, body: Mapping[str, Any]) -> None:
+        uid = str(body.get("metadata", {}).get("uid") or _key(body))
+        self.objects.pop(uid, None)
+
+    # --- the three entry points ------------------------------------------------------------
+
+    async def converge(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
+        """create/update/resume: complete if the spec changed, apply if the plan changed, check."""
+        state = self.state(body)
+        async with state.lock:
+            outcome = await self._pass(info, body, "converge")
+        state.poke.set()  # the health daemon recomputes when it is due next
+        return outcome
+
+    async def monitor(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
+        state = self.state(body)
+        async with state.lock:
+            return await self._pass(info, body, "monitor")
+
+    async def destroy(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
+        state = self.state(body)
+        async with state.lock:
+            outcome = await self._pass(info, body, "destroy")
+        if outcome.result is not None and outcome.result.forgotten:
+            meta = body.get("metadata", {})
+            metrics.forget_resource(info.kind, meta.get("namespace", "default"), meta.get("name", ""))
+            self.forget(body)
+        return outcome
+
+    async def run_daemon(self, info: KindInfo, body: Mapping[str, Any], stopped: Any) -> None:
+        """The health loop of one object: wake when due (or poked), monitor, repeat."""
+        state = self.state(body)
+        idle = float(self.settings.daemon_idle_seconds)
+        while not stopped:
+            state.poke.clear()
+            try:
+                outcome = await self.monitor(info, body)
+                wake = outcome.result.step.wake_after if outcome.result else None
+            except Exception:  # one bad pass must not end the loop
+                log.exception("health pass of %s failed", _key(body))
+                wake = idle
+            delay = idle if wake is None else min(max(wake, 0.05), idle)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.poke.wait(), timeout=delay)
+
+    # --- one pass --------------------------------------------------------------------------
+
+    async def _pass(self, info: KindInfo, body: Mapping[str, Any], intent: Intent) -> Outcome:
+        started = time.monotonic()
+        meta = body.get("metadata", {})
+        namespace, name = meta.get("namespace", "default"), meta.get("name", "")
+        previous = dict(body.get("status") or {})
+        status = _read_status(info, previous)
+        try:
+            spec = info.spec_model.model_validate(body.get("spec") or {}, by_alias=True, by_name=False)
+        except ValidationError as exc:
+            # The CRD schema lets through what only the models can judge (a '..' in a path).
+            return await self._invalid(info, body, status, previous, exc, started)
+
+        state = self.state(body)
+        state.target = (spec.target or Target(local=True)).summary()
+        state.spec = spec.wire()
+        targets, target_error = self._targets(spec)
+        completer = self._completer_for(spec)
+        inputs = Inputs(
+            info=info,
+            spec=spec,
+            generation=int(meta.get("generation") or 1),
+            now=utcnow(),
+            intent=intent,
+            targets=targets,
+            target_error=target_error,
+            inventory={LOCAL_HOST: HostSpec(name=LOCAL_HOST)},
+            always_apply=False,
+            run_timeout=self.settings.run_timeout,
+            connect_timeout=self.settings.connect_timeout,
+            completer=completer_id(completer.name, completer.model) if completer else "defaults",
+            policy=self.settings.policy,
+            approved_hash=(meta.get("annotations") or {}).get(APPROVE_ANNOTATION),
+            default_interval=self.settings.check_interval_default(info),
+        )
+
+        async def complete(action: Complete) -> Completion:
+            context = CompletionContext(
+                namespace=namespace,
+                name=name,
+                related=self._related(body, state),
+                diagnostics=action.diagnostics,
+                attempt=action.attempt,
+            )
+            return await pipeline.complete(info, action.spec, context, completer, identity=action.spec_hash)
+
+        try:
+            result = await Engine(self.runners, complete).run(inputs, status)
+        except Exception:
+            metrics.RECONCILE_TOTAL.labels(info.kind, "error").inc()
+            raise
+        final = result.step
+        temporary = None
+        if result.observations.completion is not None:
+            temporary = result.observations.completion.temporary_error
+        if not result.forgotten:
+            await self._write(info, namespace, name, final.status, previous)
+        self._post(body, final.events)
+        conditions: dict[str, str] = {c.type: c.status for c in final.status.conditions}
+        outcome_label = (
+            "requeue" if temporary else ("success" if conditions.get("Ready") == "True" else "error")
+        )
+        if not result.forgotten:
+            metrics.record_pass(
+                info.kind, namespace, name, conditions, [(e.type, e.reason) for e in final.events],
+                time.monotonic() - started, outcome_label,
+            )  # fmt: skip
+        return Outcome(result, final.status, temporary)
+
+    async def _invalid(
+        self,
+        info: KindInfo,
+        body: Mapping[str, Any],
+        status: ResourceStatus[Any],
+        previous: dict[str, Any],
+        exc: ValidationError,
+        started: float,
+    ) -> Outcome:
+        meta = body.get("metadata", {})
+        message = "; ".join(describe_validation_error(exc, "spec"))
+        generation = int(meta.get("generation") or 1)
+        now = utcnow()
+        status.observed_generation = generation
+        for type_ in (cond.COMPLETED, cond.READY):
+            status.conditions = cond.set_condition(
+                status.conditions, type_, "False", "Invalid", message, generation=generation, now=now
+            )
+        namespace, name = meta.get("namespace", "default"), meta.get("name", "")
+        await self._write(info, namespace, name, status, previous)
+        self._post(body, [Event("Warning", "Invalid", message)])
+        conditions: dict[str, str] = {c.type: c.status for c in status.conditions}
+        metrics.record_pass(info.kind, namespace, name, conditions, [("Warning", "Invalid")],
+                            time.monotonic() - started, "error")  # fmt: skip
+        return Outcome(None, status)
+
+    async def _write(
+        self, info: KindInfo, namespace: str, name: str, status: ResourceStatus[Any], previous: dict[str, Any]
+    ) -> None:
+        await self.patch_status(info.plural, namespace, name, status_patch(status, previous))
+
+    def _post(self, body: Mapping[str, Any], events: list[Event]) -> None:
+        for event in events:
+            try:
+                self.post_event(body, event.type, event.reason, event.message)
+            except Exception:  # Events are best effort; status already says it all
+                log.warning("could not post event %s for %s", event.reason, _key(body), exc_info=True)
+
+    def _targets(self, spec: DeployableSpec) -> tuple[list[str] | None, str | None]:
+        target = spec.target or Target(local=True)
+        if target.node_name or target.node_selector:
+            return (
+                None,
+                "spec.target: EdgeNode targets arrive with the EdgeNode kind; use target: {local: true}",
+            )
+        return [LOCAL_HOST], None
+
+    def _completer_for(self, spec: DeployableSpec) -> Completer | None:
+        if spec.completion is not None and spec.completion.mode == "off":
+            return None
+        return self.completer
+
+    def _related(self, body: Mapping[str, Any], state: ObjectState) -> list[dict[str, Any]]:
+        """Other objects this operator knows with the same target, in short."""
+        related = []
+        for other in self.objects.values():
+            if other is state or other.target != state.target or not other.spec:
+                continue
+            spec = {k: (v[:300] + "…" if isinstance(v, str) and len(v) > 300 else v)
+                    for k, v in other.spec.items()}  # fmt: skip
+            related.append({"spec": spec})
+        return related[:20]
+
+
+def _key(body: Mapping[str, Any]) -> str:
+    meta = body.get("metadata", {})
+    return f"{body.get('kind')}/{meta.get('namespace')}/{meta.get('name')}"
+
+
+def _read_status(info: KindInfo, raw: dict[str, Any]) -> ResourceStatus[Any]:
+    """Our part of a body's status; anything unreadable starts afresh rather than failing."""
+    model = status_model(info)
+    known = {f.alias or n for n, f in model.model_fields.items()}
+    try:
+        return model.model_validate({k: v for k, v in raw.items() if k in known})
+    except ValidationError:
+        log.warning("status of a %s could not be read; starting from an empty status", info.kind)
+        return model()
+
+
+def status_patch(status: ResourceStatus[Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch that makes the status ours: our fields, and nulls for what we dropped."""
+    wire = status.wire()
+    known = {f.alias or n for n, f in type(status).model_fields.items()}
+    for key in previous:
+        if key in known and key not in wire:
+            wire[key] = None
+    return wire

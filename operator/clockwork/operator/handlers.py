@@ -1,0 +1,45 @@
+"""kopf handlers: one set per kind, each a line that calls the driver.
+
+No logic lives here. Temporary failures (a model endpoint down) become
+kopf.TemporaryError so that kopf retries; a destroy that fails keeps the
+finalizer the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from clockwork.api.base import GROUP, VERSION
+from clockwork.api.registry import KINDS, KindInfo
+from clockwork.operator.driver import OperatorDriver
+
+
+def register(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
+    for info in KINDS.values():
+        _register_kind(registry, driver, info)
+
+
+def _register_kind(registry: kopf.OperatorRegistry, driver: OperatorDriver, info: KindInfo) -> None:
+    resource = (GROUP, VERSION, info.plural)
+    retry = float(driver.settings.retry_seconds)
+
+    @kopf.on.resume(*resource, registry=registry, id=f"{info.plural}-resume")
+    @kopf.on.create(*resource, registry=registry, id=f"{info.plural}-create")
+    @kopf.on.update(*resource, registry=registry, id=f"{info.plural}-update")
+    async def converge(body: kopf.Body, **_: Any) -> None:
+        outcome = await driver.converge(info, body)
+        if outcome.temporary_error:
+            raise kopf.TemporaryError(outcome.temporary_error, delay=retry)
+
+    @kopf.on.delete(*resource, registry=registry, id=f"{info.plural}-delete")
+    async def destroy(body: kopf.Body, **_: Any) -> None:
+        outcome = await driver.destroy(info, body)
+        if outcome.result is None or not outcome.result.forgotten:
+            ready = outcome.status.condition("Ready")
+            raise kopf.TemporaryError(ready.message if ready else "destroy failed", delay=retry)
+
+    @kopf.daemon(*resource, registry=registry, id=f"{info.plural}-health", cancellation_timeout=5.0)
+    async def health(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+        await driver.run_daemon(info, body, stopped)

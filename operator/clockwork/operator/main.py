@@ -1,0 +1,74 @@
+"""`clockwork operator`: configure kopf, serve metrics, start the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from clockwork import metrics
+from clockwork.config import Settings
+from clockwork.operator import handlers
+from clockwork.operator.driver import OperatorDriver
+from clockwork.operator.kube import KubeClient
+
+FINALIZER = "clockwork.dev/finalizer"
+log = logging.getLogger("clockwork.operator")
+
+
+def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, KubeClient]:
+    registry = kopf.OperatorRegistry()
+    kube = KubeClient.from_environment()
+
+    def post_event(body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        kopf.event(body, type=type_, reason=reason, message=message)  # type: ignore[arg-type]
+
+    driver = OperatorDriver(settings, post_event=post_event, patch_status=kube.patch_status)
+
+    @kopf.on.startup(registry=registry)
+    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        configure_kopf(settings, driver.settings)
+
+    @kopf.on.cleanup(registry=registry)
+    async def close(**_: Any) -> None:
+        await driver.completer.aclose()
+        kube.close()
+
+    handlers.register(registry, driver)
+    return registry, driver, kube
+
+
+def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
+    # Our own finalizer name, and kopf's bookkeeping in annotations: a real API
+    # server prunes undeclared status fields, annotations survive.
+    kopf_settings.persistence.finalizer = FINALIZER
+    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="clockwork.dev")
+    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="clockwork.dev", key="last-handled-configuration"
+    )
+    kopf_settings.watching.inactivity_timeout = settings.watch_timeout
+    kopf_settings.watching.server_timeout = max(10, settings.watch_timeout - 30)
+    kopf_settings.queueing.worker_limit = settings.worker_limit
+    kopf_settings.posting.level = logging.INFO
+
+
+def run(settings: Settings, namespaces: Collection[str] = ()) -> None:
+    """Run until stopped; cluster-wide unless namespaces are given."""
+    registry, _, _ = build(settings)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=metrics.REGISTRY)
+        log.info("metrics on %s:%s/metrics", settings.metrics_address, settings.metrics_port)
+    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    asyncio.run(
+        kopf.operator(
+            registry=registry,
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=list(namespaces),
+            liveness_endpoint=liveness,
+        )
+    )
