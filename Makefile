@@ -7,8 +7,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_QUIET := --quiet --disable-pip-version-check
-# Debian packages the real-component tests need; grows with the test tiers.
-TEST_DEB_PACKAGES :=
+# COMMAND:PACKAGE pairs the real-component tests need; grows with the test tiers.
+TEST_DEB_PACKAGES := unzip:unzip npm:npm
 
 .PHONY: venv demo test test-deps lint unit generate clean
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Installs the system parts the test suite uses for real (see shared TESTING notes).
-# Idempotent: it only installs what is missing. Needs root (or sudo) on Debian/Ubuntu.
+# Installs the system parts the test suite uses for real (see the shared TESTING notes).
+# Arguments are COMMAND:PACKAGE pairs: the Debian PACKAGE is installed only when
+# COMMAND is not on PATH (so a machine that has the tool another way is left alone).
+# Then kubectl and helm go into .tools/bin (scripts/install-k8s-tools.sh).
+# Idempotent; needs root (or sudo) on Debian/Ubuntu for anything missing.
 set -euo pipefail
 
-need=()
-for pkg in "$@"; do need+=("$pkg"); done
-
 missing=()
-for pkg in "${need[@]}"; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+for pair in "$@"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -16,5 +16,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   echo "installing: ${missing[*]}"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+"$(dirname "$0")/install-k8s-tools.sh" >/dev/null

@@ -30,6 +30,10 @@ class CliResult:
 CliRunner = Callable[..., CliResult]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--e2e", action="store_true", default=False, help="run the kind end-to-end tests")
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     path = tmp_path / "work"

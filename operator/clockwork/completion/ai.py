@@ -176,6 +176,8 @@ class AICompleter:
             model_settings=settings,
         )
 
+        rejections: list[str] = []
+
         @agent.output_validator
         def _check(output: Any) -> Any:
             proposed = output.model_dump(by_alias=True, exclude_none=True, exclude={"unresolved"})
@@ -183,10 +185,12 @@ class AICompleter:
             try:
                 info.spec_model.model_validate(merged, by_alias=True, by_name=False)
             except ValidationError as exc:
-                raise ModelRetry("; ".join(describe_validation_error(exc, "spec"))) from None
+                rejections.append("; ".join(describe_validation_error(exc, "spec")))
+                raise ModelRetry(rejections[-1]) from None
             problems = guard.check(info.spec_model, merged, proposed, info.completable, self.policy)
             if problems:
-                raise ModelRetry("These values are not allowed: " + "; ".join(str(p) for p in problems))
+                rejections.append("; ".join(str(p) for p in problems))
+                raise ModelRetry("These values are not allowed: " + rejections[-1])
             return output
 
         # Hard bound on the whole exchange: every attempt may use the full timeout.
@@ -195,7 +199,7 @@ class AICompleter:
             try:
                 result = await asyncio.wait_for(agent.run(_prompt(info, spec, missing, context)), deadline)
             except (TimeoutError, AgentRunError) as exc:
-                return self._failure(exc, _requests_made(messages))
+                return self._failure(exc, _requests_made(messages), rejections[-1] if rejections else None)
         output = result.output
         usage = result.usage
         values = output.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"unresolved"})
@@ -212,14 +216,15 @@ class AICompleter:
             output_tokens=usage.output_tokens or 0,
         )
 
-    def _failure(self, exc: BaseException, requests: int) -> Proposal:
+    def _failure(self, exc: BaseException, requests: int, last_rejection: str | None = None) -> Proposal:
         """A failed exchange as a proposal: temporary (try later) unless the model's answers were bad."""
         # A request that failed on the wire still went out (a connection refused did not).
         sent = max(1, requests)
         if isinstance(exc, UnexpectedModelBehavior):
+            why = last_rejection or _short(exc)
             return Proposal(
-                error=f"model {self.model} gave no acceptable values after {self.max_retries} retries: "
-                f"{_short(exc)}",
+                error=f"model {self.model} gave no acceptable values after {self.max_retries} retries; "
+                f"last answer rejected: {why}",
                 requests=requests,
             )
         if isinstance(exc, TimeoutError | ModelTimeoutError):

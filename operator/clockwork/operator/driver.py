@@ -10,7 +10,6 @@ health daemons.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -51,6 +50,9 @@ class ObjectState:
     poke: asyncio.Event = field(default_factory=asyncio.Event)
     target: str = "local"
     spec: dict[str, Any] = field(default_factory=dict)
+    # The status this process last wrote. Bodies handed to a daemon can lag behind
+    # our own writes; this process is the only writer of status, so it trusts itself.
+    status: dict[str, Any] | None = None
 
 
 @dataclass
@@ -128,8 +130,12 @@ class OperatorDriver:
                 log.exception("health pass of %s failed", _key(body))
                 wake = idle
             delay = idle if wake is None else min(max(wake, 0.05), idle)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.poke.wait(), timeout=delay)
+            # Wake at the due time, when a converge pokes, or at once when kopf stops us.
+            poked = asyncio.ensure_future(state.poke.wait())
+            stopping = asyncio.ensure_future(stopped.wait(delay))
+            _, pending = await asyncio.wait({poked, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
 
     # --- one pass --------------------------------------------------------------------------
 
@@ -137,7 +143,8 @@ class OperatorDriver:
         started = time.monotonic()
         meta = body.get("metadata", {})
         namespace, name = meta.get("namespace", "default"), meta.get("name", "")
-        previous = dict(body.get("status") or {})
+        state = self.state(body)
+        previous = dict(state.status if state.status is not None else (body.get("status") or {}))
         status = _read_status(info, previous)
         try:
             spec = info.spec_model.model_validate(body.get("spec") or {}, by_alias=True, by_name=False)
@@ -145,7 +152,6 @@ class OperatorDriver:
             # The CRD schema lets through what only the models can judge (a '..' in a path).
             return await self._invalid(info, body, status, previous, exc, started)
 
-        state = self.state(body)
         state.target = (spec.target or Target(local=True)).summary()
         state.spec = spec.wire()
         targets, target_error = self._targets(spec)
@@ -187,8 +193,8 @@ class OperatorDriver:
         temporary = None
         if result.observations.completion is not None:
             temporary = result.observations.completion.temporary_error
-        if not result.forgotten:
-            await self._write(info, namespace, name, final.status, previous)
+        if not result.forgotten and final.status.wire() != status.wire():
+            await self._write(info, body, final.status, previous)
         self._post(body, final.events)
         conditions: dict[str, str] = {c.type: c.status for c in final.status.conditions}
         outcome_label = (
@@ -220,7 +226,7 @@ class OperatorDriver:
                 status.conditions, type_, "False", "Invalid", message, generation=generation, now=now
             )
         namespace, name = meta.get("namespace", "default"), meta.get("name", "")
-        await self._write(info, namespace, name, status, previous)
+        await self._write(info, body, status, previous)
         self._post(body, [Event("Warning", "Invalid", message)])
         conditions: dict[str, str] = {c.type: c.status for c in status.conditions}
         metrics.record_pass(info.kind, namespace, name, conditions, [("Warning", "Invalid")],
@@ -228,9 +234,12 @@ class OperatorDriver:
         return Outcome(None, status)
 
     async def _write(
-        self, info: KindInfo, namespace: str, name: str, status: ResourceStatus[Any], previous: dict[str, Any]
+        self, info: KindInfo, body: Mapping[str, Any], status: ResourceStatus[Any], previous: dict[str, Any]
     ) -> None:
-        await self.patch_status(info.plural, namespace, name, status_patch(status, previous))
+        meta = body.get("metadata", {})
+        patch = status_patch(status, previous)
+        await self.patch_status(info.plural, meta.get("namespace", "default"), meta.get("name", ""), patch)
+        self.state(body).status = {k: v for k, v in patch.items() if v is not None}
 
     def _post(self, body: Mapping[str, Any], events: list[Event]) -> None:
         for event in events:

@@ -17,6 +17,7 @@ from clockwork.operator.driver import OperatorDriver
 from clockwork.operator.kube import KubeClient
 
 FINALIZER = "clockwork.dev/finalizer"
+KOPF_PREFIX = "kopf.clockwork.dev"
 log = logging.getLogger("clockwork.operator")
 
 
@@ -33,6 +34,11 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_kopf(settings, driver.settings)
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # In-cluster service account, else $KUBECONFIG, as the kubernetes client reads them.
+        return kopf.login_via_client(**kwargs)
+
     @kopf.on.cleanup(registry=registry)
     async def close(**_: Any) -> None:
         await driver.completer.aclose()
@@ -44,11 +50,13 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> None:
     # Our own finalizer name, and kopf's bookkeeping in annotations: a real API
-    # server prunes undeclared status fields, annotations survive.
+    # server prunes undeclared status fields, annotations survive. kopf ignores
+    # changes to annotations under its own prefix, so it must not be clockwork.dev
+    # (clockwork.dev/approve is a change the operator has to see).
     kopf_settings.persistence.finalizer = FINALIZER
-    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="clockwork.dev")
+    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="clockwork.dev", key="last-handled-configuration"
+        prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
     kopf_settings.watching.inactivity_timeout = settings.watch_timeout
     kopf_settings.watching.server_timeout = max(10, settings.watch_timeout - 30)

@@ -191,9 +191,11 @@ class _Pass:
         self.operations: list[Operation] = []
 
     def run(self) -> Step:
-        self.s.observed_generation = self.inp.generation
-        self.s.target = (self.inp.spec.target or Target(local=True)).summary()
         intent = self.inp.intent
+        if intent in ("converge", "plan"):
+            # Only a converge of this generation may say it observed it.
+            self.s.observed_generation = self.inp.generation
+            self.s.target = (self.inp.spec.target or Target(local=True)).summary()
         if intent == "destroy":
             return self.destroy()
         if intent == "check":

@@ -1,0 +1,114 @@
+"""Fixtures of the operator tier: the API emulator, and the real operator process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import CLOCKWORK, REPO
+from tests.support.kubeapi import KubeAPI
+
+
+@pytest.fixture
+def kube(tmp_path: Path) -> Iterator[KubeAPI]:
+    api = KubeAPI(tmp_path).start(REPO / "crds")
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class OperatorProcess:
+    proc: subprocess.Popen[bytes]
+    log: Path
+    metrics_url: str
+    health_url: str
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def metrics(self) -> str:
+        return requests.get(self.metrics_url, timeout=5).text
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return int(self.proc.returncode)
+
+
+class OperatorLauncher:
+    """Starts `clockwork operator` processes against the emulator; stops them by PID."""
+
+    def __init__(self, kube: KubeAPI, workdir: Path) -> None:
+        self.kube = kube
+        self.workdir = workdir
+        self.started: list[OperatorProcess] = []
+
+    def start(self, **env: str) -> OperatorProcess:
+        metrics_port, health_port = free_port(), free_port()
+        log = self.workdir / f"operator-{len(self.started)}.log"
+        environment = {
+            **os.environ,
+            "KUBECONFIG": str(self.kube.kubeconfig),
+            "CW_METRICS_ADDRESS": "127.0.0.1",
+            "CW_METRICS_PORT": str(metrics_port),
+            "CW_HEALTH_PORT": str(health_port),
+            "CW_WATCH_TIMEOUT": "30",
+            "CW_RETRY_SECONDS": "2",
+            **env,
+        }
+        handle = log.open("wb")
+        proc = subprocess.Popen(
+            [CLOCKWORK, "operator", "--log-level", "DEBUG"],
+            cwd=self.workdir, env=environment, stdout=handle, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        handle.close()
+        operator = OperatorProcess(
+            proc, log, f"http://127.0.0.1:{metrics_port}/metrics", f"http://127.0.0.1:{health_port}/healthz"
+        )
+        self.started.append(operator)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"operator exited with {proc.returncode}:\n{operator.logs()[-4000:]}")
+            try:
+                if requests.get(operator.health_url, timeout=2).status_code == 200:
+                    return operator
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"operator not live within 60s:\n{operator.logs()[-4000:]}")
+
+    def stop_all(self) -> None:
+        for operator in self.started:
+            operator.stop()
+
+
+@pytest.fixture
+def operator(kube: KubeAPI, tmp_path: Path) -> Iterator[OperatorLauncher]:
+    launcher = OperatorLauncher(kube, tmp_path)
+    try:
+        yield launcher
+    finally:
+        launcher.stop_all()
