@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clockwork import health, metrics
-from clockwork.api.common import ResourceStatus
-from clockwork.completion.base import Completion
+from clockwork.api.common import DeployableSpec, ResourceStatus
+from clockwork.completion import configured_completer
+from clockwork.completion.base import Completer, Completion, completer_id
+from clockwork.config import Settings
 from clockwork.plan import RunRequest, RunResult
 from clockwork.reconcile import Apply, Check, Complete, Destroy, Forget, Inputs, Observations, Step, step
 from clockwork.runners.base import Runner
+from clockwork.runners.pyinfra import PyinfraRunner
 
 MAX_STEPS = 16
+RELATED_TEXT_LIMIT = 300
 
 CompleteFn = Callable[[Complete], Awaitable[Completion]]
 
@@ -45,6 +49,36 @@ class PassResult:
     @property
     def completion_asked(self) -> bool:
         return any(isinstance(a, Complete) for a in self.performed)
+
+
+class DriverBase:
+    """What both drivers share: the runners, the completer, and choosing per resource."""
+
+    def __init__(
+        self, settings: Settings, runner: Runner | None, completer: Completer | None, job: Runner
+    ) -> None:
+        self.settings = settings
+        self.completer = completer or configured_completer(settings)
+        self.runners: dict[str, Runner] = {"pyinfra": runner or PyinfraRunner(), "job": job}
+
+    def completer_for(self, spec: DeployableSpec) -> Completer | None:
+        """None when the user switched completion off: defaults only."""
+        if spec.completion is not None and spec.completion.mode == "off":
+            return None
+        return self.completer
+
+    def completer_key(self, spec: DeployableSpec) -> str:
+        """The cache identity of the completer this resource gets."""
+        completer = self.completer_for(spec)
+        return completer_id(completer.name, completer.model) if completer else "defaults"
+
+
+def summarise(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec short enough for a completion prompt's related resources."""
+    return {
+        k: (v[:RELATED_TEXT_LIMIT] + "…" if isinstance(v, str) and len(v) > RELATED_TEXT_LIMIT else v)
+        for k, v in spec.items()
+    }
 
 
 class Engine:

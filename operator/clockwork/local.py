@@ -21,16 +21,15 @@ from clockwork import metrics
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus, Target
 from clockwork.api.registry import KindInfo, kind_info, parse_resource, status_model
-from clockwork.completion import configured_completer, pipeline
-from clockwork.completion.base import Completer, Completion, CompletionContext, completer_id, spec_hash
+from clockwork.completion import pipeline
+from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
-from clockwork.engine import Engine, UnavailableRunner
+from clockwork.engine import DriverBase, Engine, UnavailableRunner, summarise
 from clockwork.errors import InvalidResource
 from clockwork.plan import HostSpec, Operation, RunResult
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile.conditions import COMPLETED, HEALTHY, READY
 from clockwork.runners.base import Runner
-from clockwork.runners.pyinfra import PyinfraRunner
 from clockwork.store import LocalStore, StoredResource
 
 LOCAL_HOST = "@local"
@@ -130,7 +129,7 @@ class Outcome:
         return any(h.changed for r in runs for h in r.hosts)
 
 
-class LocalDriver:
+class LocalDriver(DriverBase):
     def __init__(
         self,
         store: LocalStore,
@@ -138,34 +137,22 @@ class LocalDriver:
         runner: Runner | None = None,
         completer: Completer | None = None,
     ) -> None:
+        job = UnavailableRunner(
+            "job", "runner 'job' needs a Kubernetes cluster; use runner: pyinfra in local mode"
+        )
+        super().__init__(settings, runner, completer, job)
         self.store = store
-        self.settings = settings
-        self.runners: dict[str, Runner] = {
-            "pyinfra": runner or PyinfraRunner(),
-            "job": UnavailableRunner(
-                "job", "runner 'job' needs a Kubernetes cluster; use runner: pyinfra in local mode"
-            ),
-        }
-        self.completer = completer or configured_completer(settings)
         # Everything in this invocation, for the related-resources context of completion.
         self.batch: list[Loaded] = []
-
-    def completer_for(self, spec: DeployableSpec) -> Completer | None:
-        """None when the user switched completion off: defaults only."""
-        if spec.completion is not None and spec.completion.mode == "off":
-            return None
-        return self.completer
 
     def _related(self, item: Loaded) -> list[dict[str, Any]]:
         """Other resources for the same target in this run, in short, for the completer."""
         target = (item.spec.target or Target(local=True)).summary()
-        related: list[dict[str, Any]] = []
-        for other in self.batch:
-            if other is item or (other.spec.target or Target(local=True)).summary() != target:
-                continue
-            spec = {k: (v[:300] + "…" if isinstance(v, str) and len(v) > 300 else v)
-                    for k, v in other.spec.wire().items()}  # fmt: skip
-            related.append({"kind": other.kind, "name": other.metadata.name, "spec": spec})
+        related = [
+            {"kind": other.kind, "name": other.metadata.name, "spec": summarise(other.spec.wire())}
+            for other in self.batch
+            if other is not item and (other.spec.target or Target(local=True)).summary() == target
+        ]
         return related[:20]
 
     def _targets(self, spec: DeployableSpec) -> tuple[list[str] | None, str | None]:
@@ -201,7 +188,6 @@ class LocalDriver:
             )
 
         targets, target_error = self._targets(item.spec)
-        completer = self.completer_for(item.spec)
         # Only converge and plan take the spec as it is now; the others work on what was applied.
         spec_changes = intent in ("converge", "plan")
         inputs = Inputs(
@@ -216,7 +202,7 @@ class LocalDriver:
             always_apply=intent == "converge",
             run_timeout=self.settings.run_timeout,
             connect_timeout=self.settings.connect_timeout,
-            completer=completer_id(completer.name, completer.model) if completer else "defaults",
+            completer=self.completer_key(item.spec),
             policy=self.settings.policy,
             approved_hash=self.store.approval((item.kind, meta.namespace, meta.name)),
             default_interval=self.settings.check_interval_default(info),
@@ -263,7 +249,7 @@ class LocalDriver:
         cached answer.
         """
         completer = self.completer_for(item.spec)
-        cid = completer_id(completer.name, completer.model) if completer else "defaults"
+        cid = self.completer_key(item.spec)
         key = (item.kind, item.metadata.namespace, item.metadata.name)
         if action.diagnostics is None:
             cached = self.store.get_completion(key, action.spec_hash, cid)
@@ -288,9 +274,7 @@ class LocalDriver:
     def approve(self, item: Loaded, reviewed: str | None) -> tuple[bool, str]:
         """Approve the current completion of ``item`` (the local clockwork.dev/approve)."""
         key = (item.kind, item.metadata.namespace, item.metadata.name)
-        completer = self.completer_for(item.spec)
-        cid = completer_id(completer.name, completer.model) if completer else "defaults"
-        cached = self.store.get_completion(key, spec_hash(item.spec.wire()), cid)
+        cached = self.store.get_completion(key, spec_hash(item.spec.wire()), self.completer_key(item.spec))
         if cached is None:
             return False, "no completion of the current spec yet: run `clockwork plan` first and review it"
         current = spec_hash(Completion.model_validate_json(cached).completed)

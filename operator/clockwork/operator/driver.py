@@ -22,16 +22,15 @@ from clockwork import metrics
 from clockwork.api.base import utcnow
 from clockwork.api.common import DeployableSpec, ResourceStatus, Target
 from clockwork.api.registry import KindInfo, status_model
-from clockwork.completion import configured_completer, pipeline
-from clockwork.completion.base import Completer, Completion, CompletionContext, completer_id
+from clockwork.completion import pipeline
+from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
-from clockwork.engine import Engine, PassResult, UnavailableRunner
+from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner, summarise
 from clockwork.errors import describe_validation_error
 from clockwork.plan import HostSpec
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile import conditions as cond
 from clockwork.runners.base import Runner
-from clockwork.runners.pyinfra import PyinfraRunner
 
 APPROVE_ANNOTATION = "clockwork.dev/approve"
 LOCAL_HOST = "@local"
@@ -62,7 +61,7 @@ class Outcome:
     temporary_error: str | None = None
 
 
-class OperatorDriver:
+class OperatorDriver(DriverBase):
     def __init__(
         self,
         settings: Settings,
@@ -72,14 +71,10 @@ class OperatorDriver:
         runner: Runner | None = None,
         completer: Completer | None = None,
     ) -> None:
-        self.settings = settings
+        job = UnavailableRunner("job", "runner 'job' arrives with the Job runner; use runner: pyinfra")
+        super().__init__(settings, runner, completer, job)
         self.post_event = post_event
         self.patch_status = patch_status
-        self.completer = completer or configured_completer(settings)
-        self.runners: dict[str, Runner] = {
-            "pyinfra": runner or PyinfraRunner(),
-            "job": UnavailableRunner("job", "runner 'job' arrives with the Job runner; use runner: pyinfra"),
-        }
         self.objects: dict[str, ObjectState] = {}
 
     def state(self, body: Mapping[str, Any]) -> ObjectState:
@@ -155,7 +150,7 @@ class OperatorDriver:
         state.target = (spec.target or Target(local=True)).summary()
         state.spec = spec.wire()
         targets, target_error = self._targets(spec)
-        completer = self._completer_for(spec)
+        completer = self.completer_for(spec)
         inputs = Inputs(
             info=info,
             spec=spec,
@@ -168,7 +163,7 @@ class OperatorDriver:
             always_apply=False,
             run_timeout=self.settings.run_timeout,
             connect_timeout=self.settings.connect_timeout,
-            completer=completer_id(completer.name, completer.model) if completer else "defaults",
+            completer=self.completer_key(spec),
             policy=self.settings.policy,
             approved_hash=(meta.get("annotations") or {}).get(APPROVE_ANNOTATION),
             default_interval=self.settings.check_interval_default(info),
@@ -257,20 +252,13 @@ class OperatorDriver:
             )
         return [LOCAL_HOST], None
 
-    def _completer_for(self, spec: DeployableSpec) -> Completer | None:
-        if spec.completion is not None and spec.completion.mode == "off":
-            return None
-        return self.completer
-
     def _related(self, body: Mapping[str, Any], state: ObjectState) -> list[dict[str, Any]]:
         """Other objects this operator knows with the same target, in short."""
-        related = []
-        for other in self.objects.values():
-            if other is state or other.target != state.target or not other.spec:
-                continue
-            spec = {k: (v[:300] + "…" if isinstance(v, str) and len(v) > 300 else v)
-                    for k, v in other.spec.items()}  # fmt: skip
-            related.append({"spec": spec})
+        related = [
+            {"spec": summarise(other.spec)}
+            for other in self.objects.values()
+            if other is not state and other.target == state.target and other.spec
+        ]
         return related[:20]
 
 
