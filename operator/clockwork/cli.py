@@ -23,8 +23,8 @@ from rich.table import Table
 
 from clockwork import __version__, crdgen, metrics
 from clockwork.api.base import utcnow
-from clockwork.api.common import ResourceStatus
-from clockwork.api.registry import KINDS, status_model
+from clockwork.api.edgenode import EdgeNodeStatus
+from clockwork.api.registry import FLEET_KINDS, KINDS, status_model
 from clockwork.config import Settings
 from clockwork.errors import ClockworkError, InvalidResource, PermanentError
 from clockwork.local import Loaded, LocalDriver, Outcome, Watcher, load
@@ -86,9 +86,7 @@ common_options: list[Callable[[Any], Any]] = [
 
 
 model_options: list[Callable[[Any], Any]] = [
-    click.option(
-        "--model", default=None, help="Model for AI completion (default: $CW_MODEL; none: offline)."
-    ),
+    click.option("--model", default=None, help="Model for AI completion (default: $CW_MODEL; none: offline)."),
     click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: $CW_BASE_URL)."),
     click.option(
         "--metrics-file",
@@ -166,12 +164,10 @@ def _exit_for(outcomes: list[Outcome]) -> NoReturn:
 
 
 def _result_word(outcome: Outcome) -> str:
+    if isinstance(outcome.status, EdgeNodeStatus) and outcome.intent != "destroy":
+        return outcome.status.phase or "-"
     if outcome.intent == "destroy":
-        return (
-            "destroyed"
-            if outcome.forgotten and outcome.known
-            else ("absent" if not outcome.known else "failed")
-        )
+        return "destroyed" if outcome.forgotten and outcome.known else ("absent" if not outcome.known else "failed")
     if outcome.apply is None:
         return "-"
     if not outcome.apply.ok:
@@ -179,12 +175,16 @@ def _result_word(outcome: Outcome) -> str:
     return "changed" if outcome.changed else "unchanged"
 
 
-def _condition(status: ResourceStatus[Any], type_: str) -> str:
-    c = status.condition(type_)
-    return c.status if c else "-"
+def _condition(status: Any, type_: str) -> str:
+    """A condition's status from any kind's status (EdgeNodes: Ready is Reachable)."""
+    if isinstance(status, EdgeNodeStatus) and type_ == "Ready":
+        type_ = "Reachable"
+    found = next((c for c in getattr(status, "conditions", []) if c.type == type_), None)
+    return found.status if found else "-"
 
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    completion = getattr(outcome.status, "completion", None)
     return {
         "resource": outcome.ref,
         "intent": outcome.intent,
@@ -192,9 +192,9 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
         "changed": outcome.changed,
         "message": outcome.message,
         "completion": {
-            "completer": outcome.status.completion.completer if outcome.status.completion else None,
-            "model": outcome.status.completion.model if outcome.status.completion else None,
-            "completedHash": outcome.status.completion.completed_hash if outcome.status.completion else None,
+            "completer": completion.completer if completion else None,
+            "model": completion.model if completion else None,
+            "completedHash": completion.completed_hash if completion else None,
             "asked": outcome.completion_asked,
             "cached": outcome.completion_cached,
         },
@@ -202,7 +202,8 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
         "apply": outcome.apply.wire() if outcome.apply else None,
         "check": outcome.check.wire() if outcome.check else None,
         "destroy": outcome.destroy.wire() if outcome.destroy else None,
-        "status": outcome.status.wire(),
+        "status": outcome.status.wire() if outcome.status is not None else None,
+        "events": [e.__dict__ for e in outcome.events],
     }
 
 
@@ -250,6 +251,8 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
         _print_outcomes(outcomes, output, "plan")
         _exit_for(outcomes)
     for o in outcomes:
+        if isinstance(o.status, EdgeNodeStatus):
+            continue  # nothing to complete or compile for a node
         out.print(f"[bold]{o.ref}[/]  {'[green]complete[/]' if o.ok else '[red]incomplete[/]'}")
         if not o.ok:
             out.print(f"  [red]{_escape(o.message)}[/]")
@@ -291,9 +294,7 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 @with_common
 @click.option("--hash", "reviewed", default=None, help="Approve only if the completion still has this hash.")
 @with_model
-def approve(
-    paths: tuple[Path, ...], state_dir: Path | None, output: str, reviewed: str | None, **flags: Any
-) -> None:
+def approve(paths: tuple[Path, ...], state_dir: Path | None, output: str, reviewed: str | None, **flags: Any) -> None:
     """Approve the reviewed completion of resources with approval: manual (see `clockwork plan`)."""
     as_json = output == "json"
     items = _load(paths, as_json)
@@ -336,8 +337,7 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
     def report(outcome: Outcome) -> None:
         stamp = utcnow().isoformat()
         if as_json:
-            click.echo(json.dumps({"time": stamp, **_outcome_json(outcome),
-                                   "events": [e.__dict__ for e in outcome.events]}))  # fmt: skip
+            click.echo(json.dumps({"time": stamp, **_outcome_json(outcome)}))
             return
         colour = "green" if outcome.ok else "red"
         for event in outcome.events:
@@ -379,13 +379,12 @@ def assert_(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> Non
     for column in ("RESOURCE", "NODE", "ASSERTION", "OK", "MESSAGE"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
-        results = o.status.health.results if o.status.health and o.known else []
+        found = getattr(o.status, "health", None)
+        results = found.results if found is not None and o.known else []
         if not results:
             table.add_row(o.ref, "-", "-", "[red]no[/]" if not o.ok else "yes", _escape(o.message))
         for r in results:
-            table.add_row(
-                o.ref, r.node, r.name, "[green]yes[/]" if r.ok else "[red]no[/]", _escape(r.message)
-            )
+            table.add_row(o.ref, r.node, r.name, "[green]yes[/]" if r.ok else "[red]no[/]", _escape(r.message))
     out.print(table)
     failed = [o for o in outcomes if not o.ok]
     if failed:
@@ -424,10 +423,7 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
     if output == "json":
         click.echo(
             json.dumps(
-                [
-                    {"resource": "/".join(r.key), "generation": r.generation, "status": r.status}
-                    for r in records
-                ],
+                [{"resource": "/".join(r.key), "generation": r.generation, "status": r.status} for r in records],
                 indent=2,
             )
         )
@@ -436,6 +432,11 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
     for column in ("RESOURCE", "READY", "HEALTHY", "TARGET", "GEN", "MESSAGE"):
         table.add_column(column, overflow="fold")
     for r in records:
+        if r.kind in FLEET_KINDS:
+            node = EdgeNodeStatus.model_validate(r.status)
+            table.add_row("/".join(r.key), node.phase or "-", "-", str(r.spec.get("address", "-")),
+                          str(r.generation), _escape(node.message))  # fmt: skip
+            continue
         st = status_model(KINDS[r.kind]).model_validate(r.status)
         ready = st.condition("Ready")
         table.add_row(
@@ -467,12 +468,12 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
     default=None,
     help="Default: $CW_LOG_LEVEL or INFO.",
 )
-def operator_(
-    namespaces: tuple[str, ...], model: str | None, base_url: str | None, log_level: str | None
-) -> None:
+def operator_(namespaces: tuple[str, ...], model: str | None, base_url: str | None, log_level: str | None) -> None:
     """Run the Kubernetes operator (kopf) with metrics on :8080 and liveness on :8081/healthz."""
     level = log_level or os.environ.get("CW_LOG_LEVEL") or "INFO"
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The Kubernetes client logs whole response bodies at DEBUG, Secrets included: never.
+    logging.getLogger("kubernetes.client.rest").setLevel(max(logging.INFO, logging.getLevelName(level)))
     settings = _settings(None, model=model, base_url=base_url)
     # Imported here: kopf and the Kubernetes client are only needed by the operator.
     from clockwork.operator.main import run

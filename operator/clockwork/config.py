@@ -131,9 +131,7 @@ class Settings:
             daemon_idle_seconds=_int(env, "CW_DAEMON_IDLE", 300, 1, 86400),
             retry_seconds=_int(env, "CW_RETRY_SECONDS", 30, 1, 3600),
             check_interval=(
-                _int(env, "CW_CHECK_INTERVAL_DEFAULT", 0, 0, 86400)
-                if env.get("CW_CHECK_INTERVAL_DEFAULT")
-                else None
+                _int(env, "CW_CHECK_INTERVAL_DEFAULT", 0, 0, 86400) if env.get("CW_CHECK_INTERVAL_DEFAULT") else None
             ),
         )
 

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from clockwork.api.base import GROUP, VERSION
-from clockwork.api.registry import KINDS, KindInfo, status_model
+from clockwork.api.registry import ALL_KINDS, KindBase, spec_schema_model, status_schema_model
 
 Schema = dict[str, Any]
 
@@ -79,12 +79,7 @@ def _convert(node: Schema, defs: Schema, seen: tuple[str, ...]) -> Schema:
         or node == {"additionalProperties": True}
         or (
             "type" not in node
-            and (
-                "properties" not in node
-                and "items" not in node
-                and "enum" not in node
-                and "const" not in node
-            )
+            and ("properties" not in node and "items" not in node and "enum" not in node and "const" not in node)
         )
     ):
         # Any / JsonValue: the API server must keep whatever is there.
@@ -167,9 +162,7 @@ def _merge_objects(objects: list[Schema]) -> Schema:
     for obj in objects:
         for name, prop in obj["properties"].items():
             if name in properties and "enum" in prop and "enum" in properties[name]:
-                merged = properties[name]["enum"] + [
-                    e for e in prop["enum"] if e not in properties[name]["enum"]
-                ]
+                merged = properties[name]["enum"] + [e for e in prop["enum"] if e not in properties[name]["enum"]]
                 properties[name] = {**properties[name], "enum": merged}
             else:
                 properties.setdefault(name, prop)
@@ -203,9 +196,9 @@ def structural_problems(node: Schema, path: str = "") -> list[str]:
     return problems
 
 
-def kind_schema(info: KindInfo) -> Schema:
-    spec = to_structural(info.spec_model.model_json_schema(by_alias=True))
-    status = to_structural(status_model(info).model_json_schema(by_alias=True))
+def kind_schema(info: KindBase) -> Schema:
+    spec = to_structural(spec_schema_model(info).model_json_schema(by_alias=True))
+    status = to_structural(status_schema_model(info).model_json_schema(by_alias=True))
     return {
         "type": "object",
         "description": info.description,
@@ -219,15 +212,7 @@ def kind_schema(info: KindInfo) -> Schema:
     }
 
 
-def _condition_column(name: str, type_: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": "string",
-        "jsonPath": f'.status.conditions[?(@.type=="{type_}")].status',
-    }
-
-
-def crd_for(info: KindInfo) -> dict[str, Any]:
+def crd_for(info: KindBase) -> dict[str, Any]:
     schema = kind_schema(info)
     problems = structural_problems(schema)
     if problems:
@@ -254,10 +239,7 @@ def crd_for(info: KindInfo) -> dict[str, Any]:
                     "storage": True,
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": [
-                        _condition_column("Ready", "Ready"),
-                        _condition_column("Healthy", "Healthy"),
-                        {"name": "Target", "type": "string", "jsonPath": ".status.target"},
-                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                        {"name": c.name, "type": c.type, "jsonPath": c.json_path} for c in info.printer_columns
                     ],
                     "schema": {"openAPIV3Schema": schema},
                 }
@@ -266,7 +248,7 @@ def crd_for(info: KindInfo) -> dict[str, Any]:
     }
 
 
-def crd_filename(info: KindInfo) -> str:
+def crd_filename(info: KindBase) -> str:
     return f"{GROUP}_{info.plural}.yaml"
 
 
@@ -276,7 +258,7 @@ def render(crd: dict[str, Any]) -> str:
 
 def generate() -> dict[str, str]:
     """File name -> YAML text, for every kind."""
-    return {crd_filename(info): render(crd_for(info)) for info in KINDS.values()}
+    return {crd_filename(info): render(crd_for(info)) for info in ALL_KINDS.values()}
 
 
 def write(out_dir: Path) -> list[Path]:

@@ -7,8 +7,10 @@ decides *what* to do — that is :mod:`clockwork.reconcile`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,15 +53,51 @@ class PassResult:
         return any(isinstance(a, Complete) for a in self.performed)
 
 
+class NodeSlots:
+    """At most ``maxConcurrentRuns`` runs at once per node, across resources.
+
+    Slots of a multi-node run are taken in name order, so two runs over the same
+    nodes cannot each hold what the other waits for.
+    """
+
+    def __init__(self, default: int = 2) -> None:
+        self.default = default
+        self._limits: dict[str, int] = {}
+        self._semaphores: dict[tuple[str, int], asyncio.Semaphore] = {}
+
+    def set_limit(self, node: str, limit: int) -> None:
+        self._limits[node] = limit
+
+    def _semaphore(self, node: str) -> asyncio.Semaphore:
+        key = (node, self._limits.get(node, self.default))
+        if key not in self._semaphores:
+            self._semaphores[key] = asyncio.Semaphore(key[1])
+        return self._semaphores[key]
+
+    @contextlib.asynccontextmanager
+    async def hold(self, nodes: list[str]) -> AsyncIterator[None]:
+        held: list[asyncio.Semaphore] = []
+        try:
+            for node in sorted(set(nodes)):
+                if node.startswith("@"):
+                    continue  # the local machine is not an EdgeNode
+                semaphore = self._semaphore(node)
+                await semaphore.acquire()
+                held.append(semaphore)
+            yield
+        finally:
+            for semaphore in held:
+                semaphore.release()
+
+
 class DriverBase:
     """What both drivers share: the runners, the completer, and choosing per resource."""
 
-    def __init__(
-        self, settings: Settings, runner: Runner | None, completer: Completer | None, job: Runner
-    ) -> None:
+    def __init__(self, settings: Settings, runner: Runner | None, completer: Completer | None, job: Runner) -> None:
         self.settings = settings
         self.completer = completer or configured_completer(settings)
         self.runners: dict[str, Runner] = {"pyinfra": runner or PyinfraRunner(), "job": job}
+        self.slots = NodeSlots()
 
     def completer_for(self, spec: DeployableSpec) -> Completer | None:
         """None when the user switched completion off: defaults only."""
@@ -82,9 +120,10 @@ def summarise(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 class Engine:
-    def __init__(self, runners: dict[str, Runner], complete: CompleteFn) -> None:
+    def __init__(self, runners: dict[str, Runner], complete: CompleteFn, slots: NodeSlots | None = None) -> None:
         self.runners = runners
         self.complete = complete
+        self.slots = slots or NodeSlots()
 
     async def run(self, inputs: Inputs, status: ResourceStatus[Any]) -> PassResult:
         obs = Observations()
@@ -110,11 +149,10 @@ class Engine:
             raise TypeError(f"unknown action {action!r}")
         runner_name = current.resolved.runner if current.resolved else _recorded_runner(current)
         runner = self.runners.get(runner_name) or self.runners["pyinfra"]
-        started = time.monotonic()
-        result = await runner.run(action.request)
-        kind = (
-            "check" if isinstance(action, Check) else ("destroy" if isinstance(action, Destroy) else "apply")
-        )
+        async with self.slots.hold([h.name for h in action.request.hosts]):
+            started = time.monotonic()
+            result = await runner.run(action.request)
+        kind = "check" if isinstance(action, Check) else ("destroy" if isinstance(action, Destroy) else "apply")
         metrics.RUNNER_DURATION.labels(runner.name, kind).observe(time.monotonic() - started)
         if isinstance(action, Check):
             metrics.HEALTH_CHECKS.labels(inputs.info.kind, _check_outcome(inputs, current, result)).inc()

@@ -33,9 +33,7 @@ class InvalidResource(PermanentError):
         super().__init__(f"{where}: " + "; ".join(self.problems))
 
 
-def describe_validation_error(
-    error: ValidationError, prefix: str = "", union_tags: Collection[str] = ()
-) -> list[str]:
+def describe_validation_error(error: ValidationError, prefix: str = "", union_tags: Collection[str] = ()) -> list[str]:
     """One line per problem: the dotted field path, the rule and the offending value.
 
     ``union_tags`` are discriminator values (``command``) that Pydantic puts into

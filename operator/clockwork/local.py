@@ -19,13 +19,15 @@ import yaml
 
 from clockwork import metrics
 from clockwork.api.base import ObjectMeta, utcnow
-from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus, Target
+from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, Target
+from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KindInfo, kind_info, parse_resource, status_model
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
 from clockwork.engine import DriverBase, Engine, UnavailableRunner, summarise
 from clockwork.errors import InvalidResource
+from clockwork.fleet import edgenodes
 from clockwork.plan import HostSpec, Operation, RunResult
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile.conditions import COMPLETED, HEALTHY, READY
@@ -51,7 +53,15 @@ class Loaded:
 
     @property
     def spec(self) -> DeployableSpec:
-        return self.resource.spec
+        """The spec of a deployable kind (EdgeNodes are handled apart, see ``edge_node``)."""
+        spec = self.resource.spec
+        if not isinstance(spec, DeployableSpec):
+            raise TypeError(f"{self.ref} is not deployable")
+        return spec
+
+    @property
+    def edge_node(self) -> EdgeNode | None:
+        return self.resource if isinstance(self.resource, EdgeNode) else None
 
     @property
     def ref(self) -> str:
@@ -100,7 +110,8 @@ def load(paths: Iterable[Path]) -> list[Loaded]:
         raise InvalidResource("input", problems)
     if not loaded:
         raise InvalidResource("input", ["no resources found in the given files"])
-    return loaded
+    # Nodes first: what deploys to them needs them probed (and their host keys known).
+    return sorted(loaded, key=lambda item: item.edge_node is None)
 
 
 @dataclass
@@ -108,7 +119,7 @@ class Outcome:
     ref: str
     intent: Intent
     ok: bool
-    status: ResourceStatus[Any]
+    status: Any  # ResourceStatus of a deployable kind, or EdgeNodeStatus
     message: str = ""
     resolved: ResolvedCommon | None = None
     operations: list[Operation] = field(default_factory=list)
@@ -137,9 +148,7 @@ class LocalDriver(DriverBase):
         runner: Runner | None = None,
         completer: Completer | None = None,
     ) -> None:
-        job = UnavailableRunner(
-            "job", "runner 'job' needs a Kubernetes cluster; use runner: pyinfra in local mode"
-        )
+        job = UnavailableRunner("job", "runner 'job' needs a Kubernetes cluster; use runner: pyinfra in local mode")
         super().__init__(settings, runner, completer, job)
         self.store = store
         # Everything in this invocation, for the related-resources context of completion.
@@ -151,20 +160,114 @@ class LocalDriver(DriverBase):
         related = [
             {"kind": other.kind, "name": other.metadata.name, "spec": summarise(other.spec.wire())}
             for other in self.batch
-            if other is not item and (other.spec.target or Target(local=True)).summary() == target
+            if other is not item
+            and other.edge_node is None
+            and (other.spec.target or Target(local=True)).summary() == target
         ]
         return related[:20]
 
-    def _targets(self, spec: DeployableSpec) -> tuple[list[str] | None, str | None]:
-        target = spec.target or Target(local=True)
-        if target.node_name or target.node_selector:
-            return None, (
-                "spec.target: nodeName and nodeSelector need EdgeNode resources, which this "
-                "version of local mode does not support yet; use target: {local: true}"
+    # --- edge nodes ---------------------------------------------------------------------------
+
+    def _nodes(self) -> list[tuple[EdgeNode, EdgeNodeStatus | None]]:
+        """Every EdgeNode this run knows: from the files, else as last applied."""
+        found: dict[tuple[str, str], tuple[EdgeNode, EdgeNodeStatus | None]] = {}
+        for record in self.store.list():
+            if record.kind == "EdgeNode":
+                node = EdgeNode.model_validate(
+                    {"metadata": {"name": record.name, "namespace": record.namespace}, "spec": record.spec}
+                )
+                found[(record.namespace, record.name)] = (node, EdgeNodeStatus.model_validate(record.status))
+        for item in self.batch:
+            loaded = item.edge_node
+            if loaded is not None:
+                key = (loaded.metadata.namespace, loaded.metadata.name)
+                found[key] = (loaded, found[key][1] if key in found else None)
+        return list(found.values())
+
+    def _host(self, node: EdgeNode, status: EdgeNodeStatus | None) -> HostSpec | str:
+        """How to reach a node from here, or why it cannot be reached in local mode."""
+        if node.spec.ssh_key_secret is not None:
+            return f"EdgeNode {node.metadata.name}: sshKeySecret needs the operator; set spec.sshKeyFile in local mode"
+        if node.spec.ssh_key_file is None:
+            return f"EdgeNode {node.metadata.name}: set spec.sshKeyFile (the private key to log in with)"
+        return edgenodes.host_spec(node, status, key_file=node.spec.ssh_key_file)
+
+    def _targets(self, item: Loaded) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
+        nodes = self._nodes()
+        resolution = edgenodes.resolve_targets(item.spec.target or Target(local=True), item.metadata, nodes)
+        inventory: dict[str, HostSpec] = {LOCAL_HOST: HostSpec(name=LOCAL_HOST)}
+        for node, status in nodes:
+            if node.metadata.namespace != item.metadata.namespace:
+                continue
+            self.slots.set_limit(node.metadata.name, node.spec.effective_max_runs)
+            host = self._host(node, status)
+            if isinstance(host, str):
+                if node.metadata.name in resolution.targets:
+                    resolution.targets.remove(node.metadata.name)
+                    resolution.skipped[node.metadata.name] = host
+            else:
+                inventory[node.metadata.name] = host
+        return resolution, inventory
+
+    async def _probe_node(self, item: Loaded, intent: Intent) -> Outcome:
+        node = item.edge_node
+        assert node is not None
+        meta = node.metadata
+        record = self.store.get(item.kind, meta.namespace, meta.name)
+        if intent == "destroy" or (intent in ("check", "monitor") and record is None):
+            if record is not None:
+                self.store.delete(item.kind, meta.namespace, meta.name)
+            known = record is not None
+            message = "forgotten" if known else "not applied yet"
+            return Outcome(ref=item.ref, intent=intent, ok=intent == "destroy", status=EdgeNodeStatus(),
+                           message=message, forgotten=known, known=known)  # fmt: skip
+        spec_wire = node.spec.wire()
+        current_hash = spec_hash(spec_wire)
+        status = EdgeNodeStatus.model_validate(record.status) if record else None
+        if record is not None and record.spec_hash != current_hash and status is not None:
+            status.host_key = None if node.spec.host_key and node.spec.host_key.known_hosts else status.host_key
+        now = utcnow()
+        if intent == "monitor" and status is not None and status.last_probe_time is not None:
+            due = status.last_probe_time.timestamp() + node.spec.effective_heartbeat
+            if now.timestamp() < due:
+                return Outcome(ref=item.ref, intent=intent, ok=status.phase == "Online", status=status,
+                               message=status.message, wake_after=due - now.timestamp())  # fmt: skip
+        if intent == "plan":
+            return Outcome(ref=item.ref, intent=intent, ok=True, status=status or EdgeNodeStatus(), message="")
+        host = self._host(node, status)
+        if isinstance(host, str):
+            beat = edgenodes.next_status(node, status, None, now, error=host)
+        else:
+            result = await self.runners["pyinfra"].run(edgenodes.probe_request(node, host))
+            beat = edgenodes.next_status(node, status, result, now)
+        self.store.put(
+            StoredResource(
+                kind=item.kind, namespace=meta.namespace, name=meta.name,
+                generation=(record.generation + (record.spec_hash != current_hash)) if record else 1,
+                spec_hash=current_hash, spec=spec_wire, status=beat.status.wire(),
+                created=record.created if record else now, updated=now,
             )
-        return [LOCAL_HOST], None
+        )  # fmt: skip
+        ok = beat.status.phase == "Online"
+        return Outcome(ref=item.ref, intent=intent, ok=ok, status=beat.status, message=beat.status.message,
+                       events=beat.events, wake_after=float(node.spec.effective_heartbeat))  # fmt: skip
+
+    def _remember_host_keys(self, result: Any) -> None:
+        """Host keys a deployable's run learned (trust on first use) go to the node's status."""
+        for obs in (result.observations.apply, result.observations.check):
+            for host in obs.hosts if obs is not None else []:
+                if not host.learned_host_keys:
+                    continue
+                for record in self.store.list():
+                    if record.kind == "EdgeNode" and record.name == host.name:
+                        status = EdgeNodeStatus.model_validate(record.status)
+                        if status.host_key is None:
+                            status.host_key = host.learned_host_keys[0]
+                            self.store.put(record.model_copy(update={"status": status.wire()}))
 
     async def reconcile(self, item: Loaded, intent: Intent) -> Outcome:
+        if item.edge_node is not None:
+            return await self._probe_node(item, intent)
         started = time.monotonic()
         info = kind_info(item.kind)
         meta = item.metadata
@@ -187,7 +290,7 @@ class LocalDriver(DriverBase):
                 known=False,
             )
 
-        targets, target_error = self._targets(item.spec)
+        resolution, inventory = self._targets(item)
         # Only converge and plan take the spec as it is now; the others work on what was applied.
         spec_changes = intent in ("converge", "plan")
         inputs = Inputs(
@@ -196,9 +299,10 @@ class LocalDriver(DriverBase):
             generation=generation if spec_changes or record is None else record.generation,
             now=utcnow(),
             intent=intent,
-            targets=targets,
-            target_error=target_error,
-            inventory={LOCAL_HOST: HostSpec(name=LOCAL_HOST)},
+            targets=None if resolution.error else resolution.targets,
+            target_error=resolution.error,
+            skipped=resolution.skipped,
+            inventory=inventory,
             always_apply=intent == "converge",
             run_timeout=self.settings.run_timeout,
             connect_timeout=self.settings.connect_timeout,
@@ -212,17 +316,14 @@ class LocalDriver(DriverBase):
         async def complete(action: Complete) -> Completion:
             return await self._complete(info, item, action, outcome)
 
-        result = await Engine(self.runners, complete).run(inputs, status)
+        result = await Engine(self.runners, complete, self.slots).run(inputs, status)
+        self._remember_host_keys(result)
         final = result.step
         outcome.status, outcome.resolved, outcome.operations = final.status, final.resolved, final.operations
         outcome.events, outcome.wake_after = final.events, final.wake_after
         outcome.forgotten = result.forgotten
-        outcome.apply = (
-            result.observations.apply or result.observations.fixapply or result.observations.reapply
-        )
-        outcome.check = (
-            result.observations.fixcheck or result.observations.recheck or result.observations.check
-        )
+        outcome.apply = result.observations.apply or result.observations.fixapply or result.observations.reapply
+        outcome.check = result.observations.fixcheck or result.observations.recheck or result.observations.check
         outcome.destroy = result.observations.destroy
         if intent in ("converge", "plan") and not result.completion_asked and outcome.status.completion:
             outcome.completion_cached = True
@@ -386,10 +487,11 @@ class Watcher:
         try:
             fresh = {item.ref: item for item in load(self.paths)}
         except InvalidResource as exc:
-            self.report(Outcome(ref="input", intent="converge", ok=False,
-                                status=ResourceStatus[DeployableSpec](), message=str(exc)))  # fmt: skip
+            self.report(Outcome(ref="input", intent="converge", ok=False, status=None, message=str(exc)))
             return
-        changed = [i for ref, i in fresh.items() if ref not in self.items or i.spec != self.items[ref].spec]
+        changed = [
+            i for ref, i in fresh.items() if ref not in self.items or i.resource.spec != self.items[ref].resource.spec
+        ]
         self.items = fresh
         await self._converge(changed)
 

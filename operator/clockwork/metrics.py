@@ -101,6 +101,19 @@ EVENTS = Counter(
     registry=REGISTRY,
 )
 
+EDGE_NODES_PROBED = Counter(
+    "clockwork_edgenode_probes_total",
+    "EdgeNode heartbeat probes, by the phase they led to.",
+    ["phase"],
+    registry=REGISTRY,
+)
+EDGE_NODE_UP = Gauge(
+    "clockwork_edgenode_online",
+    "1 when the EdgeNode is Online, else 0.",
+    ["namespace", "name"],
+    registry=REGISTRY,
+)
+
 _REMEDIATION_RESULTS = {
     "Remediated": "succeeded",
     "RemediationFailed": "failed",

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Annotated, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, SecretStr, SerializationInfo, field_serializer
 
 from clockwork.model import CWModel
 
@@ -58,11 +58,35 @@ class CommandProbe(CWModel):
 Probe = Annotated[FactProbe | CommandProbe, Field(discriminator="kind")]
 
 
+HostKeyPolicy = Literal["strict", "accept-new"]
+
+
 class HostSpec(CWModel):
-    """How to reach one host. ``@local`` is the machine the worker runs on."""
+    """How to reach one host. ``@local`` is the machine the worker runs on.
+
+    ``private_key`` travels only on the worker's stdin (never argv, never a
+    ConfigMap): it is masked in every dump unless the runner asks to reveal it.
+    """
 
     name: str
-    connector: Literal["local"] = "local"
+    connector: Literal["local", "ssh", "docker"] = "local"
+    address: str | None = None
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = "root"
+    private_key: SecretStr | None = None
+    key_file: str | None = Field(default=None, description="Path of the private key where the worker runs.")
+    # known_hosts lines for this host; "strict" refuses unknown and changed keys,
+    # "accept-new" learns a key the first time (and still refuses a changed one).
+    known_hosts: list[str] = Field(default_factory=list)
+    host_key_policy: HostKeyPolicy = "strict"
+    container: str | None = Field(default=None, description="Container name or id (docker connector).")
+
+    @field_serializer("private_key", when_used="always")
+    def _key(self, value: SecretStr | None, info: SerializationInfo) -> str | None:
+        if value is None:
+            return None
+        revealed = isinstance(info.context, dict) and info.context.get("reveal_secrets") is True
+        return value.get_secret_value() if revealed else "**********"
 
 
 class RunRequest(CWModel):
@@ -71,6 +95,8 @@ class RunRequest(CWModel):
     probes: list[Probe] = Field(default_factory=list)
     connect_timeout_seconds: int = Field(default=10, ge=1, le=300)
     timeout_seconds: int = Field(default=600, ge=1, le=86400)
+    # Hosts worked on at once by one worker (PyInfra greenlets).
+    parallel: int = Field(default=20, ge=1, le=500)
 
 
 class OperationResult(CWModel):
@@ -99,6 +125,8 @@ class HostResult(CWModel):
     connected: bool
     outcome: HostOutcome
     error: str | None = None
+    # Host keys learned under "accept-new" (trust on first use), as known_hosts lines.
+    learned_host_keys: list[str] = Field(default_factory=list)
     operations: list[OperationResult] = Field(default_factory=list)
     probes: list[ProbeResult] = Field(default_factory=list)
     duration_seconds: float = 0.0

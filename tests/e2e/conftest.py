@@ -26,22 +26,16 @@ def _why_not() -> str | None:
     info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
     if info.returncode != 0:
         return "no Docker engine answers `docker info`"
-    images = subprocess.run(
-        ["docker", "images", "-q", "kindest/node"], capture_output=True, text=True, timeout=30
-    )
+    images = subprocess.run(["docker", "images", "-q", "kindest/node"], capture_output=True, text=True, timeout=30)
     if not images.stdout.strip() and not os.environ.get("CW_E2E_ALLOW_PULL"):
-        return (
-            "no kindest/node image present and pulling is not allowed here (set CW_E2E_ALLOW_PULL=1 to pull)"
-        )
+        return "no kindest/node image present and pulling is not allowed here (set CW_E2E_ALLOW_PULL=1 to pull)"
     return None
 
 
 @pytest.fixture(scope="session")
 def e2e_enabled(request: pytest.FixtureRequest) -> None:
     if not request.config.getoption("--e2e"):
-        pytest.skip(
-            "kind e2e tests are opt-in: run with --e2e on a machine where kind can run (Docker-in-Docker)"
-        )
+        pytest.skip("kind e2e tests are opt-in: run with --e2e on a machine where kind can run (Docker-in-Docker)")
     reason = _why_not()
     if reason:
         pytest.skip(f"kind cannot run here: {reason}")

@@ -147,9 +147,7 @@ def test_duplicate_resources_are_bad_input(cli: CliRunner, workdir: Path) -> Non
 
 
 def test_state_dir_option_and_env(cli: CliRunner, workdir: Path, tmp_path: Path) -> None:
-    manifest = write_resources(
-        workdir / "m.yaml", file_resource("s", path=str(workdir / "s.txt"), content="x")
-    )
+    manifest = write_resources(workdir / "m.yaml", file_resource("s", path=str(workdir / "s.txt"), content="x"))
     state = tmp_path / "elsewhere"
     assert cli("apply", "-f", str(manifest), "--state-dir", str(state)).code == 0
     assert (state / "state.db").exists() and not (workdir / ".clockwork").exists()

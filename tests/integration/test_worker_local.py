@@ -86,9 +86,7 @@ def test_unknown_operation_is_rejected_by_the_contract() -> None:
 
 
 def test_run_timeout_is_honoured() -> None:
-    result = run(
-        RunRequest(hosts=LOCAL, probes=[CommandProbe(id="slow", command="sleep 30")], timeout_seconds=2)
-    )
+    result = run(RunRequest(hosts=LOCAL, probes=[CommandProbe(id="slow", command="sleep 30")], timeout_seconds=2))
     assert not result.ok
     assert result.error == "run timed out after 2s"
     assert result.duration_seconds < 15

@@ -183,9 +183,7 @@ def test_official_kubernetes_client_works_against_it(kube: KubeAPI) -> None:
         from kubernetes import client, config
 
         api = client.CustomObjectsApi(config.new_client_from_config(str(kube.kubeconfig)))
-        created = api.create_namespaced_custom_object(
-            "clockwork.dev", "v1alpha1", "default", "files", file_obj("k")
-        )
+        created = api.create_namespaced_custom_object("clockwork.dev", "v1alpha1", "default", "files", file_obj("k"))
         result["created"] = created["metadata"]["uid"]
         api.patch_namespaced_custom_object_status(
             "clockwork.dev", "v1alpha1", "default", "files", "k", {"status": {"target": "from-client"}}

@@ -76,15 +76,13 @@ def test_python_field_names_are_not_wire_names() -> None:
 
 
 def test_metadata_name_must_be_dns_subdomain() -> None:
-    assert "metadata.name: must be a lowercase RFC 1123 subdomain" in problems(
-        file_resource("Not_Valid", path="/a")
-    )
+    assert "metadata.name: must be a lowercase RFC 1123 subdomain" in problems(file_resource("Not_Valid", path="/a"))
 
 
 def test_api_version_and_kind_are_checked() -> None:
     doc = file_resource("x", path="/a")
     assert "apiVersion: must be 'clockwork.dev/v1alpha1'" in problems({**doc, "apiVersion": "v1"})
-    assert "unknown kind; Clockwork serves File" in problems({**doc, "kind": "Nope"})
+    assert "unknown kind; Clockwork serves EdgeNode, File" in problems({**doc, "kind": "Nope"})
 
 
 def test_status_in_user_input_is_ignored() -> None:

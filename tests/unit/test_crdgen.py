@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from clockwork import crdgen
-from clockwork.api.registry import KINDS
+from clockwork.api.registry import ALL_KINDS
 from tests.support import k8s_schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,10 +115,10 @@ def test_cli_crds_prints_the_same_documents() -> None:
         [str(Path(sys.executable).with_name("clockwork")), "crds"], capture_output=True, text=True, check=True
     )
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
-    assert [d["metadata"]["name"] for d in docs] == [f"{i.plural}.clockwork.dev" for i in KINDS.values()]
+    assert [d["metadata"]["name"] for d in docs] == [f"{i.plural}.clockwork.dev" for i in ALL_KINDS.values()]
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", sorted(ALL_KINDS))
 def test_crd_is_structural_and_valid_for_kubernetes(kind: str) -> None:
     crd = k8s_schema.load_crds()[kind]
     assert crdgen.structural_problems(k8s_schema.openapi_schema(crd)) == []
@@ -127,7 +127,8 @@ def test_crd_is_structural_and_valid_for_kubernetes(kind: str) -> None:
     assert names["categories"] == ["clockwork"]
     assert names["shortNames"]
     columns = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
-    assert columns == ["Ready", "Healthy", "Target", "Age"]
+    assert columns == [c.name for c in ALL_KINDS[kind].printer_columns]
+    assert columns[-1] == "Age"
     assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
 
 

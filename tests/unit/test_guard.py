@@ -111,9 +111,7 @@ def test_policy_widens_roots_and_ports() -> None:
 
 
 def test_fields_outside_the_completable_set_are_refused() -> None:
-    found = check(
-        FILE.spec_model, {"target": {"nodeName": "other"}}, ["target.nodeName"], FILE.completable, POLICY
-    )
+    found = check(FILE.spec_model, {"target": {"nodeName": "other"}}, ["target.nodeName"], FILE.completable, POLICY)
     assert [(v.field, v.rule) for v in found] == [("target.nodeName", "not-completable")]
 
 
@@ -148,9 +146,7 @@ def test_reconcile_refuses_to_compile_what_the_guard_rejects() -> None:
     assert result.operations == []
     completed = result.status.condition("Completed")
     assert (completed.status, completed.reason) == ("False", "GuardRejected")
-    assert (
-        "spec.path: /etc/shadow touches credentials or accounts (rule: sensitive-path)" in completed.message
-    )
+    assert "spec.path: /etc/shadow touches credentials or accounts (rule: sensitive-path)" in completed.message
     assert "spec.mode: 0666 is world-writable (rule: file-mode)" in completed.message
 
 

@@ -65,16 +65,12 @@ def test_absent_file_is_healthy_when_absence_is_wanted() -> None:
 
 
 def test_unreadable_probe_is_a_failure_with_the_reason() -> None:
-    found = health.evaluate(
-        "File", file(), host(ProbeResult(id="file.stat", success=False, error="Permission denied"))
-    )
+    found = health.evaluate("File", file(), host(ProbeResult(id="file.stat", success=False, error="Permission denied")))
     assert messages(found) == [("exists", False, "could not read /srv/a: Permission denied")]
 
 
 def test_unreachable_host() -> None:
-    found = health.evaluate(
-        "File", file(), HostResult(name="n1", connected=False, outcome="failed", error="refused")
-    )
+    found = health.evaluate("File", file(), HostResult(name="n1", connected=False, outcome="failed", error="refused"))
     assert messages(found) == [("reachable", False, "refused")]
 
 

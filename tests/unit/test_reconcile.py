@@ -61,21 +61,15 @@ def checked(path: str, content: str, mode: int = 644) -> RunResult:
                 connected=True,
                 outcome="ok",
                 probes=[
-                    ProbeResult(
-                        id="file.stat", success=True, value={"mode": mode, "user": "root", "group": "root"}
-                    ),
-                    ProbeResult(
-                        id="file.sha256", success=True, value=hashlib.sha256(content.encode()).hexdigest()
-                    ),
+                    ProbeResult(id="file.stat", success=True, value={"mode": mode, "user": "root", "group": "root"}),
+                    ProbeResult(id="file.sha256", success=True, value=hashlib.sha256(content.encode()).hexdigest()),
                 ],
             )
         ]
     )
 
 
-def run_to_end(
-    inp: Inputs, status: Any, apply_result: RunResult | None = None, check: RunResult | None = None
-):
+def run_to_end(inp: Inputs, status: Any, apply_result: RunResult | None = None, check: RunResult | None = None):
     """Drive the machine like a driver does; returns the last step and the actions seen."""
     obs = Observations()
     seen: list[Any] = []
@@ -141,9 +135,7 @@ def test_always_apply_converges_even_when_the_hash_matches() -> None:
 def test_changed_spec_recompletes_and_reapplies() -> None:
     first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
     changed = {**SPEC, "content": "bye\n"}
-    final, seen = run_to_end(
-        inputs(changed, generation=2), first.status, check=checked("/srv/a.txt", "bye\n")
-    )
+    final, seen = run_to_end(inputs(changed, generation=2), first.status, check=checked("/srv/a.txt", "bye\n"))
     assert [type(a).__name__ for a in seen] == ["Complete", "Apply", "Check"]
     assert final.status.observed_generation == 2
     apply = next(a for a in seen if isinstance(a, Apply))
@@ -168,9 +160,7 @@ def test_failed_apply_is_reported_and_not_checked() -> None:
 
 
 def test_drift_found_by_check_makes_ready_false() -> None:
-    final, _ = run_to_end(
-        inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "tampered\n", mode=600)
-    )
+    final, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "tampered\n", mode=600))
     healthy = final.status.condition("Healthy")
     assert (healthy.status, healthy.reason) == ("False", "AssertionsFailed")
     assert "mode is 0600, want 0644" in healthy.message and "content differs" in healthy.message
@@ -186,9 +176,7 @@ def test_changed_path_removes_the_old_file_first() -> None:
 
 
 def test_unresolvable_target_is_applied_false() -> None:
-    final, seen = run_to_end(
-        inputs(SPEC, targets=None, target_error="EdgeNode pi-9 not found"), status_model(INFO)()
-    )
+    final, seen = run_to_end(inputs(SPEC, targets=None, target_error="EdgeNode pi-9 not found"), status_model(INFO)())
     assert [type(a).__name__ for a in seen] == ["Complete"]
     assert conditions(final.status)["Applied"] == ("False", "TargetNotFound")
 

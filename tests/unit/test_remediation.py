@@ -94,9 +94,7 @@ def test_nothing_to_do_before_the_interval() -> None:
 
 
 def test_due_check_that_passes() -> None:
-    final, seen = drive(
-        inputs(SPEC, T0 + timedelta(seconds=31)), deployed(), {"check": lambda a: probe("hello\n")}
-    )
+    final, seen = drive(inputs(SPEC, T0 + timedelta(seconds=31)), deployed(), {"check": lambda a: probe("hello\n")})
     assert slots(seen) == ["check"]
     assert final.wake_after == 30
     assert final.events == []

@@ -78,15 +78,11 @@ class CommandAssertion(CWModel):
     type: Literal["command"]
     name: str | None = Field(default=None, max_length=63, description="Name shown in results.")
     command: str = Field(min_length=1, max_length=4096, description="Shell command to run.")
-    expect_exit_code: int | None = Field(
-        default=None, ge=0, le=255, description="Exit code that means healthy (0)."
-    )
+    expect_exit_code: int | None = Field(default=None, ge=0, le=255, description="Exit code that means healthy (0).")
     output_matches: str | None = Field(
         default=None, max_length=1024, description="Regular expression the output must match."
     )
-    timeout_seconds: int | None = Field(
-        default=None, ge=1, le=600, description="Time limit for the command (30)."
-    )
+    timeout_seconds: int | None = Field(default=None, ge=1, le=600, description="Time limit for the command (30).")
 
     @model_validator(mode="after")
     def _regex_compiles(self) -> Self:
@@ -145,9 +141,7 @@ class DeployableSpec(CWModel):
         description="What you want, in words; the brief for completion.",
     )
     target: Target | None = None
-    runner: RunnerKind | None = Field(
-        default=None, description="pyinfra (default) or job (a Kubernetes Job)."
-    )
+    runner: RunnerKind | None = Field(default=None, description="pyinfra (default) or job (a Kubernetes Job).")
     health: HealthSpec | None = None
     remediation: RemediationSpec | None = None
     completion: CompletionSpec | None = None
@@ -213,8 +207,7 @@ class CompletionStatus(CWModel):
     error: str | None = Field(default=None, description="Why the completer gave up on this spec.")
     completed_hash: str | None = Field(
         default=None,
-        description="Hash of the completed spec: the value clockwork.dev/approve must carry "
-        "when approval is manual.",
+        description="Hash of the completed spec: the value clockwork.dev/approve must carry when approval is manual.",
     )
     time: datetime | None = None
 
@@ -274,9 +267,7 @@ SpecT = TypeVar("SpecT", bound=DeployableSpec)
 
 
 class ResourceStatus(CWModel, Generic[SpecT]):
-    observed_generation: int | None = Field(
-        default=None, description="The spec generation this status describes."
-    )
+    observed_generation: int | None = Field(default=None, description="The spec generation this status describes.")
     target: str | None = Field(default=None, description="Where the resource goes, in short.")
     completed: SpecT | None = Field(
         default=None,
@@ -305,7 +296,7 @@ class Resource(CWModel):
     api_version: Literal["clockwork.dev/v1alpha1"] = "clockwork.dev/v1alpha1"
     kind: str
     metadata: ObjectMeta
-    spec: DeployableSpec
+    spec: CWModel
 
     @property
     def ref(self) -> str:

@@ -9,28 +9,69 @@ from pydantic import ValidationError
 
 from clockwork.api.base import API_VERSION
 from clockwork.api.common import UNION_TAGS, DeployableSpec, ResolvedCommon, Resource, ResourceStatus
+from clockwork.api.edgenode import EdgeNode, EdgeNodeSpec, EdgeNodeStatus
 from clockwork.api.file import File, FileSpec, ResolvedFile
 from clockwork.errors import InvalidResource, describe_validation_error
+from clockwork.model import CWModel
 
 
 @dataclass(frozen=True)
-class KindInfo:
+class Column:
+    """A printer column of ``kubectl get``."""
+
+    name: str
+    type: str
+    json_path: str
+
+
+def _condition_column(name: str) -> Column:
+    return Column(name, "string", f'.status.conditions[?(@.type=="{name}")].status')
+
+
+AGE = Column("Age", "date", ".metadata.creationTimestamp")
+DEPLOYABLE_COLUMNS = (
+    _condition_column("Ready"),
+    _condition_column("Healthy"),
+    Column("Target", "string", ".status.target"),
+    AGE,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KindBase:
+    """What every kind has: names, the envelope model, and how `kubectl get` shows it."""
+
     kind: str
     plural: str
     singular: str
     short_names: tuple[str, ...]
     model: type[Resource]
+    description: str
+    printer_columns: tuple[Column, ...] = DEPLOYABLE_COLUMNS
+
+
+@dataclass(frozen=True, kw_only=True)
+class KindInfo(KindBase):
+    """A deployable kind: completed, compiled, applied and checked by the reconcile core."""
+
     spec_model: type[DeployableSpec]
     resolved_model: type[ResolvedCommon]
     # Seconds between health checks; 0 means once after apply (and after changes).
     default_health_interval: int
-    description: str
     # Spec fields a completer (offline or AI) may fill; everything else comes from
     # the user or from defaults.
     completable: tuple[str, ...] = ()
     # Groups of fields that say the same thing in different ways: once the user set
     # any field of one group, the other groups are not completed.
     alternatives: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetKind(KindBase):
+    """A kind the fleet layer drives (EdgeNode, ...): its own spec and status."""
+
+    spec_model: type[CWModel]
+    status: type[CWModel]
 
 
 KINDS: dict[str, KindInfo] = {
@@ -53,17 +94,63 @@ KINDS: dict[str, KindInfo] = {
     )
 }
 
+FLEET_KINDS: dict[str, FleetKind] = {
+    info.kind: info
+    for info in (
+        FleetKind(
+            kind="EdgeNode",
+            plural="edgenodes",
+            singular="edgenode",
+            short_names=("en", "edge"),
+            model=EdgeNode,
+            spec_model=EdgeNodeSpec,
+            status=EdgeNodeStatus,
+            description="A machine Clockwork deploys to over SSH: address, key, host key, capabilities.",
+            printer_columns=(
+                Column("Phase", "string", ".status.phase"),
+                Column("Address", "string", ".spec.address"),
+                Column("Last-Seen", "date", ".status.lastSeen"),
+                AGE,
+            ),
+        ),
+    )
+}
+
+ALL_KINDS: dict[str, KindBase] = {**KINDS, **FLEET_KINDS}
+
 
 def status_model(info: KindInfo) -> type[ResourceStatus[Any]]:
     """``ResourceStatus`` parametrised with the kind's spec (status.completed)."""
     return ResourceStatus[info.spec_model]  # type: ignore[name-defined]
 
 
+def status_schema_model(info: KindBase) -> type[CWModel]:
+    """The model of a kind's status, for its CRD."""
+    if isinstance(info, FleetKind):
+        return info.status
+    assert isinstance(info, KindInfo)
+    return status_model(info)
+
+
+def spec_schema_model(info: KindBase) -> type[CWModel]:
+    assert isinstance(info, KindInfo | FleetKind)
+    return info.spec_model
+
+
 def kind_info(kind: str) -> KindInfo:
+    """A deployable kind by name (bad input when unknown)."""
     try:
         return KINDS[kind]
     except KeyError:
-        known = ", ".join(sorted(KINDS))
+        known = ", ".join(sorted(ALL_KINDS))
+        raise InvalidResource(f"kind {kind!r}", [f"unknown kind; Clockwork serves {known}"]) from None
+
+
+def any_kind(kind: str) -> KindBase:
+    try:
+        return ALL_KINDS[kind]
+    except KeyError:
+        known = ", ".join(sorted(ALL_KINDS))
         raise InvalidResource(f"kind {kind!r}", [f"unknown kind; Clockwork serves {known}"]) from None
 
 
@@ -90,7 +177,7 @@ def parse_resource(doc: Any, *, source: str = "") -> Resource:
     api_version = doc.get("apiVersion")
     if api_version != API_VERSION:
         raise InvalidResource(where, [f"apiVersion: must be {API_VERSION!r} (got {api_version!r})"])
-    info = kind_info(str(doc.get("kind")))
+    info = any_kind(str(doc.get("kind")))
     body = {k: v for k, v in doc.items() if k != "status"}
     body.setdefault("spec", {})
     try:

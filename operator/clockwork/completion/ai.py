@@ -204,9 +204,7 @@ class AICompleter:
         usage = result.usage
         values = output.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"unresolved"})
         unresolved = [
-            Unresolved(field=k, reason=f"model: {v[:300]}")
-            for k, v in output.unresolved.items()
-            if k in missing
+            Unresolved(field=k, reason=f"model: {v[:300]}") for k, v in output.unresolved.items() if k in missing
         ]
         return Proposal(
             values=values,

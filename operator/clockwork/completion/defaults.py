@@ -50,9 +50,14 @@ def merge_missing(
             out[key] = copy.deepcopy(value)
             for leaf in _leaves(value, path):
                 filled.append(FilledField(field=leaf, source=source, model=model))
-        elif isinstance(out[key], dict) and isinstance(value, dict):
+        elif isinstance(out[key], dict) and isinstance(value, dict) and path not in WHOLE:
             out[key] = merge_missing(out[key], value, source, filled, model, f"{path}.")
     return out
+
+
+# Values filled as a whole or not at all: a target the user gave is complete as it is
+# (adding `local: true` beside a nodeSelector would make it say two things).
+WHOLE = {"target"}
 
 
 def _leaves(value: Any, path: str) -> list[str]:

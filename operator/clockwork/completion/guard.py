@@ -151,9 +151,7 @@ def sensitive_fields(spec_model: type[BaseModel]) -> set[str]:
     """Top-level wire names of fields holding (anywhere inside) a sensitive value."""
     hints = typing.get_type_hints(spec_model, include_extras=True)
     return {
-        info.alias or name
-        for name, info in spec_model.model_fields.items()
-        if _holds(hints[name], SENSITIVE, depth=0)
+        info.alias or name for name, info in spec_model.model_fields.items() if _holds(hints[name], SENSITIVE, depth=0)
     }
 
 

@@ -33,9 +33,7 @@ class OfflineCompleter:
     ) -> Proposal:
         kind_rules = KIND_RULES.get(info.kind)
         if kind_rules is None:
-            return Proposal(
-                unresolved=[Unresolved(field=f, reason="no offline rule for this kind") for f in missing]
-            )
+            return Proposal(unresolved=[Unresolved(field=f, reason="no offline rule for this kind") for f in missing])
         values, unresolved = kind_rules(self, spec, missing, context)
         return Proposal(values=values, unresolved=unresolved)
 

@@ -32,9 +32,7 @@ def probes_for(kind: str, resource: ResolvedCommon) -> list[Probe]:
 
 def evaluate(kind: str, resource: ResolvedCommon, host: HostResult) -> list[AssertionResult]:
     if not host.connected:
-        return [
-            AssertionResult(name="reachable", node=host.name, ok=False, message=host.error or "not reachable")
-        ]
+        return [AssertionResult(name="reachable", node=host.name, ok=False, message=host.error or "not reachable")]
     return KIND_HEALTH[kind].evaluate(resource, host) + assertions.evaluate(resource, host)
 
 

@@ -31,9 +31,7 @@ def probes(resource: ResolvedCommon) -> list[Probe]:
 
 def evaluate(resource: ResolvedCommon, host: HostResult) -> list[AssertionResult]:
     return [
-        AssertionResult(
-            name=assertion_name(a, i), node=host.name, ok=problem is None, message=problem or "ok"
-        )
+        AssertionResult(name=assertion_name(a, i), node=host.name, ok=problem is None, message=problem or "ok")
         for i, a in enumerate(resource.health.assertions)
         for problem in [_problem(a, host.probe(_probe_id(i)))]
     ]
@@ -48,7 +46,6 @@ def _problem(assertion: CommandAssertion, probe: ProbeResult | None) -> str | No
         return f"`{assertion.command}` exited {probe.exit_code}, want {want}: {probe.output_tail[-300:]}"
     if assertion.output_matches and not re.search(assertion.output_matches, probe.output_tail):
         return (
-            f"output of `{assertion.command}` does not match /{assertion.output_matches}/: "
-            f"{probe.output_tail[-300:]}"
+            f"output of `{assertion.command}` does not match /{assertion.output_matches}/: {probe.output_tail[-300:]}"
         )
     return None

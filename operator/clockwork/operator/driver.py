@@ -14,19 +14,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from clockwork import metrics
-from clockwork.api.base import utcnow
+from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResourceStatus, Target
+from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KindInfo, status_model
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
 from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner, summarise
-from clockwork.errors import describe_validation_error
+from clockwork.errors import PermanentError, TemporaryError, describe_validation_error
+from clockwork.fleet import edgenodes
 from clockwork.plan import HostSpec
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile import conditions as cond
@@ -39,6 +41,15 @@ log = logging.getLogger("clockwork.operator")
 # Posts one Event for a body; the handlers pass kopf.event here.
 PostEvent = Callable[[Mapping[str, Any], str, str, str], None]
 PatchStatus = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
+NODE_CACHE_SECONDS = 2.0
+
+
+class FleetApi(Protocol):
+    """The reads the fleet needs from the API (KubeClient has them)."""
+
+    async def list_objects(self, plural: str, namespace: str) -> list[dict[str, Any]]: ...
+
+    async def read_secret(self, namespace: str, name: str, key: str) -> str: ...
 
 
 @dataclass
@@ -48,6 +59,7 @@ class ObjectState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     poke: asyncio.Event = field(default_factory=asyncio.Event)
     target: str = "local"
+    namespace: str = "default"
     spec: dict[str, Any] = field(default_factory=dict)
     # The status this process last wrote. Bodies handed to a daemon can lag behind
     # our own writes; this process is the only writer of status, so it trusts itself.
@@ -70,12 +82,15 @@ class OperatorDriver(DriverBase):
         patch_status: PatchStatus,
         runner: Runner | None = None,
         completer: Completer | None = None,
+        fleet: FleetApi | None = None,
     ) -> None:
         job = UnavailableRunner("job", "runner 'job' arrives with the Job runner; use runner: pyinfra")
         super().__init__(settings, runner, completer, job)
         self.post_event = post_event
         self.patch_status = patch_status
+        self.fleet = fleet
         self.objects: dict[str, ObjectState] = {}
+        self._node_cache: dict[str, tuple[float, list[tuple[EdgeNode, EdgeNodeStatus | None]]]] = {}
 
     def state(self, body: Mapping[str, Any]) -> ObjectState:
         uid = str(body.get("metadata", {}).get("uid") or _key(body))
@@ -148,8 +163,9 @@ class OperatorDriver(DriverBase):
             return await self._invalid(info, body, status, previous, exc, started)
 
         state.target = (spec.target or Target(local=True)).summary()
+        state.namespace = namespace
         state.spec = spec.wire()
-        targets, target_error = self._targets(spec)
+        resolution, inventory = await self._targets(spec, meta)
         completer = self.completer_for(spec)
         inputs = Inputs(
             info=info,
@@ -157,9 +173,10 @@ class OperatorDriver(DriverBase):
             generation=int(meta.get("generation") or 1),
             now=utcnow(),
             intent=intent,
-            targets=targets,
-            target_error=target_error,
-            inventory={LOCAL_HOST: HostSpec(name=LOCAL_HOST)},
+            targets=None if resolution.error else resolution.targets,
+            target_error=resolution.error,
+            skipped=resolution.skipped,
+            inventory=inventory,
             always_apply=False,
             run_timeout=self.settings.run_timeout,
             connect_timeout=self.settings.connect_timeout,
@@ -180,10 +197,11 @@ class OperatorDriver(DriverBase):
             return await pipeline.complete(info, action.spec, context, completer, identity=action.spec_hash)
 
         try:
-            result = await Engine(self.runners, complete).run(inputs, status)
+            result = await Engine(self.runners, complete, self.slots).run(inputs, status)
         except Exception:
             metrics.RECONCILE_TOTAL.labels(info.kind, "error").inc()
             raise
+        await self._remember_host_keys(namespace, result)
         final = result.step
         temporary = None
         if result.observations.completion is not None:
@@ -192,9 +210,7 @@ class OperatorDriver(DriverBase):
             await self._write(info, body, final.status, previous)
         self._post(body, final.events)
         conditions: dict[str, str] = {c.type: c.status for c in final.status.conditions}
-        outcome_label = (
-            "requeue" if temporary else ("success" if conditions.get("Ready") == "True" else "error")
-        )
+        outcome_label = "requeue" if temporary else ("success" if conditions.get("Ready") == "True" else "error")
         if not result.forgotten:
             metrics.record_pass(
                 info.kind, namespace, name, conditions, [(e.type, e.reason) for e in final.events],
@@ -243,14 +259,121 @@ class OperatorDriver(DriverBase):
             except Exception:  # Events are best effort; status already says it all
                 log.warning("could not post event %s for %s", event.reason, _key(body), exc_info=True)
 
-    def _targets(self, spec: DeployableSpec) -> tuple[list[str] | None, str | None]:
+    # --- the fleet ------------------------------------------------------------------------
+
+    async def _edge_nodes(self, namespace: str) -> list[tuple[EdgeNode, EdgeNodeStatus | None]]:
+        """EdgeNodes of a namespace with their status (cached for a moment: fan-outs list often)."""
+        if self.fleet is None:
+            return []
+        cached = self._node_cache.get(namespace)
+        if cached is not None and time.monotonic() - cached[0] < NODE_CACHE_SECONDS:
+            return cached[1]
+        found = []
+        for body in await self.fleet.list_objects("edgenodes", namespace):
+            try:
+                node = EdgeNode.model_validate({k: v for k, v in body.items() if k != "status"})
+                status = EdgeNodeStatus.model_validate(body.get("status") or {}) if body.get("status") else None
+            except ValidationError:
+                log.warning("EdgeNode %s/%s is not valid; skipped", namespace, body.get("metadata", {}).get("name"))
+                continue
+            found.append((node, status))
+        self._node_cache[namespace] = (time.monotonic(), found)
+        return found
+
+    async def _node_host(self, node: EdgeNode, status: EdgeNodeStatus | None) -> HostSpec | str:
+        """How the worker reaches a node (its key read from the Secret), or why it cannot."""
+        ref = node.spec.ssh_key_secret
+        if ref is None:
+            return f"EdgeNode {node.metadata.name}: set spec.sshKeySecret (a Secret with the private key)"
+        if self.fleet is None:
+            return "no Kubernetes API to read Secrets from"
+        try:
+            key = await self.fleet.read_secret(node.metadata.namespace, ref.name, ref.key or "ssh-privatekey")
+        except (PermanentError, TemporaryError) as exc:
+            return f"EdgeNode {node.metadata.name}: {exc}"
+        return edgenodes.host_spec(node, status, private_key=key)
+
+    async def _targets(
+        self, spec: DeployableSpec, meta: Mapping[str, Any]
+    ) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
         target = spec.target or Target(local=True)
-        if target.node_name or target.node_selector:
-            return (
-                None,
-                "spec.target: EdgeNode targets arrive with the EdgeNode kind; use target: {local: true}",
-            )
-        return [LOCAL_HOST], None
+        inventory: dict[str, HostSpec] = {LOCAL_HOST: HostSpec(name=LOCAL_HOST)}
+        if target.local or not (target.node_name or target.node_selector):
+            return edgenodes.Resolution(targets=[LOCAL_HOST]), inventory
+        object_meta = ObjectMeta.model_validate(dict(meta))
+        nodes = await self._edge_nodes(object_meta.namespace)
+        resolution = edgenodes.resolve_targets(target, object_meta, nodes)
+        for node, status in nodes:
+            self.slots.set_limit(node.metadata.name, node.spec.effective_max_runs)
+            host = await self._node_host(node, status)
+            if isinstance(host, str):
+                if node.metadata.name in resolution.targets:
+                    resolution.targets.remove(node.metadata.name)
+                    resolution.skipped[node.metadata.name] = host
+            else:
+                inventory[node.metadata.name] = host
+        return resolution, inventory
+
+    async def _remember_host_keys(self, namespace: str, result: PassResult) -> None:
+        """Host keys a run learned (trust on first use) go to the node's status."""
+        for run in (result.observations.apply, result.observations.check):
+            for host in run.hosts if run is not None else []:
+                if host.learned_host_keys:
+                    await self.patch_status("edgenodes", namespace, host.name, {"hostKey": host.learned_host_keys[0]})
+                    self._node_cache.pop(namespace, None)
+
+    async def probe_node(self, body: Mapping[str, Any]) -> EdgeNodeStatus:
+        """One heartbeat of an EdgeNode: probe, next status, Events; pokes resources on a phase change."""
+        state = self.state(body)
+        async with state.lock:
+            meta = body.get("metadata", {})
+            namespace = meta.get("namespace", "default")
+            previous = dict(state.status if state.status is not None else (body.get("status") or {}))
+            status = EdgeNodeStatus.model_validate(previous) if previous else None
+            try:
+                node = EdgeNode.model_validate({k: v for k, v in body.items() if k != "status"})
+            except ValidationError as exc:
+                message = "; ".join(describe_validation_error(exc, "spec"))
+                self._post(body, [Event("Warning", "Invalid", message)])
+                return status or EdgeNodeStatus()
+            now = utcnow()
+            host = await self._node_host(node, status)
+            if isinstance(host, str):
+                beat = edgenodes.next_status(node, status, None, now, error=host)
+            else:
+                result = await self.runners["pyinfra"].run(edgenodes.probe_request(node, host))
+                beat = edgenodes.next_status(node, status, result, now)
+            patch = {k: v for k, v in beat.status.wire().items()}
+            for key in previous:
+                patch.setdefault(key, None)
+            await self.patch_status("edgenodes", namespace, node.metadata.name, patch)
+            state.status = beat.status.wire()
+            self._node_cache.pop(namespace, None)
+            self._post(body, beat.events)
+            metrics.EDGE_NODES_PROBED.labels(beat.status.phase or "Unknown").inc()
+            metrics.EDGE_NODE_UP.labels(namespace, node.metadata.name).set(1 if beat.status.phase == "Online" else 0)
+        if status is None or beat.status.phase != status.phase:
+            for other in self.objects.values():
+                if other is not state and other.namespace == namespace:
+                    other.poke.set()
+        return beat.status
+
+    async def run_node_daemon(self, body: Mapping[str, Any], stopped: Any) -> None:
+        """The heartbeat of one EdgeNode, every heartbeatSeconds until stopped."""
+        state = self.state(body)
+        state.namespace = body.get("metadata", {}).get("namespace", "default")
+        while not stopped:
+            state.poke.clear()
+            try:
+                await self.probe_node(body)
+            except Exception:  # one bad probe must not end the heartbeat
+                log.exception("heartbeat of %s failed", _key(body))
+            seconds = float((body.get("spec") or {}).get("heartbeatSeconds") or 30)
+            poked = asyncio.ensure_future(state.poke.wait())
+            stopping = asyncio.ensure_future(stopped.wait(seconds))
+            _, pending = await asyncio.wait({poked, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
 
     def _related(self, body: Mapping[str, Any], state: ObjectState) -> list[dict[str, Any]]:
         """Other objects this operator knows with the same target, in short."""

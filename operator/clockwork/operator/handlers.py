@@ -19,6 +19,22 @@ from clockwork.operator.driver import OperatorDriver
 def register(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
     for info in KINDS.values():
         _register_kind(registry, driver, info)
+    _register_edge_nodes(registry, driver)
+
+
+def _register_edge_nodes(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
+    # No delete handler, so no finalizer: nothing on the machine belongs to the EdgeNode itself.
+    resource = (GROUP, VERSION, "edgenodes")
+
+    @kopf.on.resume(*resource, registry=registry, id="edgenodes-resume")
+    @kopf.on.create(*resource, registry=registry, id="edgenodes-create")
+    @kopf.on.update(*resource, registry=registry, id="edgenodes-update", field="spec")
+    async def probe(body: kopf.Body, **_: Any) -> None:
+        driver.state(body).poke.set()  # the heartbeat probes now
+
+    @kopf.daemon(*resource, registry=registry, id="edgenodes-heartbeat", cancellation_timeout=5.0)
+    async def heartbeat(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+        await driver.run_node_daemon(body, stopped)
 
 
 def _register_kind(registry: kopf.OperatorRegistry, driver: OperatorDriver, info: KindInfo) -> None:

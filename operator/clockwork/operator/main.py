@@ -28,7 +28,7 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
     def post_event(body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         kopf.event(body, type=type_, reason=reason, message=message)  # type: ignore[arg-type]
 
-    driver = OperatorDriver(settings, post_event=post_event, patch_status=kube.patch_status)
+    driver = OperatorDriver(settings, post_event=post_event, patch_status=kube.patch_status, fleet=kube)
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

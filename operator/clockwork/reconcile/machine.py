@@ -113,6 +113,8 @@ class Observations:
     recompletion: Completion | None = None
     fixapply: RunResult | None = None
     fixcheck: RunResult | None = None
+    # Removing what was applied from nodes the target no longer names.
+    cleanup: RunResult | None = None
 
     def put(self, slot: str, value: Any) -> None:
         if slot not in self.__dataclass_fields__:
@@ -140,6 +142,8 @@ class Inputs:
     # the target cannot be resolved (then ``target_error`` says why).
     targets: list[str] | None = None
     target_error: str | None = None
+    # Target nodes not run on this time (Offline), with the reason; retried when back.
+    skipped: dict[str, str] = field(default_factory=dict)
     # How to reach every host the driver knows about (targets, and nodes in status).
     inventory: dict[str, HostSpec] = field(default_factory=dict)
     # Run the plan even when every node already has its hash (pyinfra is idempotent,
@@ -233,14 +237,20 @@ class _Pass:
             return self.finish()
         hosts = self.hosts(inp.targets)
         new_hash = plan_hash(operations)
+        self.mark_skipped()
+        departed = self.departed()
+        if departed:
+            if obs.cleanup is None:
+                return self.emit([self.cleanup_action(departed)])
+            self.record_cleanup(obs.cleanup, departed)
 
         if obs.apply is not None:
             self.record_apply(obs.apply, new_hash, resolved)
-        elif inp.always_apply or any(self.node(h.name).applied_hash != new_hash for h in hosts):
+        elif hosts and (inp.always_apply or any(self.node(h.name).applied_hash != new_hash for h in hosts)):
             cleanup = self.cleanup_operations(resolved)
             return self.emit([Apply(self.run_request(hosts, cleanup + operations), new_hash)])
-        elif not cond.is_true(s.conditions, APPLIED):
-            self.set(APPLIED, "True", "UpToDate", f"plan {new_hash} is applied on every target")
+        else:
+            self.derive_applied(new_hash)
 
         reachable = [h for h in hosts if self.node(h.name).last_result != "failed"]
         if obs.check is None:
@@ -263,6 +273,17 @@ class _Pass:
         hosts = self.hosts(inp.targets)
         remediation = resolved.remediation
         rem = s.remediation or RemediationStatus()
+        current = plan_hash(self.operations)
+        self.mark_skipped()
+        # Nodes that do not have the plan yet (new to the selector, back from Offline).
+        behind = [h for h in hosts if self.node(h.name).applied_hash != current and self.node(h.name).applied_hash]
+        behind += [h for h in hosts if not self.node(h.name).applied_hash and s.applied is not None]
+        if behind or obs.apply is not None:
+            if obs.apply is None:
+                return self.emit([Apply(self.run_request(behind, self.operations), current)])
+            self.record_apply(obs.apply, current, resolved)
+        else:
+            self.derive_applied(current)
 
         if obs.check is None:
             if self.check_due(resolved) or self.attempt_due(resolved):
@@ -349,9 +370,7 @@ class _Pass:
         self.event("Normal", "Remediated", f"attempt {attempt}: {how}")
         return self.finish()
 
-    def attempt_failed(
-        self, rem: RemediationStatus, attempt: int, why: str, remediation: ResolvedRemediation
-    ) -> Step:
+    def attempt_failed(self, rem: RemediationStatus, attempt: int, why: str, remediation: ResolvedRemediation) -> Step:
         backoff = remediation.backoff_seconds * 2 ** (attempt - 1)
         entry = RemediationEntry(
             time=self.inp.now, attempt=attempt, action="re-applied and re-completed", result="failed",
@@ -410,11 +429,7 @@ class _Pass:
             last = self.s.health.last_check_time if self.s.health else None
             times.append(last + timedelta(seconds=interval) if last else now)
         rem = self.s.remediation or RemediationStatus()
-        if (
-            self.failing(self.s)
-            and resolved.remediation.enabled
-            and rem.attempts < resolved.remediation.max_attempts
-        ):
+        if self.failing(self.s) and resolved.remediation.enabled and rem.attempts < resolved.remediation.max_attempts:
             times.append(rem.next_attempt_time or now)
         if not times:
             return None
@@ -469,9 +484,7 @@ class _Pass:
         """The completion in status belongs to this spec and to the configured completer."""
         c = self.s.completion
         return (
-            c is not None
-            and c.spec_hash == current_hash
-            and completer_id(c.completer, c.model) == self.inp.completer
+            c is not None and c.spec_hash == current_hash and completer_id(c.completer, c.model) == self.inp.completer
         )
 
     def approved_or_waiting(self, resolved: ResolvedCommon) -> bool:
@@ -508,9 +521,7 @@ class _Pass:
             time=inp.now,
         )
         try:
-            s.completed = inp.info.spec_model.model_validate(
-                completion.completed, by_alias=True, by_name=False
-            )
+            s.completed = inp.info.spec_model.model_validate(completion.completed, by_alias=True, by_name=False)
         except ValidationError as exc:
             s.completed = None
             problems = describe_validation_error(exc, prefix="spec")
@@ -547,9 +558,7 @@ class _Pass:
             return None
         missing = model.missing_fields(completed)
         if missing:
-            reasons = {
-                line.split(":", 1)[0]: line for line in (s.completion.unresolved if s.completion else [])
-            }
+            reasons = {line.split(":", 1)[0]: line for line in (s.completion.unresolved if s.completion else [])}
             details = [reasons.get(f, f"{f}: not set") for f in missing]
             hint = (
                 "set these fields in spec, or configure a completion model (CW_MODEL)"
@@ -576,31 +585,79 @@ class _Pass:
 
     def record_apply(self, result: RunResult, new_hash: str, resolved: ResolvedCommon) -> None:
         s, inp = self.s, self.inp
-        failed = []
         for host in result.hosts:
             node = self.node(host.name)
             node.last_result = host.outcome
             node.last_apply_time = inp.now
             node.message = host.error or ("changed" if host.outcome == "changed" else "no changes")
             if host.outcome == "failed":
-                failed.append(f"{host.name}: {host.error}")
                 node.healthy = None
+                self.event("Warning", "ApplyFailed", f"{host.name}: {host.error or result.error}")
             else:
                 node.applied_hash = new_hash
             self.put_node(node)
         if any(h.outcome != "failed" for h in result.hosts):
             undo = compiler.compile_destroy(inp.info.kind, resolved)
             s.applied = AppliedStatus(plan_hash=new_hash, time=inp.now, undo=undo)
-        if failed or result.error:
-            detail = "; ".join(failed) or result.error or "apply failed"
+        changed = sum(1 for h in result.hosts if h.outcome == "changed")
+        if changed:
+            self.event("Normal", "Applied", f"plan {new_hash} applied, {changed} node(s) changed")
+        if result.error and not result.hosts:
+            self.set(APPLIED, "False", "ApplyFailed", result.error)
+            return
+        self.derive_applied(new_hash)
+
+    def derive_applied(self, new_hash: str) -> None:
+        """Applied is a fact about every target node, not about the last run alone."""
+        targets = self.inp.targets or []
+        failed = [n for n in targets if self.node(n).last_result == "failed"]
+        behind = [n for n in targets if self.node(n).applied_hash != new_hash and n not in failed]
+        skipped = self.inp.skipped
+        if failed:
+            detail = "; ".join(f"{n}: {self.node(n).message}" for n in failed)
             self.set(APPLIED, "False", "ApplyFailed", detail)
-            self.event("Warning", "ApplyFailed", detail)
+        elif behind:
+            self.set(APPLIED, "False", "NotApplied", f"plan {new_hash} is not applied yet on {', '.join(behind)}")
+        elif skipped:
+            done = len(targets)
+            detail = "; ".join(f"{n} skipped: {why}" for n, why in sorted(skipped.items()))
+            self.set(APPLIED, "False", "NodesUnavailable", f"applied on {done}/{done + len(skipped)} node(s); {detail}")
         else:
-            changed = sum(1 for h in result.hosts if h.outcome == "changed")
-            message = f"plan {new_hash} applied on {len(result.hosts)} node(s), {changed} changed"
-            self.set(APPLIED, "True", "Applied", message)
-            if changed:
-                self.event("Normal", "Applied", message)
+            self.set(APPLIED, "True", "Applied", f"plan {new_hash} applied on {len(targets)} node(s)")
+
+    def mark_skipped(self) -> None:
+        for name, why in self.inp.skipped.items():
+            node = self.node(name)
+            node.last_result = "skipped"
+            node.message = why[:4000]
+            self.put_node(node)
+
+    def departed(self) -> list[str]:
+        """Nodes that got this resource before but that the target no longer names."""
+        named = set(self.inp.targets or []) | set(self.inp.skipped)
+        return [n.name for n in self.s.nodes if n.name not in named and n.applied_hash]
+
+    def cleanup_action(self, departed: list[str]) -> Action:
+        undo = self.s.applied.undo if self.s.applied else []
+        reachable = [n for n in departed if n in self.inp.inventory]
+        request = self.run_request(
+            self.hosts(reachable), [o.model_copy(update={"id": f"cleanup:{o.id}"}) for o in undo]
+        )
+        return Apply(request, "", slot="cleanup")
+
+    def record_cleanup(self, result: RunResult, departed: list[str]) -> None:
+        outcomes = {h.name: h for h in result.hosts}
+        for name in departed:
+            host = outcomes.get(name)
+            if host is None:
+                self.event("Warning", "Orphaned", f"{name} is gone; what was applied there was not removed")
+            elif host.outcome == "failed":
+                node = self.node(name)
+                node.message = f"no longer targeted, but removing failed: {host.error}"
+                self.put_node(node)
+                self.event("Warning", "CleanupFailed", node.message)
+                continue
+            self.s.nodes = [n for n in self.s.nodes if n.name != name]
 
     def record_health(self, resolved: ResolvedCommon, result: RunResult) -> None:
         s = self.s
@@ -653,9 +710,7 @@ class _Pass:
         for type_ in (COMPLETED, APPLIED, HEALTHY):
             c = cond.get(self.s.conditions, type_)
             if c is None or c.status != "True":
-                reason = (
-                    c.reason if c else {APPLIED: "NotApplied", HEALTHY: "NotChecked"}.get(type_, "Pending")
-                )
+                reason = c.reason if c else {APPLIED: "NotApplied", HEALTHY: "NotChecked"}.get(type_, "Pending")
                 message = c.message if c else f"{type_} is not known yet"
                 self.set(READY, "False", reason, f"{type_}: {message}")
                 break

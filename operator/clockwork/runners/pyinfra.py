@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import sys
 import time
 
@@ -18,12 +19,15 @@ KILL_GRACE_SECONDS = 15
 class PyinfraRunner:
     name = "pyinfra"
 
-    def __init__(self, python: str | None = None) -> None:
+    def __init__(self, python: str | None = None, prefix: list[str] | None = None) -> None:
         self.python = python or sys.executable
+        # CW_WORKER_PREFIX wraps the worker command (`nice -n 10`, `ip netns exec edge`).
+        self.prefix = prefix if prefix is not None else shlex.split(os.environ.get("CW_WORKER_PREFIX", ""))
 
     async def run(self, request: RunRequest) -> RunResult:
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
+            *self.prefix,
             self.python,
             "-m",
             "clockwork.runners.worker",
@@ -35,7 +39,8 @@ class PyinfraRunner:
         )
         try:
             stdout, stderr = await asyncio.wait_for(
-                proc.communicate(request.model_dump_json().encode()),
+                # Keys travel on stdin only; the worker writes them to 0600 files it removes.
+                proc.communicate(request.model_dump_json(context={"reveal_secrets": True}).encode()),
                 timeout=request.timeout_seconds + KILL_GRACE_SECONDS,
             )
         except TimeoutError:

@@ -18,7 +18,9 @@ import contextlib  # noqa: E402
 import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -85,10 +87,86 @@ class _Recorder(BaseStateCallback):
         self.connect_errors[host.name] = str(error) or type(error).__name__
 
 
-def _inventory_entry(spec: HostSpec) -> tuple[str, dict[str, Any]]:
+def known_hosts_pattern(spec: HostSpec) -> str:
+    """How known_hosts (and paramiko) name a host: ``addr``, or ``[addr]:port`` off port 22."""
+    address = spec.address or spec.name
+    return address if spec.port == 22 else f"[{address}]:{spec.port}"
+
+
+def known_hosts_lines(spec: HostSpec) -> list[str]:
+    """The spec's lines, each with the host pattern in front when it was given as a bare key."""
+    lines = []
+    for line in spec.known_hosts:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        first = line.split()[0]
+        if first.startswith(("ssh-", "ecdsa-", "sk-")):
+            line = f"{known_hosts_pattern(spec)} {line}"
+        lines.append(line)
+    return lines
+
+
+class _Secrets:
+    """A private folder for keys and known_hosts files, removed whatever happens."""
+
+    def __init__(self) -> None:
+        self.path = tempfile.mkdtemp(prefix="clockwork-worker-")  # mode 0700
+        self.known_hosts: dict[str, str] = {}
+
+    def write(self, name: str, text: str) -> str:
+        path = os.path.join(self.path, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        return path
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _inventory_entry(spec: HostSpec, index: int, secrets: _Secrets) -> tuple[str, dict[str, Any]]:
     if spec.connector == "local":
         return ("@local", {"clockwork_name": spec.name})
-    raise ValueError(f"connector {spec.connector!r} is not supported by this worker")
+    if spec.connector == "docker":
+        if not spec.container:
+            raise ValueError(f"host {spec.name}: the docker connector needs a container")
+        return (f"@docker/{spec.container}", {"clockwork_name": spec.name})
+    if not spec.address:
+        raise ValueError(f"host {spec.name}: the ssh connector needs an address")
+    data: dict[str, Any] = {
+        "clockwork_name": spec.name,
+        "ssh_hostname": spec.address,
+        "ssh_port": spec.port,
+        "ssh_user": spec.user,
+        # Only what the plan says: no ~/.ssh/config, no agent, no keys lying around.
+        "ssh_config_file": os.devnull,
+        "ssh_look_for_keys": False,
+        "ssh_allow_agent": False,
+        "ssh_strict_host_key_checking": "yes" if spec.host_key_policy == "strict" else "accept-new",
+    }
+    if spec.private_key is not None:
+        data["ssh_key"] = secrets.write(f"key-{index}", spec.private_key.get_secret_value().rstrip() + "\n")
+    elif spec.key_file:
+        data["ssh_key"] = spec.key_file
+    lines = known_hosts_lines(spec)
+    known = secrets.write(f"known_hosts-{index}", "".join(line + "\n" for line in lines))
+    secrets.known_hosts[spec.name] = known
+    data["ssh_known_hosts_file"] = known
+    return (spec.name, data)
+
+
+def _learned(spec: HostSpec, secrets: _Secrets) -> list[str]:
+    path = secrets.known_hosts.get(spec.name)
+    if path is None or spec.host_key_policy != "accept-new":
+        return []
+    try:
+        with open(path) as handle:
+            now = [line.strip() for line in handle if line.strip()]
+    except OSError:
+        return []
+    before = set(known_hosts_lines(spec))
+    return [line for line in now if line not in before]
 
 
 def _operation_kwargs(op: Operation) -> dict[str, Any]:
@@ -136,9 +214,7 @@ def _run_command_probe(host: Host, probe: CommandProbe) -> ProbeResult:
             id=probe.id,
             success=False,
             output_tail=tail(text),
-            error=f"command did not finish within {probe.timeout_seconds}s"
-            if ok is False
-            else "no exit code",
+            error=f"command did not finish within {probe.timeout_seconds}s" if ok is False else "no exit code",
         )
     return ProbeResult(id=probe.id, success=True, exit_code=exit_code, output_tail=tail(text))
 
@@ -148,15 +224,31 @@ def _shell_quote(text: str) -> str:
 
 
 def execute(request: RunRequest) -> RunResult:
+    secrets = _Secrets()
+    try:
+        return _execute(request, secrets)
+    finally:
+        secrets.remove()
+
+
+def _execute(request: RunRequest, secrets: _Secrets) -> RunResult:
     started = time.monotonic()
     names = {}
     entries = []
-    for spec in request.hosts:
-        entry = _inventory_entry(spec)
+    for index, spec in enumerate(request.hosts):
+        try:
+            entry = _inventory_entry(spec, index, secrets)
+        except ValueError as exc:
+            return RunResult.failed(request.hosts, str(exc))
         entries.append(entry)
         names[entry[0]] = spec.name
+    specs = {spec.name: spec for spec in request.hosts}
 
-    config = Config(CONNECT_TIMEOUT=request.connect_timeout_seconds, FAIL_PERCENT=None)
+    config = Config(
+        CONNECT_TIMEOUT=request.connect_timeout_seconds,
+        FAIL_PERCENT=None,
+        PARALLEL=max(1, min(len(entries), request.parallel)),
+    )
     inventory = Inventory((entries, {}))
     # check_for_changes=False: facts are read when each host runs, in parallel,
     # instead of serially while the operations are added.
@@ -214,19 +306,21 @@ def execute(request: RunRequest) -> RunResult:
 
     results = []
     for host in inventory:
-        results.append(
-            _host_result(
-                names.get(host.name, host.name),
-                host,
-                state,
-                request,
-                recorder.connect_errors.get(host.name),
-                op_errors,
-                probe_results.get(host.name, []),
-                host_durations.get(host.name, 0.0),
-                timed_out,
-            )
+        name = names.get(host.name, host.name)
+        result = _host_result(
+            name,
+            host,
+            state,
+            request,
+            recorder.connect_errors.get(host.name),
+            op_errors,
+            probe_results.get(host.name, []),
+            host_durations.get(host.name, 0.0),
+            timed_out,
         )
+        if name in specs:
+            result.learned_host_keys = _learned(specs[name], secrets)
+        results.append(result)
     return RunResult(
         hosts=results,
         duration_seconds=round(time.monotonic() - started, 3),
@@ -260,9 +354,7 @@ def _host_result(
         operation_meta = meta.operation_meta if meta else None
         if operation_meta is None or not operation_meta.is_complete():
             message = op_errors.get((host.name, index)) or (
-                f"timed out after {request.timeout_seconds}s"
-                if timed_out
-                else "not run: an earlier operation failed"
+                f"timed out after {request.timeout_seconds}s" if timed_out else "not run: an earlier operation failed"
             )
             ops.append(OperationResult(id=op.id, success=False, changed=False, error=message))
             error = error or f"{op.id}: {message}"

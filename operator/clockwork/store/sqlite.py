@@ -131,11 +131,7 @@ class LocalStore:
         return _row(row) if row else None
 
     def list(self) -> list[StoredResource]:
-        rows = (
-            self._connect()
-            .execute(f"SELECT {_COLUMNS} FROM resources ORDER BY kind, namespace, name")
-            .fetchall()
-        )
+        rows = self._connect().execute(f"SELECT {_COLUMNS} FROM resources ORDER BY kind, namespace, name").fetchall()
         return [_row(r) for r in rows]
 
     def put(self, record: StoredResource) -> None:
@@ -163,9 +159,7 @@ class LocalStore:
         db = self._connect()
         with db:
             for table in ("resources", "completions", "approvals"):
-                db.execute(
-                    f"DELETE FROM {table} WHERE kind=? AND namespace=? AND name=?", (kind, namespace, name)
-                )
+                db.execute(f"DELETE FROM {table} WHERE kind=? AND namespace=? AND name=?", (kind, namespace, name))
 
     def get_completion(self, key: tuple[str, str, str], spec_hash: str, completer: str) -> str | None:
         """A cached completion (JSON) for this resource, spec and completer."""
@@ -201,9 +195,7 @@ class LocalStore:
                 "DELETE FROM completions WHERE kind=? AND namespace=? AND name=? AND spec_hash!=?",
                 (*key, spec_hash),
             )
-            db.execute(
-                "INSERT OR REPLACE INTO completions VALUES (?,?,?,?,?,?)", (*key, spec_hash, completer, value)
-            )
+            db.execute("INSERT OR REPLACE INTO completions VALUES (?,?,?,?,?,?)", (*key, spec_hash, completer, value))
 
 
 _COLUMNS = "kind, namespace, name, generation, spec_hash, spec, status, created, updated"

@@ -162,9 +162,7 @@ class KubeAPI:
             if e.get("involvedObject", {}).get("name") == name
         ]
 
-    def wait_for(
-        self, what: str, predicate: Callable[[], Any], timeout: float = 60, every: float = 0.2
-    ) -> Any:
+    def wait_for(self, what: str, predicate: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:
         """Poll ``predicate`` until it returns something truthy; bounded by ``timeout``."""
         deadline = time.monotonic() + timeout
         last: Any = None

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_TOKEN = re.compile(
-    r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\[\*\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*==\s*[\"']([^\"']*)[\"']\)\]"
-)
+_TOKEN = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\[\*\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*==\s*[\"']([^\"']*)[\"']\)\]")
 
 
 def evaluate(path: str, value: Any) -> list[Any]:

@@ -121,9 +121,7 @@ BUILTINS = [
 
 
 class ApiError(Exception):
-    def __init__(
-        self, code: int, reason: str, message: str, causes: list[dict[str, str]] | None = None
-    ) -> None:
+    def __init__(self, code: int, reason: str, message: str, causes: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.code, self.reason, self.message, self.causes = code, reason, message, causes or []
 
@@ -219,9 +217,7 @@ class Emulator:
         if len(self.history) > HISTORY_LIMIT:
             del self.history[: len(self.history) - HISTORY_LIMIT]
         for watcher in self.watchers:
-            if watcher.rtype.key == rtype.key and _matches(
-                obj, watcher.namespace, watcher.labels, watcher.fields
-            ):
+            if watcher.rtype.key == rtype.key and _matches(obj, watcher.namespace, watcher.labels, watcher.fields):
                 watcher.queue.put_nowait((event, copy.deepcopy(obj)))
 
     def _store(self, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
@@ -244,9 +240,7 @@ class Emulator:
             raise ApiError(422, "Invalid", "metadata: Required value")
         name = meta.get("name", "")
         if not isinstance(name, str) or len(name) > 253 or not _NAME.match(name):
-            raise ApiError(
-                422, "Invalid", f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 subdomain"
-            )
+            raise ApiError(422, "Invalid", f"metadata.name: Invalid value: {name!r}: a lowercase RFC 1123 subdomain")
         # Like a real server: kind and apiVersion default from the URL, but must not contradict it.
         obj.setdefault("kind", rtype.kind)
         obj.setdefault("apiVersion", rtype.api_version)
@@ -254,8 +248,7 @@ class Emulator:
             raise ApiError(
                 400,
                 "BadRequest",
-                f"the object is {obj.get('apiVersion')}/{obj.get('kind')}, "
-                f"not {rtype.api_version}/{rtype.kind}",
+                f"the object is {obj.get('apiVersion')}/{obj.get('kind')}, not {rtype.api_version}/{rtype.kind}",
             )
         for key, value in (meta.get("labels") or {}).items():
             if not isinstance(value, str) or (value and not _LABEL.match(value.lower())):
@@ -271,9 +264,7 @@ class Emulator:
         cleaned = prune(rtype.schema, body)
         problems = k8s_schema.errors(rtype.schema, {**cleaned, "metadata": meta})
         if problems:
-            causes = [
-                {"reason": "FieldValueInvalid", "message": p, "field": p.split(":", 1)[0]} for p in problems
-            ]
+            causes = [{"reason": "FieldValueInvalid", "message": p, "field": p.split(":", 1)[0]} for p in problems]
             raise ApiError(
                 422,
                 "Invalid",
@@ -294,9 +285,7 @@ class Emulator:
 
     # --- verbs --------------------------------------------------------------------------------------
 
-    def create(
-        self, rtype: ResourceType, namespace: str | None, obj: dict[str, Any], strict: bool
-    ) -> dict[str, Any]:
+    def create(self, rtype: ResourceType, namespace: str | None, obj: dict[str, Any], strict: bool) -> dict[str, Any]:
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         if rtype.namespaced:
@@ -313,9 +302,7 @@ class Emulator:
         obj = self._validate(rtype, obj, strict)
         meta = obj["metadata"]
         if (meta.get("namespace", ""), meta["name"]) in self.objects[rtype.key]:
-            raise ApiError(
-                409, "AlreadyExists", f'{rtype.plural}.{rtype.group} "{meta["name"]}" already exists'
-            )
+            raise ApiError(409, "AlreadyExists", f'{rtype.plural}.{rtype.group} "{meta["name"]}" already exists')
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(), generation=1)
         meta.pop("deletionTimestamp", None)
         if rtype.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
@@ -360,9 +347,7 @@ class Emulator:
         if old["metadata"].get("deletionTimestamp"):
             added = set(meta.get("finalizers") or []) - set(old["metadata"].get("finalizers") or [])
             if added:
-                raise ApiError(
-                    422, "Forbidden", "no new finalizers can be added if the object is being deleted"
-                )
+                raise ApiError(422, "Forbidden", "no new finalizers can be added if the object is being deleted")
         merged = self._validate(rtype, merged, strict)
         if _essence(merged) != _essence(old):
             merged["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
@@ -447,9 +432,7 @@ class Emulator:
         if parts in (["healthz"], ["readyz"], ["livez"]):
             return web.Response(text="ok")
         if parts == ["api"]:
-            return web.json_response(
-                {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
-            )
+            return web.json_response({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
         if parts == ["apis"]:
             return web.json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": self._groups()})
         if parts[:2] == ["api", "v1"]:
@@ -465,15 +448,10 @@ class Emulator:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if not rest:
             resources = [
-                d
-                for t in self.types.values()
-                if t.group == group and t.version == version
-                for d in t.discovery()
+                d for t in self.types.values() if t.group == group and t.version == version for d in t.discovery()
             ]
             if not resources:
-                raise ApiError(
-                    404, "NotFound", f"the server could not find the group version {group}/{version}"
-                )
+                raise ApiError(404, "NotFound", f"the server could not find the group version {group}/{version}")
             return web.json_response(
                 {
                     "kind": "APIResourceList",
@@ -504,9 +482,7 @@ class Emulator:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return rtype
 
-    async def _resource(
-        self, request: web.Request, group: str, version: str, rest: list[str]
-    ) -> web.StreamResponse:
+    async def _resource(self, request: web.Request, group: str, version: str, rest: list[str]) -> web.StreamResponse:
         namespace: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3 and (group, rest[2]) in self.types:
             namespace, rest = rest[1], rest[2:]
@@ -545,22 +521,16 @@ class Emulator:
                 return web.json_response(self._table(rtype, [obj]))
             return web.json_response(obj)
         if method == "PUT":
-            return web.json_response(
-                self.replace(rtype, namespace, name, await _json(request), subresource, strict)
-            )
+            return web.json_response(self.replace(rtype, namespace, name, await _json(request), subresource, strict))
         if method == "PATCH":
             content_type = request.headers.get("Content-Type", "")
-            patched = self.patch(
-                rtype, namespace, name, content_type, await _json(request), subresource, strict
-            )
+            patched = self.patch(rtype, namespace, name, content_type, await _json(request), subresource, strict)
             return web.json_response(patched)
         if method == "DELETE" and subresource is None:
             return web.json_response(self.delete(rtype, namespace, name))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed here")
 
-    async def _watch(
-        self, request: web.Request, rtype: ResourceType, namespace: str | None
-    ) -> web.StreamResponse:
+    async def _watch(self, request: web.Request, rtype: ResourceType, namespace: str | None) -> web.StreamResponse:
         query = request.query
         labels, fields = query.get("labelSelector"), query.get("fieldSelector")
         since = query.get("resourceVersion", "")
@@ -677,9 +647,7 @@ def _wants_table(request: web.Request) -> bool:
 
 
 def _age(timestamp: str) -> str:
-    seconds = int(
-        (datetime.now(UTC) - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds()
-    )
+    seconds = int((datetime.now(UTC) - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"

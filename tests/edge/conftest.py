@@ -1,0 +1,22 @@
+"""Fixtures of the edge tier: a lab of real sshd nodes (see tests/support/edge_lab.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.edge_lab import EdgeLab, edge_lab
+
+
+@pytest.fixture
+def lab3() -> Iterator[EdgeLab]:
+    reason = EdgeLab.available()
+    if reason:
+        pytest.skip(reason)
+    with edge_lab(3) as lab:
+        yield lab
+
+
+# The operator tier's fixtures (API emulator, operator process), for the fleet scenarios.
+from tests.operator.conftest import kube, operator  # noqa: E402, F401

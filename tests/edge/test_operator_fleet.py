@@ -1,0 +1,148 @@
+"""The operator against real sshd nodes: EdgeNodes from the API, keys from Secrets.
+
+The operator talks to the API emulator; its PyInfra workers run in the lab's
+control namespace (CW_WORKER_PREFIX). Covers: heartbeats make EdgeNodes Online with
+facts and a host key trusted on first use; a File by label reaches every node; a
+node whose sshd stops goes Offline, is skipped with the reason while the others stay
+applied, and catches up when it is back; a changed host key is refused with a
+condition and an Event; the private key appears in no log, status or Event.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.operator.conftest import OperatorLauncher
+from tests.support.edge_lab import EdgeLab
+from tests.support.kubeapi import KubeAPI
+
+pytestmark = pytest.mark.integration
+
+
+def edge_node(lab: EdgeLab, index: int) -> dict[str, Any]:
+    node = lab.nodes[index]
+    return {
+        "apiVersion": "clockwork.dev/v1alpha1",
+        "kind": "EdgeNode",
+        "metadata": {"name": node.name, "labels": {"site": "lab", "ring": str(index)}},
+        "spec": {
+            "address": node.address,
+            "sshKeySecret": {"name": "lab-key"},
+            "connectTimeoutSeconds": 2,
+            "offlineAfter": 1,
+            "heartbeatSeconds": 5,
+            "capabilities": ["linux"],
+        },
+    }
+
+
+def phase(kube: KubeAPI, name: str) -> str | None:
+    obj = kube.find("edgenodes", name)
+    return ((obj or {}).get("status") or {}).get("phase")
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(c for c in obj["status"]["conditions"] if c["type"] == type_)
+
+
+@pytest.fixture
+def fleet(kube: KubeAPI, operator: OperatorLauncher, lab3: EdgeLab) -> OperatorLauncher:
+    key = base64.b64encode(lab3.client_key.read_bytes()).decode()
+    kube.request(
+        "POST",
+        "/api/v1/namespaces/default/secrets",
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "lab-key"}, "data": {"ssh-privatekey": key}},
+    )
+    operator.start(CW_WORKER_PREFIX=lab3.worker_prefix)
+    for index in range(3):
+        kube.create("edgenodes", edge_node(lab3, index))
+    for node in lab3.nodes:
+        kube.wait_for(f"{node.name} Online", lambda n=node.name: phase(kube, n) == "Online", timeout=60)
+    return operator
+
+
+def test_heartbeat_fan_out_offline_and_catch_up(kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab) -> None:
+    node0 = kube.get("edgenodes", "node-0")
+    assert node0["status"]["facts"]["cpus"] >= 1
+    assert node0["status"]["hostKey"].split()[1:] == lab3.nodes[0].public_host_key().split()
+
+    kube.create(
+        "files",
+        {
+            "apiVersion": "clockwork.dev/v1alpha1",
+            "kind": "File",
+            "metadata": {"name": "motd"},
+            "spec": {"path": "/srv/motd", "content": "v1\n", "target": {"nodeSelector": {"site": "lab"}}},
+        },
+    )
+
+    def ready() -> bool:
+        obj = kube.get("files", "motd")
+        return any(
+            c["type"] == "Ready" and c["status"] == "True" for c in (obj.get("status") or {}).get("conditions", [])
+        )
+
+    kube.wait_for("motd Ready on 3 nodes", ready, timeout=60)
+    for node in lab3.nodes:
+        assert node.path("/srv/motd").read_text() == "v1\n"
+
+    lab3.nodes[1].stop_sshd()
+    kube.wait_for("node-1 Offline", lambda: phase(kube, "node-1") == "Offline", timeout=30)
+    kube.patch("files", "motd", {"spec": {"content": "v2\n"}})
+
+    def skipped() -> dict[str, Any] | None:
+        obj = kube.get("files", "motd")
+        nodes = {n["name"]: n for n in (obj.get("status") or {}).get("nodes", [])}
+        return (
+            obj
+            if nodes.get("node-1", {}).get("lastResult") == "skipped" and obj["status"]["observedGeneration"] == 2
+            else None
+        )
+
+    partial = kube.wait_for("node-1 skipped", skipped, timeout=60)
+    assert condition(partial, "Applied")["reason"] == "NodesUnavailable"
+    kube.wait_for(
+        "v2 on the online nodes",
+        lambda: (
+            lab3.nodes[0].path("/srv/motd").read_text() == "v2\n"
+            and lab3.nodes[2].path("/srv/motd").read_text() == "v2\n"
+        ),
+        timeout=30,
+    )
+    assert lab3.nodes[1].path("/srv/motd").read_text() == "v1\n"
+
+    lab3.nodes[1].start_sshd()
+    kube.wait_for("node-1 Online again", lambda: phase(kube, "node-1") == "Online", timeout=30)
+    kube.wait_for("node-1 caught up", lambda: lab3.nodes[1].path("/srv/motd").read_text() == "v2\n", timeout=60)
+    kube.wait_for("motd Ready again", ready, timeout=60)
+
+
+def test_changed_host_key_is_refused_and_secrets_stay_secret(
+    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab
+) -> None:
+    lab3.nodes[2].change_host_key()
+
+    def refused() -> dict[str, Any] | None:
+        obj = kube.get("edgenodes", "node-2")
+        conditions = {c["type"]: c for c in obj["status"].get("conditions", [])}
+        trusted = conditions.get("HostKeyTrusted", {})
+        return obj if trusted.get("reason") == "HostKeyChanged" else None
+
+    node = kube.wait_for("host key refused", refused, timeout=30)
+    assert node["status"]["phase"] == "Offline"
+    assert "spec.hostKey.knownHosts" in condition(node, "HostKeyTrusted")["message"]
+    kube.wait_for("HostKeyChanged event", lambda: "HostKeyChanged" in [e["reason"] for e in kube.events("node-2")])
+
+    key = lab3.client_key.read_text()
+    secrets = [line for line in key.splitlines() if line and "PRIVATE KEY" not in line]
+    secrets.append(base64.b64encode(key.encode()).decode()[:40])
+    everything = "".join(op.logs() for op in fleet.started)
+    everything += json.dumps([kube.list(p) for p in ("edgenodes", "files")])
+    everything += json.dumps(kube.list("events", group="", version="v1"))
+    assert not any(secret in everything for secret in secrets)
+    assert Path(lab3.client_key).exists()

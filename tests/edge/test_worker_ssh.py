@@ -1,0 +1,100 @@
+"""The PyInfra worker over real SSH to lab nodes (the worker runs in the control namespace).
+
+Covers: a file to 3 nodes, idempotent re-run; a stopped sshd fails that node only,
+at once; dropped packets time out at the connect timeout and no later; trust on
+first use learns a key and a changed key is then refused; key files never outlive
+the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import time
+
+import pytest
+
+from clockwork.plan import HostSpec, Operation, RunRequest, RunResult
+from clockwork.runners.pyinfra import PyinfraRunner
+from tests.support.edge_lab import EdgeLab, EdgeNode
+
+pytestmark = pytest.mark.integration
+
+
+def host(lab: EdgeLab, node: EdgeNode, **kw: object) -> HostSpec:
+    defaults: dict[str, object] = {
+        "name": node.name,
+        "connector": "ssh",
+        "address": node.address,
+        "private_key": lab.client_key.read_text(),
+        "known_hosts": [node.public_host_key()],
+    }
+    return HostSpec.model_validate({**defaults, **kw})
+
+
+def put(path: str, content: str) -> Operation:
+    return Operation(id="put", op="files.put", args={"dest": path, "content": content, "mode": "0644"})
+
+
+def run(lab: EdgeLab, request: RunRequest) -> RunResult:
+    return asyncio.run(PyinfraRunner(prefix=lab.control([])).run(request))
+
+
+def test_file_to_three_nodes_then_idempotent(lab3: EdgeLab) -> None:
+    hosts = [host(lab3, n) for n in lab3.nodes]
+    started = time.monotonic()
+    first = run(lab3, RunRequest(hosts=hosts, operations=[put("/srv/app/motd", "hello\n")]))
+    first_seconds = time.monotonic() - started
+    assert first.ok, first.model_dump_json()
+    assert [h.outcome for h in first.hosts] == ["changed"] * 3
+    for node in lab3.nodes:
+        assert node.path("/srv/app/motd").read_text() == "hello\n"
+    started = time.monotonic()
+    second = run(lab3, RunRequest(hosts=hosts, operations=[put("/srv/app/motd", "hello\n")]))
+    second_seconds = time.monotonic() - started
+    assert [h.outcome for h in second.hosts] == ["ok"] * 3
+    print(f"\n3-node File deploy: first {first_seconds:.2f}s, idempotent {second_seconds:.2f}s")
+    assert not glob.glob("/tmp/clockwork-worker-*"), "key files must not outlive the run"
+
+
+def test_stopped_sshd_fails_only_that_node(lab3: EdgeLab) -> None:
+    lab3.nodes[1].stop_sshd()
+    started = time.monotonic()
+    result = run(
+        lab3,
+        RunRequest(
+            hosts=[host(lab3, n) for n in lab3.nodes], operations=[put("/srv/x", "x")], connect_timeout_seconds=2
+        ),
+    )
+    assert time.monotonic() - started < 15
+    outcomes = {h.name: (h.outcome, h.error or "") for h in result.hosts}
+    assert outcomes["node-0"][0] == "changed"
+    assert outcomes["node-2"][0] == "changed"
+    assert outcomes["node-1"][0] == "failed"
+    assert not result.hosts[1].connected
+
+
+def test_dropped_packets_time_out_at_the_connect_timeout(lab3: EdgeLab) -> None:
+    node = lab3.nodes[0]
+    node.drop_packets()
+    started = time.monotonic()
+    result = run(lab3, RunRequest(hosts=[host(lab3, node)], operations=[put("/srv/x", "x")], connect_timeout_seconds=2))
+    elapsed = time.monotonic() - started
+    assert result.hosts[0].outcome == "failed"
+    assert 2 <= elapsed < 12, elapsed
+    node.restore_packets()
+    assert run(lab3, RunRequest(hosts=[host(lab3, node)], operations=[put("/srv/x", "x")])).ok
+
+
+def test_trust_on_first_use_then_a_changed_key_is_refused(lab3: EdgeLab) -> None:
+    node = lab3.nodes[2]
+    learn = run(lab3, RunRequest(hosts=[host(lab3, node, known_hosts=[], host_key_policy="accept-new")]))
+    [learned] = learn.hosts[0].learned_host_keys
+    assert learned.split()[1:] == node.public_host_key().split()
+    assert run(lab3, RunRequest(hosts=[host(lab3, node, known_hosts=[learned])])).ok
+
+    node.change_host_key()
+    refused = run(lab3, RunRequest(hosts=[host(lab3, node, known_hosts=[learned], host_key_policy="accept-new")]))
+    assert refused.hosts[0].outcome == "failed"
+    assert "does not match" in (refused.hosts[0].error or "")
+    assert refused.hosts[0].learned_host_keys == []
