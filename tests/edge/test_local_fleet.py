@@ -167,6 +167,7 @@ def test_private_key_never_shows_up(fleet: Fleet) -> None:
     fleet.write(*(edge_node(lab, i) for i in range(2)), motd({"site": "lab"}))
     lab.nodes[1].stop_sshd()
     code, outcomes, stderr, _ = fleet.run("apply")
+    assert code == 1  # node-1 is down: not Ready
     key_lines = [line for line in lab.client_key.read_text().splitlines() if line and "PRIVATE KEY" not in line]
     state = sqlite3.connect(fleet.workdir / ".clockwork" / "state.db")
     dumped = "\n".join(str(row) for row in state.execute("SELECT * FROM resources"))
