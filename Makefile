@@ -27,6 +27,8 @@ demo: venv
 # System packages and services the real-component tests need (root on Debian).
 test-deps:
 	./scripts/install-test-deps.sh $(TEST_DEB_PACKAGES)
+	./scripts/docker/ensure-dockerd.sh
+	./scripts/docker/build-base-image.sh
 
 lint: venv
 	$(BIN)/ruff check operator tests

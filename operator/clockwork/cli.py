@@ -452,6 +452,26 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
         out.print("no resources applied yet")
 
 
+@main.command()
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def doctor(output: str) -> None:
+    """Which runners and connectors this machine can use, and why not."""
+    from clockwork.doctor import run_checks
+
+    checks = run_checks(_settings(None))
+    if output == "json":
+        click.echo(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        table = Table(title="clockwork doctor", title_justify="left")
+        for column in ("AREA", "CHECK", "OK", "DETAIL", "HINT"):
+            table.add_column(column, overflow="fold")
+        for c in checks:
+            mark = "[green]yes[/]" if c.ok else ("[red]no[/]" if c.required else "[yellow]no[/]")
+            table.add_row(c.area, c.name, mark, _escape(c.detail), _escape(c.hint))
+        out.print(table)
+    sys.exit(EXIT_OK if all(c.ok for c in checks if c.required) else EXIT_FAILED)
+
+
 @main.command(name="operator")
 @click.option(
     "-n",

@@ -103,6 +103,12 @@ class Settings:
     daemon_idle_seconds: int = 300
     # CW_RETRY_SECONDS: when to try again after a temporary failure (a model endpoint down; 30).
     retry_seconds: int = 30
+    # CW_JOB_IMAGE: the image Jobs run the worker in (runner: job); the operator's own image.
+    job_image: str = "ghcr.io/clockwork-dev/clockwork:latest"
+    # CW_JOB_SERVICE_ACCOUNT: the service account of worker Jobs (none: the namespace default).
+    job_service_account: str | None = None
+    # CW_JOB_TTL: seconds a finished Job is kept for inspection (600).
+    job_ttl: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -130,6 +136,9 @@ class Settings:
             watch_timeout=_int(env, "CW_WATCH_TIMEOUT", 300, 10, 3600),
             daemon_idle_seconds=_int(env, "CW_DAEMON_IDLE", 300, 1, 86400),
             retry_seconds=_int(env, "CW_RETRY_SECONDS", 30, 1, 3600),
+            job_image=env.get("CW_JOB_IMAGE") or "ghcr.io/clockwork-dev/clockwork:latest",
+            job_service_account=env.get("CW_JOB_SERVICE_ACCOUNT") or None,
+            job_ttl=_int(env, "CW_JOB_TTL", 600, 0, 86400 * 7),
             check_interval=(
                 _int(env, "CW_CHECK_INTERVAL_DEFAULT", 0, 0, 86400) if env.get("CW_CHECK_INTERVAL_DEFAULT") else None
             ),

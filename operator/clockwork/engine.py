@@ -19,7 +19,7 @@ from clockwork.api.common import DeployableSpec, ResourceStatus
 from clockwork.completion import configured_completer
 from clockwork.completion.base import Completer, Completion, completer_id
 from clockwork.config import Settings
-from clockwork.plan import RunRequest, RunResult
+from clockwork.plan import Origin, RunRequest, RunResult
 from clockwork.reconcile import Apply, Check, Complete, Destroy, Forget, Inputs, Observations, Step, step
 from clockwork.runners.base import Runner
 from clockwork.runners.pyinfra import PyinfraRunner
@@ -120,10 +120,17 @@ def summarise(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 class Engine:
-    def __init__(self, runners: dict[str, Runner], complete: CompleteFn, slots: NodeSlots | None = None) -> None:
+    def __init__(
+        self,
+        runners: dict[str, Runner],
+        complete: CompleteFn,
+        slots: NodeSlots | None = None,
+        origin: Origin | None = None,
+    ) -> None:
         self.runners = runners
         self.complete = complete
         self.slots = slots or NodeSlots()
+        self.origin = origin
 
     async def run(self, inputs: Inputs, status: ResourceStatus[Any]) -> PassResult:
         obs = Observations()
@@ -149,9 +156,10 @@ class Engine:
             raise TypeError(f"unknown action {action!r}")
         runner_name = current.resolved.runner if current.resolved else _recorded_runner(current)
         runner = self.runners.get(runner_name) or self.runners["pyinfra"]
-        async with self.slots.hold([h.name for h in action.request.hosts]):
+        request = action.request.model_copy(update={"origin": self.origin})
+        async with self.slots.hold([h.name for h in request.hosts]):
             started = time.monotonic()
-            result = await runner.run(action.request)
+            result = await runner.run(request)
         kind = "check" if isinstance(action, Check) else ("destroy" if isinstance(action, Destroy) else "apply")
         metrics.RUNNER_DURATION.labels(runner.name, kind).observe(time.monotonic() - started)
         if isinstance(action, Check):

@@ -61,6 +61,20 @@ Probe = Annotated[FactProbe | CommandProbe, Field(discriminator="kind")]
 HostKeyPolicy = Literal["strict", "accept-new"]
 
 
+class SecretRef(CWModel):
+    name: str
+    key: str
+
+
+class Origin(CWModel):
+    """Which resource a run is for (a Job runner names and owns its objects by it)."""
+
+    namespace: str
+    kind: str
+    name: str
+    uid: str | None = None
+
+
 class HostSpec(CWModel):
     """How to reach one host. ``@local`` is the machine the worker runs on.
 
@@ -80,6 +94,10 @@ class HostSpec(CWModel):
     known_hosts: list[str] = Field(default_factory=list)
     host_key_policy: HostKeyPolicy = "strict"
     container: str | None = Field(default=None, description="Container name or id (docker connector).")
+    # Where the key lives in the cluster, for runners that mount it instead (Job).
+    key_secret: SecretRef | None = None
+    # The Kubernetes node this machine is (a Job runs there when it names one).
+    kubernetes_node: str | None = None
 
     @field_serializer("private_key", when_used="always")
     def _key(self, value: SecretStr | None, info: SerializationInfo) -> str | None:
@@ -97,6 +115,7 @@ class RunRequest(CWModel):
     timeout_seconds: int = Field(default=600, ge=1, le=86400)
     # Hosts worked on at once by one worker (PyInfra greenlets).
     parallel: int = Field(default=20, ge=1, le=500)
+    origin: Origin | None = None
 
 
 class OperationResult(CWModel):

@@ -14,7 +14,7 @@ from datetime import datetime
 from clockwork.api.base import ObjectMeta
 from clockwork.api.common import Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus, NodeFacts
-from clockwork.plan import CommandProbe, HostSpec, RunRequest, RunResult
+from clockwork.plan import CommandProbe, HostSpec, RunRequest, RunResult, SecretRef
 from clockwork.reconcile import Event
 from clockwork.reconcile import conditions as cond
 
@@ -32,7 +32,12 @@ FACTS_COMMAND = (
 
 
 def host_spec(
-    node: EdgeNode, status: EdgeNodeStatus | None, *, private_key: str | None = None, key_file: str | None = None
+    node: EdgeNode,
+    status: EdgeNodeStatus | None,
+    *,
+    private_key: str | None = None,
+    key_file: str | None = None,
+    key_secret: SecretRef | None = None,
 ) -> HostSpec:
     """How the worker reaches ``node``: its key, and the host keys it may accept."""
     spec = node.spec
@@ -52,6 +57,8 @@ def host_spec(
             "key_file": key_file if private_key is None else None,
             "known_hosts": known,
             "host_key_policy": policy,
+            "key_secret": key_secret.wire() if key_secret else None,
+            "kubernetes_node": spec.kubernetes_node_name,
         }
     )
 

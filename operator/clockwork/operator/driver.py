@@ -29,7 +29,7 @@ from clockwork.config import Settings
 from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner, summarise
 from clockwork.errors import PermanentError, TemporaryError, describe_validation_error
 from clockwork.fleet import edgenodes
-from clockwork.plan import HostSpec
+from clockwork.plan import HostSpec, Origin, SecretRef
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile import conditions as cond
 from clockwork.runners.base import Runner
@@ -83,9 +83,10 @@ class OperatorDriver(DriverBase):
         runner: Runner | None = None,
         completer: Completer | None = None,
         fleet: FleetApi | None = None,
+        job: Runner | None = None,
     ) -> None:
-        job = UnavailableRunner("job", "runner 'job' arrives with the Job runner; use runner: pyinfra")
-        super().__init__(settings, runner, completer, job)
+        unavailable = UnavailableRunner("job", "runner 'job' needs the operator's Kubernetes API access")
+        super().__init__(settings, runner, completer, job or unavailable)
         self.post_event = post_event
         self.patch_status = patch_status
         self.fleet = fleet
@@ -197,7 +198,8 @@ class OperatorDriver(DriverBase):
             return await pipeline.complete(info, action.spec, context, completer, identity=action.spec_hash)
 
         try:
-            result = await Engine(self.runners, complete, self.slots).run(inputs, status)
+            origin = Origin(namespace=namespace, kind=info.kind, name=name, uid=meta.get("uid"))
+            result = await Engine(self.runners, complete, self.slots, origin).run(inputs, status)
         except Exception:
             metrics.RECONCILE_TOTAL.labels(info.kind, "error").inc()
             raise
@@ -291,7 +293,8 @@ class OperatorDriver(DriverBase):
             key = await self.fleet.read_secret(node.metadata.namespace, ref.name, ref.key or "ssh-privatekey")
         except (PermanentError, TemporaryError) as exc:
             return f"EdgeNode {node.metadata.name}: {exc}"
-        return edgenodes.host_spec(node, status, private_key=key)
+        secret = SecretRef(name=ref.name, key=ref.key or "ssh-privatekey")
+        return edgenodes.host_spec(node, status, private_key=key, key_secret=secret)
 
     async def _targets(
         self, spec: DeployableSpec, meta: Mapping[str, Any]

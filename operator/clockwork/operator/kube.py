@@ -23,6 +23,7 @@ class KubeClient:
         self.api = client.ApiClient() if api_client is None else api_client
         self.custom = client.CustomObjectsApi(self.api)
         self.core = client.CoreV1Api(self.api)
+        self.batch = client.BatchV1Api(self.api)
 
     @classmethod
     def from_environment(cls) -> KubeClient:
@@ -67,6 +68,48 @@ class KubeClient:
         if key not in data:
             raise PermanentError(f"Secret {namespace}/{name} has no key {key!r} (it has: {', '.join(sorted(data))})")
         return base64.b64decode(data[key]).decode()
+
+    # --- what the Job runner needs (runners.job.JobApi) ---
+
+    def _typed(self, api_version: str, plural: str) -> tuple[Any, str]:
+        """The typed client and the method suffix for a kind the Job runner uses."""
+        known = {("v1", "configmaps"): (self.core, "namespaced_config_map"),
+                 ("batch/v1", "jobs"): (self.batch, "namespaced_job")}  # fmt: skip
+        if (api_version, plural) not in known:
+            raise ValueError(f"no typed client for {api_version} {plural}")
+        return known[(api_version, plural)]
+
+    async def create(self, api_version: str, plural: str, namespace: str, body: dict[str, Any]) -> None:
+        api, suffix = self._typed(api_version, plural)
+        await asyncio.to_thread(getattr(api, f"create_{suffix}"), namespace, body)
+
+    async def get(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        api, suffix = self._typed(api_version, plural)
+        try:
+            found = await asyncio.to_thread(getattr(api, f"read_{suffix}"), name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(self.api.sanitize_for_serialization(found))
+
+    async def delete(self, api_version: str, plural: str, namespace: str, name: str) -> None:
+        api, suffix = self._typed(api_version, plural)
+        await asyncio.to_thread(getattr(api, f"delete_{suffix}"), name, namespace, propagation_policy="Background")
+
+    async def pod_log(self, namespace: str, selector: str) -> str:
+        pods = await asyncio.to_thread(self.core.list_namespaced_pod, namespace, label_selector=selector)
+        if not pods.items:
+            return ""
+        newest = sorted(pods.items, key=lambda p: p.metadata.creation_timestamp or 0)[-1]
+        # Raw bytes: the client's own decoding of a plain-text body is unreliable.
+        response = await asyncio.to_thread(self.core.read_namespaced_pod_log, newest.metadata.name, namespace,
+                                           tail_lines=2000, _preload_content=False)  # fmt: skip
+        return bytes(response.data).decode(errors="replace")
+
+    @classmethod
+    def from_kubeconfig(cls, path: str) -> KubeClient:
+        return cls(config.new_client_from_config(path))
 
     def close(self) -> None:
         self.api.close()

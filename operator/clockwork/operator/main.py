@@ -15,6 +15,7 @@ from clockwork.config import Settings
 from clockwork.operator import handlers
 from clockwork.operator.driver import OperatorDriver
 from clockwork.operator.kube import KubeClient
+from clockwork.runners.job import JobOptions, JobRunner
 
 FINALIZER = "clockwork.dev/finalizer"
 KOPF_PREFIX = "kopf.clockwork.dev"
@@ -28,7 +29,13 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
     def post_event(body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         kopf.event(body, type=type_, reason=reason, message=message)  # type: ignore[arg-type]
 
-    driver = OperatorDriver(settings, post_event=post_event, patch_status=kube.patch_status, fleet=kube)
+    job = JobRunner(
+        kube,
+        JobOptions(
+            image=settings.job_image, service_account=settings.job_service_account, ttl_seconds=settings.job_ttl
+        ),
+    )
+    driver = OperatorDriver(settings, post_event=post_event, patch_status=kube.patch_status, fleet=kube, job=job)
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

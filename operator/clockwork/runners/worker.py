@@ -19,6 +19,7 @@ import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -54,6 +55,7 @@ from clockwork.plan import (  # noqa: E402
     RunResult,
     tail,
 )
+from clockwork.runners.job import result_line  # noqa: E402
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
     "files.put": files.put,
@@ -156,6 +158,22 @@ def _inventory_entry(spec: HostSpec, index: int, secrets: _Secrets) -> tuple[str
     return (spec.name, data)
 
 
+def _docker_problem(spec: HostSpec) -> str | None:
+    """Why a docker host cannot be used; PyInfra would build an image from a missing container."""
+    if spec.connector != "docker" or not spec.container:
+        return None
+    try:
+        found = subprocess.run(["docker", "container", "inspect", "-f", "{{.State.Running}}", spec.container],
+                               capture_output=True, text=True, timeout=30)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"docker is not usable here: {exc}"
+    if found.returncode != 0:
+        return f"container {spec.container} does not exist"
+    if found.stdout.strip() != "true":
+        return f"container {spec.container} is not running"
+    return None
+
+
 def _learned(spec: HostSpec, secrets: _Secrets) -> list[str]:
     path = secrets.known_hosts.get(spec.name)
     if path is None or spec.host_key_policy != "accept-new":
@@ -235,7 +253,12 @@ def _execute(request: RunRequest, secrets: _Secrets) -> RunResult:
     started = time.monotonic()
     names = {}
     entries = []
+    unreachable: list[HostResult] = []
     for index, spec in enumerate(request.hosts):
+        problem = _docker_problem(spec)
+        if problem:
+            unreachable.append(HostResult(name=spec.name, connected=False, outcome="failed", error=problem))
+            continue
         try:
             entry = _inventory_entry(spec, index, secrets)
         except ValueError as exc:
@@ -243,6 +266,8 @@ def _execute(request: RunRequest, secrets: _Secrets) -> RunResult:
         entries.append(entry)
         names[entry[0]] = spec.name
     specs = {spec.name: spec for spec in request.hosts}
+    if not entries:
+        return RunResult(hosts=unreachable, duration_seconds=round(time.monotonic() - started, 3))
 
     config = Config(
         CONNECT_TIMEOUT=request.connect_timeout_seconds,
@@ -322,7 +347,7 @@ def _execute(request: RunRequest, secrets: _Secrets) -> RunResult:
             result.learned_host_keys = _learned(specs[name], secrets)
         results.append(result)
     return RunResult(
-        hosts=results,
+        hosts=results + unreachable,
         duration_seconds=round(time.monotonic() - started, 3),
         error=f"run timed out after {request.timeout_seconds}s" if timed_out else None,
     )
@@ -390,13 +415,20 @@ def _host_result(
     )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Read the request from stdin (runner) or ``--request FILE`` (a Job's mounted plan)."""
+    args = sys.argv[1:] if argv is None else argv
+    from_file = args[1] if len(args) == 2 and args[0] == "--request" else None
     # The result goes to the original stdout; anything PyInfra or a library prints
     # goes to stderr so that it can never corrupt the JSON.
     result_stream = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
-    raw = sys.stdin.read()
+    if from_file is not None:
+        with open(from_file) as handle:
+            raw = handle.read()
+    else:
+        raw = sys.stdin.read()
     try:
         request = RunRequest.model_validate_json(raw)
     except ValidationError as exc:
@@ -408,7 +440,8 @@ def main() -> int:
     except Exception as exc:
         traceback.print_exc()
         result = RunResult.failed(request.hosts, f"worker error: {type(exc).__name__}: {exc}")
-    result_stream.write(result.model_dump_json())
+    # In a Job, stdout and stderr share one log: the marker finds the result in it.
+    result_stream.write(result_line(result) if from_file else result.model_dump_json())
     result_stream.close()
     return 0
 

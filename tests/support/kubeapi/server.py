@@ -163,6 +163,8 @@ class Emulator:
         self.history: list[tuple[int, tuple[str, str], str, dict[str, Any]]] = []
         self.watchers: list[Watcher] = []
         self.requests: list[tuple[str, str]] = []
+        # What a kubelet would have: pod logs by (namespace, name); tests set them.
+        self.pod_logs: dict[tuple[str, str], str] = {}
         for rtype in BUILTINS:
             self.register(rtype)
         for name in ("default", "kube-system"):
@@ -491,6 +493,13 @@ class Emulator:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         subresource = rest[2] if len(rest) > 2 else None
+        if subresource == "log" and rtype.key == ("", "pods") and request.method == "GET" and name:
+            self._get(rtype, namespace, name)
+            text = self.pod_logs.get((namespace or "", name), "")
+            lines = request.query.get("tailLines")
+            if lines:
+                text = "\n".join(text.splitlines()[-int(lines) :])
+            return web.Response(text=text, content_type="text/plain")
         if subresource is not None and not (subresource == "status" and rtype.status_subresource):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         query = request.query
