@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 
 from pydantic import ValidationError
@@ -25,6 +27,15 @@ class PyinfraRunner:
         self.prefix = prefix if prefix is not None else shlex.split(os.environ.get("CW_WORKER_PREFIX", ""))
 
     async def run(self, request: RunRequest) -> RunResult:
+        # A private folder for the worker's key files, removed here even when the
+        # worker had to be killed and could not clean up itself.
+        secrets = tempfile.mkdtemp(prefix="clockwork-worker-")
+        try:
+            return await self._run(request, secrets)
+        finally:
+            shutil.rmtree(secrets, ignore_errors=True)
+
+    async def _run(self, request: RunRequest, secrets: str) -> RunResult:
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             *self.prefix,
@@ -34,7 +45,7 @@ class PyinfraRunner:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "CW_WORKER_SECRETS_DIR": secrets},
             start_new_session=True,
         )
         try:

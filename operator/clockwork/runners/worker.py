@@ -113,8 +113,11 @@ class _Secrets:
     """A private folder for keys and known_hosts files, removed whatever happens."""
 
     def __init__(self) -> None:
-        self.path = tempfile.mkdtemp(prefix="clockwork-worker-")  # mode 0700
+        # The runner makes the folder and removes it even if this process is killed.
+        given = os.environ.get("CW_WORKER_SECRETS_DIR")
+        self.path = given if given and os.path.isdir(given) else tempfile.mkdtemp(prefix="clockwork-worker-")
         self.known_hosts: dict[str, str] = {}
+        self.keys: list[str] = []
 
     def write(self, name: str, text: str) -> str:
         path = os.path.join(self.path, name)
@@ -123,8 +126,16 @@ class _Secrets:
             handle.write(text)
         return path
 
+    def forget_keys(self) -> None:
+        """Keys are read when connecting; after that they need not be on disk."""
+        for key in self.keys:
+            with contextlib.suppress(OSError):
+                os.unlink(key)
+
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        self.forget_keys()
+        if os.environ.get("CW_WORKER_SECRETS_DIR") != self.path:
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 def _inventory_entry(spec: HostSpec, index: int, secrets: _Secrets) -> tuple[str, dict[str, Any]]:
@@ -149,6 +160,7 @@ def _inventory_entry(spec: HostSpec, index: int, secrets: _Secrets) -> tuple[str
     }
     if spec.private_key is not None:
         data["ssh_key"] = secrets.write(f"key-{index}", spec.private_key.get_secret_value().rstrip() + "\n")
+        secrets.keys.append(data["ssh_key"])
     elif spec.key_file:
         data["ssh_key"] = spec.key_file
     lines = known_hosts_lines(spec)
@@ -291,6 +303,7 @@ def _execute(request: RunRequest, secrets: _Secrets) -> RunResult:
             # PyinfraError when no host connected: reported per host below.
             with contextlib.suppress(PyinfraError):
                 connect_all(state)
+            secrets.forget_keys()
             active = list(state.inventory.get_active_hosts())
             for op in request.operations:
                 try:
