@@ -18,5 +18,13 @@ def lab3() -> Iterator[EdgeLab]:
         yield lab
 
 
+@pytest.fixture
+def isolated_lab3(lab3: EdgeLab) -> EdgeLab:
+    """Three nodes with their own filesystems (network namespaces)."""
+    if not lab3.isolated:
+        pytest.skip("nodes share the host's filesystem here (no network namespaces): per-node files cannot differ")
+    return lab3
+
+
 # The operator tier's fixtures (API emulator, operator process), for the fleet scenarios.
 from tests.operator.conftest import kube, operator  # noqa: E402, F401

@@ -19,7 +19,8 @@ from tests.support.edge_lab import EdgeLab, edge_lab
 pytestmark = pytest.mark.integration
 
 
-def test_nodes_are_reachable_and_isolated(lab3: EdgeLab) -> None:
+def test_nodes_are_reachable_and_isolated(isolated_lab3: EdgeLab) -> None:
+    lab3 = isolated_lab3
     a, b, _ = lab3.nodes
     for node in lab3.nodes:
         assert lab3.ssh(node, "echo ok").stdout.strip() == "ok"
@@ -83,10 +84,28 @@ def test_teardown_leaves_nothing() -> None:
         pytest.skip(reason)
     with edge_lab(2) as lab:
         pids = [p.pid for n in lab.nodes for p in (n.holder, n.sshd) if p is not None]
-        namespaces = [lab.control_ns, *(n.namespace for n in lab.nodes)]
+        namespaces = [lab.control_ns, *(n.namespace for n in lab.nodes)] if lab.mode == "netns" else []
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert not any(ns in listed for ns in namespaces)
     for pid in pids:
         status = Path(f"/proc/{pid}/status")
         assert not status.exists() or "zombie" in status.read_text().lower()
     assert not lab.dir.exists()
+
+
+def test_loopback_fallback_where_namespaces_are_not_allowed() -> None:
+    reason = EdgeLab.available()
+    if reason:
+        pytest.skip(reason)
+    with edge_lab(2, mode="loopback") as lab:
+        first, second = lab.nodes
+        assert first.address.startswith("127.")
+        assert lab.ssh(first, "echo ok").stdout.strip() == "ok"
+        second.stop_sshd()
+        assert "refused" in lab.ssh(second, "true", timeout=3).stderr.lower()
+        first.drop_packets()
+        started = time.monotonic()
+        assert lab.ssh(first, "true", timeout=2).returncode != 0
+        assert 1.5 < time.monotonic() - started < 6
+        first.restore_packets()
+        assert lab.ssh(first, "echo back").stdout.strip() == "back"

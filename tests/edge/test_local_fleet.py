@@ -100,7 +100,7 @@ def test_file_to_three_nodes_by_label_and_idempotent(fleet: Fleet) -> None:
     print(f"\nlocal mode, 3 EdgeNodes + File: first apply {seconds:.2f}s, idempotent {again:.2f}s")
 
 
-def test_stopped_node_is_skipped_others_stay_ready_then_converges(fleet: Fleet) -> None:
+def test_stopped_node_is_skipped_others_stay_ready_then_converges(fleet: Fleet, isolated_lab3: EdgeLab) -> None:
     lab = fleet.lab
     fleet.write(*(edge_node(lab, i) for i in range(3)), motd({"site": "lab"}))
     assert fleet.run("apply")[0] == 0
@@ -176,7 +176,7 @@ def test_private_key_never_shows_up(fleet: Fleet) -> None:
     assert not any(line in everything for line in key_lines)
 
 
-def test_node_leaving_the_selector_gets_its_file_removed(fleet: Fleet) -> None:
+def test_node_leaving_the_selector_gets_its_file_removed(fleet: Fleet, isolated_lab3: EdgeLab) -> None:
     lab = fleet.lab
     fleet.write(*(edge_node(lab, i) for i in range(3)), motd({"site": "lab"}))
     assert fleet.run("apply")[0] == 0

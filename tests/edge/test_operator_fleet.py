@@ -66,7 +66,9 @@ def fleet(kube: KubeAPI, operator: OperatorLauncher, lab3: EdgeLab) -> OperatorL
     return operator
 
 
-def test_heartbeat_fan_out_offline_and_catch_up(kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab) -> None:
+def test_heartbeat_fan_out_offline_and_catch_up(
+    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
+) -> None:
     node0 = kube.get("edgenodes", "node-0")
     assert node0["status"]["facts"]["cpus"] >= 1
     assert node0["status"]["hostKey"].split()[1:] == lab3.nodes[0].public_host_key().split()

@@ -17,8 +17,10 @@ Fault injection: ``stop_sshd``/``start_sshd`` (refused at once), ``drop_packets`
 namespaces, even when a test failed; a leftover lab of a dead test run (its owner
 PID gone) is removed at the next start.
 
-Where network namespaces cannot be made, ``EdgeLab.available()`` says why and the
-tests skip with that reason.
+Where network namespaces cannot be made, the lab falls back to ``mode="loopback"``:
+sshd on 127.0.x.y addresses of the host, no private filesystems (``isolated`` is
+False and the tests that need isolation skip), packet drops by address in the host's
+nft. ``EdgeLab.available()`` says when not even that can run, and why.
 """
 
 from __future__ import annotations
@@ -60,10 +62,13 @@ class EdgeNode:
 
     def path(self, node_path: str) -> Path:
         """Where a path on the node lives, seen from the host."""
-        assert self.holder is not None
+        if self.holder is None:  # loopback mode: the host's own filesystem
+            return Path(node_path)
         return Path(f"/proc/{self.holder.pid}/root") / node_path.lstrip("/")
 
     def start_holder(self) -> None:
+        if self.lab.mode == "loopback":
+            return
         mounts = "; ".join(f"mount -t tmpfs -o mode=0755 tmpfs {d}" for d in PRIVATE_DIRS)
         self.holder = subprocess.Popen(
             [
@@ -88,12 +93,11 @@ class EdgeNode:
         raise RuntimeError(f"{self.name}: the filesystem holder did not come up")
 
     def start_sshd(self) -> None:
-        assert self.holder is not None
+        argv = [SSHD, "-D", "-e", "-f", str(self.config)]
+        if self.holder is not None:
+            argv = ["nsenter", "-t", str(self.holder.pid), "-m", "-n", *argv]
         with (self.lab.dir / self.name / "sshd.log").open("ab") as log:
-            self.sshd = subprocess.Popen(
-                ["nsenter", "-t", str(self.holder.pid), "-m", "-n", SSHD, "-D", "-e", "-f", str(self.config)],
-                stderr=log,
-            )
+            self.sshd = subprocess.Popen(argv, stderr=log)
         self.lab.wait_port(self.address, 22, up=True)
 
     def stop_sshd(self) -> None:
@@ -106,15 +110,25 @@ class EdgeNode:
                 self.sshd.wait()
         self.sshd = None
 
+    @property
+    def _drop_table(self) -> str:
+        return "cwdrop" if self.lab.mode == "netns" else f"cwdrop{self.lab.id}x{self.name[-1]}"
+
     def drop_packets(self) -> None:
-        nft = ["ip", "netns", "exec", self.namespace, "nft"]
-        _run(*nft, "add table inet cwdrop")
-        _run(*nft, "add chain inet cwdrop input { type filter hook input priority 0; policy drop; }")
+        nft = ["ip", "netns", "exec", self.namespace, "nft"] if self.lab.mode == "netns" else ["nft"]
+        table = self._drop_table
+        _run(*nft, f"add table inet {table}")
+        if self.lab.mode == "netns":
+            _run(*nft, f"add chain inet {table} input {{ type filter hook input priority 0; policy drop; }}")
+        else:  # only this node's address on the shared host
+            _run(*nft, f"add chain inet {table} input {{ type filter hook input priority 0; }}")
+            _run(*nft, f"add rule inet {table} input ip daddr {self.address} tcp dport 22 drop")
         self.dropping = True
 
     def restore_packets(self) -> None:
         if self.dropping:
-            _run("ip", "netns", "exec", self.namespace, "nft", "delete table inet cwdrop", check=False)
+            nft = ["ip", "netns", "exec", self.namespace, "nft"] if self.lab.mode == "netns" else ["nft"]
+            _run(*nft, f"delete table inet {self._drop_table}", check=False)
             self.dropping = False
 
     def change_host_key(self) -> None:
@@ -133,6 +147,7 @@ class EdgeNode:
         return f"{self.address} {self.public_host_key()}"
 
     def stop(self) -> None:
+        self.restore_packets()
         self.stop_sshd()
         if self.holder is not None and self.holder.poll() is None:
             self.holder.kill()
@@ -142,6 +157,8 @@ class EdgeNode:
 @dataclass
 class EdgeLab:
     size: int
+    # "netns": namespaces and private filesystems; "loopback": sshd on 127.0.x.y of the host.
+    mode: str = "netns"
     id: str = field(default_factory=lambda: f"{os.getpid() % 100000}{int(time.time() * 1000) % 1000:03d}")
     nodes: list[EdgeNode] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
@@ -156,7 +173,14 @@ class EdgeLab:
 
     @property
     def subnet(self) -> str:
+        if self.mode == "loopback":
+            return f"127.{10 + int(self.id) % 200}.{int(self.id) % 250}"
         return f"10.{77 + int(self.id) % 100}.{int(self.id) % 250}"
+
+    @property
+    def isolated(self) -> bool:
+        """Nodes have their own filesystems (not in loopback mode)."""
+        return self.mode == "netns"
 
     @property
     def client_key(self) -> Path:
@@ -164,27 +188,36 @@ class EdgeLab:
 
     @property
     def worker_prefix(self) -> str:
-        return f"ip netns exec {self.control_ns}"
+        return f"ip netns exec {self.control_ns}" if self.mode == "netns" else ""
 
     def control(self, argv: list[str]) -> list[str]:
-        return ["ip", "netns", "exec", self.control_ns, *argv]
+        return ["ip", "netns", "exec", self.control_ns, *argv] if self.mode == "netns" else list(argv)
 
     @staticmethod
     def available() -> str | None:
-        """None when a lab can be built here, else the reason it cannot."""
+        """None when a lab can be built here (in some mode), else the reason it cannot."""
         if os.geteuid() != 0:
-            return "edge lab needs root (network namespaces, mounts)"
-        for tool in ("ip", "unshare", "nsenter", "ssh-keygen", "nft"):
+            return "edge lab needs root (sshd on port 22, nft)"
+        for tool in ("ssh-keygen", "nft"):
             if shutil.which(tool) is None:
                 return f"edge lab needs {tool} on PATH"
         if not Path(SSHD).exists():
             return f"edge lab needs {SSHD} (apt-get install openssh-server)"
-        probe = f"cwprobe{os.getpid()}"
-        made = _run("ip", "netns", "add", probe, check=False)
-        if made.returncode != 0:
-            return f"network namespaces are not allowed here: {made.stderr.strip()}"
-        _run("ip", "netns", "del", probe, check=False)
         return None
+
+    @staticmethod
+    def best_mode() -> str:
+        """netns when namespaces can be made here, else loopback (CW_EDGE_LAB_MODE forces one)."""
+        forced = os.environ.get("CW_EDGE_LAB_MODE")
+        if forced in ("netns", "loopback"):
+            return forced
+        if not all(shutil.which(t) for t in ("ip", "unshare", "nsenter")):
+            return "loopback"
+        probe = f"cwprobe{os.getpid()}"
+        if _run("ip", "netns", "add", probe, check=False).returncode != 0:
+            return "loopback"
+        _run("ip", "netns", "del", probe, check=False)
+        return "netns"
 
     def start(self) -> EdgeLab:
         _clean_leftovers()
@@ -193,6 +226,10 @@ class EdgeLab:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "clockwork-lab", "-f", str(self.client_key))
         (self.dir / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
+        if self.mode == "loopback":
+            for index in range(self.size):
+                self._add_node(index)
+            return self
         _run("ip", "netns", "add", self.control_ns)
         self.namespaces.append(self.control_ns)
         ctl = ["ip", "netns", "exec", self.control_ns]
@@ -212,6 +249,12 @@ class EdgeLab:
         node_dir.mkdir()
         host_key = node_dir / "ssh_host_ed25519_key"
         _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key))
+        if self.mode == "loopback":
+            self._write_config(node_dir, address, host_key)
+            node = EdgeNode(name, "", address, self, host_key)
+            self.nodes.append(node)
+            node.start_sshd()
+            return node
         _run("ip", "netns", "add", ns)
         self.namespaces.append(ns)
         outside, inside = f"v{self.id}x{index}a"[:15], f"v{self.id}x{index}b"[:15]
@@ -237,6 +280,14 @@ class EdgeLab:
         _run(*inn, "ip", "link", "set", "lo", "up")
         _run(*inn, "ip", "addr", "add", f"{address}/24", "dev", inside)
         _run(*inn, "ip", "link", "set", inside, "up")
+        self._write_config(node_dir, address, host_key)
+        node = EdgeNode(name, ns, address, self, host_key)
+        self.nodes.append(node)
+        node.start_holder()
+        node.start_sshd()
+        return node
+
+    def _write_config(self, node_dir: Path, address: str, host_key: Path) -> None:
         (node_dir / "sshd_config").write_text(
             "\n".join(
                 [
@@ -257,11 +308,6 @@ class EdgeLab:
                 ]
             )
         )
-        node = EdgeNode(name, ns, address, self, host_key)
-        self.nodes.append(node)
-        node.start_holder()
-        node.start_sshd()
-        return node
 
     def wait_port(self, address: str, port: int, up: bool, timeout: float = 10) -> None:
         """Wait (bounded) until the port answers from the control namespace, or stops answering."""
@@ -328,12 +374,15 @@ def _clean_leftovers() -> None:
                     with contextlib.suppress(ProcessLookupError, ValueError):
                         os.kill(int(pid), signal.SIGKILL)
                 _run("ip", "netns", "del", ns, check=False)
+        for table in _run("nft", "list", "tables", check=False).stdout.split():
+            if table.startswith(f"cwdrop{lab_dir.name}x"):
+                _run("nft", "delete", "table", "inet", table, check=False)
         shutil.rmtree(lab_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def edge_lab(size: int) -> Iterator[EdgeLab]:
-    lab = EdgeLab(size)
+def edge_lab(size: int, mode: str | None = None) -> Iterator[EdgeLab]:
+    lab = EdgeLab(size, mode=mode or EdgeLab.best_mode())
     try:
         yield lab.start()
     finally:
