@@ -20,3 +20,18 @@ def file_resource(name: str, /, **spec: Any) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": spec,
     }
+
+
+def file_probes(path: str, content: str | None, mode: int = 644, user: str = "root") -> list[Any]:
+    """What the worker would answer for a File's health probes (stat and sha256) of ``path``."""
+    import hashlib
+
+    from clockwork.health.checks import fact_probe
+    from clockwork.plan import ProbeResult
+
+    stat = None if content is None else {"mode": mode, "user": user, "group": "root", "size": len(content)}
+    sha = hashlib.sha256(content.encode()).hexdigest() if content is not None else None
+    return [
+        ProbeResult(id=fact_probe("files.File", path=path).id, success=True, value=stat),
+        ProbeResult(id=fact_probe("files.Sha256File", path=path).id, success=True, value=sha),
+    ]

@@ -1,7 +1,8 @@
 """Health evaluation from recorded probe results (facts in, assertion results out).
 
-Covers File: missing, not a regular file, wrong owner, absent as wished, unreadable;
-command assertions: exit code, output regex, a probe that failed; unreachable hosts.
+Covers a File's own checks: missing, not a regular file, wrong owner, absent as
+wished, unreadable; probes shared between assertions are read once; command
+assertions: exit code, output regex, a probe that failed; unreachable hosts.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from typing import Any
 
 from clockwork import health
 from clockwork.api.file import ResolvedFile
+from clockwork.health.checks import command_probe, fact_probe
 from clockwork.plan import HostResult, ProbeResult
+from tests.helpers import file_probes
 
 COMMON: dict[str, Any] = {
     "target": {"local": True},
     "runner": "pyinfra",
-    "health": {"intervalSeconds": 0, "assertions": []},
+    "health": {"assertions": []},
     "remediation": {"enabled": True, "maxAttempts": 3, "backoffSeconds": 10},
     "completion": {"mode": "auto", "approval": "auto"},
 }
@@ -31,72 +34,70 @@ def host(*probes: ProbeResult, connected: bool = True) -> HostResult:
     return HostResult(name="n1", connected=connected, outcome="ok", probes=list(probes))
 
 
-def messages(kind_results: list[Any]) -> list[tuple[str, bool, str]]:
-    return [(r.name, r.ok, r.message) for r in kind_results]
+def results(resource: ResolvedFile, answer: HostResult) -> list[tuple[str, bool, str]]:
+    return [(r.name, r.ok, r.message) for r in health.evaluate("File", resource, answer)]
+
+
+def test_healthy_file_reads_stat_and_hash_once() -> None:
+    probes = health.probes_for("File", file())
+    assert sorted(p.id.split(":")[0] for p in probes) == ["files.File", "files.Sha256File"]
+    assert results(file(), host(*file_probes("/srv/a", "x"))) == [
+        ("exists", True, "/srv/a exists"),
+        ("permissions", True, "/srv/a: mode is 0644"),
+        ("content", True, "content matches (sha256 2d711642b726)"),
+    ]
 
 
 def test_missing_file() -> None:
-    found = health.evaluate("File", file(), host(ProbeResult(id="file.stat", success=True, value=None)))
-    assert messages(found) == [("exists", False, "/srv/a does not exist")]
+    found = results(file(), host(*file_probes("/srv/a", None)))
+    assert found[0] == ("exists", False, "/srv/a does not exist")
+    assert all(not ok for _, ok, _ in found)
 
 
 def test_directory_in_place_of_file() -> None:
-    found = health.evaluate("File", file(), host(ProbeResult(id="file.stat", success=True, value=False)))
-    assert found[0].message == "/srv/a exists but is not a regular file"
+    stat = ProbeResult(id=fact_probe("files.File", path="/srv/a").id, success=True, value=False)
+    assert results(file(), host(stat))[0] == ("exists", False, "/srv/a exists but is not a regular file")
 
 
 def test_wrong_owner_is_named() -> None:
-    stat = ProbeResult(id="file.stat", success=True, value={"mode": 644, "user": "root", "group": "root"})
-    sha = ProbeResult(
-        id="file.sha256",
-        success=True,
-        value="2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
-    )
-    found = messages(health.evaluate("File", file(owner="app"), host(stat, sha)))
-    assert ("owner", False, "owner is root, want app") in found
-    assert ("content", True, "content matches (sha256 2d711642b726)") in found
+    found = results(file(owner="app"), host(*file_probes("/srv/a", "x", user="root")))
+    assert ("permissions", False, "/srv/a: owner is root, want app") in found
 
 
 def test_absent_file_is_healthy_when_absence_is_wanted() -> None:
-    found = health.evaluate(
-        "File", file(present=False, content=None), host(ProbeResult(id="file.stat", success=True, value=None))
-    )
-    assert messages(found) == [("absent", True, "/srv/a is absent")]
+    found = results(file(present=False, content=None), host(*file_probes("/srv/a", None)))
+    assert found == [("absent", True, "/srv/a is absent")]
 
 
 def test_unreadable_probe_is_a_failure_with_the_reason() -> None:
-    found = health.evaluate("File", file(), host(ProbeResult(id="file.stat", success=False, error="Permission denied")))
-    assert messages(found) == [("exists", False, "could not read /srv/a: Permission denied")]
+    stat = ProbeResult(id=fact_probe("files.File", path="/srv/a").id, success=False, error="Permission denied")
+    assert results(file(), host(stat))[0] == ("exists", False, "could not read /srv/a: Permission denied")
 
 
 def test_unreachable_host() -> None:
-    found = health.evaluate("File", file(), HostResult(name="n1", connected=False, outcome="failed", error="refused"))
-    assert messages(found) == [("reachable", False, "refused")]
+    down = HostResult(name="n1", connected=False, outcome="failed", error="refused")
+    assert results(file(), down) == [("reachable", False, "refused")]
 
 
 def test_command_assertions() -> None:
     res = file(
         health={
-            "intervalSeconds": 0,
             "assertions": [
                 {"type": "command", "name": "ok", "command": "true"},
                 {"type": "command", "command": "exit 3", "expectExitCode": 0},
                 {"type": "command", "name": "out", "command": "echo v1", "outputMatches": "^v2"},
                 {"type": "command", "name": "slow", "command": "sleep 99"},
-            ],
+            ]
         }
     )
-    probes = health.probes_for("File", res)
-    assert [p.id for p in probes][-4:] == ["assertion.0", "assertion.1", "assertion.2", "assertion.3"]
-    result = host(
-        ProbeResult(id="file.stat", success=True, value={"mode": 644}),
-        ProbeResult(id="assertion.0", success=True, exit_code=0),
-        ProbeResult(id="assertion.1", success=True, exit_code=3, output_tail="boom"),
-        ProbeResult(id="assertion.2", success=True, exit_code=0, output_tail="v1"),
-        ProbeResult(id="assertion.3", success=False, error="command did not finish within 30s"),
-    )
-    found = {r.name: (r.ok, r.message) for r in health.evaluate("File", res, result)}
+    answers = [
+        ProbeResult(id=command_probe("true").id, success=True, exit_code=0),
+        ProbeResult(id=command_probe("exit 3").id, success=True, exit_code=3, output_tail="boom"),
+        ProbeResult(id=command_probe("echo v1").id, success=True, exit_code=0, output_tail="v1"),
+        ProbeResult(id=command_probe("sleep 99").id, success=False, error="command did not finish within 30s"),
+    ]
+    found = {name: (ok, message) for name, ok, message in results(res, host(*file_probes("/srv/a", "x"), *answers))}
     assert found["ok"] == (True, "ok")
-    assert found["command[1]"] == (False, "`exit 3` exited 3, want 0: boom")
+    assert found["command exit 3"] == (False, "`exit 3` exited 3, want 0: boom")
     assert found["out"] == (False, "output of `echo v1` does not match /^v2/: v1")
     assert found["slow"] == (False, "command did not finish within 30s")

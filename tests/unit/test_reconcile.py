@@ -14,9 +14,10 @@ from typing import Any
 
 from clockwork.api.registry import KINDS, status_model
 from clockwork.completion.pipeline import with_defaults
-from clockwork.plan import HostResult, HostSpec, OperationResult, ProbeResult, RunResult
+from clockwork.plan import HostResult, HostSpec, OperationResult, RunResult
 from clockwork.reconcile import Apply, Check, Complete, Destroy, Forget, Inputs, Observations, step
 from clockwork.reconcile.conditions import set_condition
+from tests.helpers import file_probes
 from tests.support import k8s_schema
 
 INFO = KINDS["File"]
@@ -52,20 +53,8 @@ def applied(changed: bool = True, ok: bool = True) -> RunResult:
 
 
 def checked(path: str, content: str, mode: int = 644) -> RunResult:
-    import hashlib
-
     return RunResult(
-        hosts=[
-            HostResult(
-                name=LOCAL,
-                connected=True,
-                outcome="ok",
-                probes=[
-                    ProbeResult(id="file.stat", success=True, value={"mode": mode, "user": "root", "group": "root"}),
-                    ProbeResult(id="file.sha256", success=True, value=hashlib.sha256(content.encode()).hexdigest()),
-                ],
-            )
-        ]
+        hosts=[HostResult(name=LOCAL, connected=True, outcome="ok", probes=file_probes(path, content, mode))]
     )
 
 
@@ -163,7 +152,8 @@ def test_drift_found_by_check_makes_ready_false() -> None:
     final, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "tampered\n", mode=600))
     healthy = final.status.condition("Healthy")
     assert (healthy.status, healthy.reason) == ("False", "AssertionsFailed")
-    assert "mode is 0600, want 0644" in healthy.message and "content differs" in healthy.message
+    assert "mode is 0600, want 0644" in healthy.message
+    assert "content differs" in healthy.message
 
 
 def test_changed_path_removes_the_old_file_first() -> None:

@@ -10,7 +10,6 @@ re-completion.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,8 +17,9 @@ from typing import Any
 from clockwork.api.registry import KINDS, status_model
 from clockwork.completion.guard import sensitive_fields
 from clockwork.completion.pipeline import with_defaults
-from clockwork.plan import HostResult, HostSpec, OperationResult, ProbeResult, RunResult
+from clockwork.plan import HostResult, HostSpec, OperationResult, RunResult
 from clockwork.reconcile import Apply, Check, Complete, Inputs, Observations, Step, step
+from tests.helpers import file_probes
 from tests.unit.test_guard import ServiceSpec
 
 INFO = KINDS["File"]
@@ -41,17 +41,8 @@ def applied() -> RunResult:
 
 
 def probe(content: str | None, mode: int = 644) -> RunResult:
-    stat = None if content is None else {"mode": mode, "user": "root", "group": "root"}
-    sha = hashlib.sha256(content.encode()).hexdigest() if content is not None else None
-    return RunResult(
-        hosts=[
-            HostResult(
-                name=LOCAL, connected=True, outcome="ok",
-                probes=[ProbeResult(id="file.stat", success=True, value=stat),
-                        ProbeResult(id="file.sha256", success=True, value=sha)],
-            )
-        ]
-    )  # fmt: skip
+    probes = file_probes("/srv/a.txt", content, mode)
+    return RunResult(hosts=[HostResult(name=LOCAL, connected=True, outcome="ok", probes=probes)])
 
 
 Script = dict[str, Callable[[Any], Any]]

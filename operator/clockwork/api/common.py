@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar, get_args
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import AfterValidator, Field, model_validator
 
+from clockwork.api.assertions import ASSERTION_TAGS, Assertion
 from clockwork.api.base import Condition, CWModel, ObjectMeta
 from clockwork.plan import Operation
 
@@ -72,34 +73,8 @@ class Target(CWModel):
         return "local"
 
 
-class CommandAssertion(CWModel):
-    """Run a shell command on the target; healthy when it exits as expected."""
-
-    type: Literal["command"]
-    name: str | None = Field(default=None, max_length=63, description="Name shown in results.")
-    command: str = Field(min_length=1, max_length=4096, description="Shell command to run.")
-    expect_exit_code: int | None = Field(default=None, ge=0, le=255, description="Exit code that means healthy (0).")
-    output_matches: str | None = Field(
-        default=None, max_length=1024, description="Regular expression the output must match."
-    )
-    timeout_seconds: int | None = Field(default=None, ge=1, le=600, description="Time limit for the command (30).")
-
-    @model_validator(mode="after")
-    def _regex_compiles(self) -> Self:
-        if self.output_matches is not None:
-            try:
-                re.compile(self.output_matches)
-            except re.error as exc:
-                raise ValueError(f"outputMatches is not a valid regular expression: {exc}") from exc
-        return self
-
-
-Assertion = Annotated[CommandAssertion, Field(discriminator="type")]
-
 # Discriminator values of tagged unions, dropped from error locations shown to people.
-UNION_TAGS: frozenset[str] = frozenset(
-    tag for cls in (CommandAssertion,) for tag in get_args(cls.model_fields["type"].annotation)
-)
+UNION_TAGS: frozenset[str] = ASSERTION_TAGS
 
 
 class HealthSpec(CWModel):

@@ -1,39 +1,48 @@
 """Health checks: what to probe on a target, and how to judge what came back.
 
-Pure on both sides: ``probes()`` says what the runner should read, ``evaluate()``
-turns a host's probe results into assertion results a person can act on.
+A kind's own health is a list of assertions (a File checks fileExists,
+filePermissions and fileContent); the user's ``spec.health.assertions`` are added.
+Pure on both sides: ``probes_for()`` says what the runner should read (each probe
+once, however many assertions need it), ``evaluate()`` turns a host's probe
+results into results a person can act on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from clockwork.api.assertions import Assertion
 from clockwork.api.common import AssertionResult, NodeStatus, ResolvedCommon
-from clockwork.health import assertions, file
+from clockwork.health import checks, file
 from clockwork.plan import HostResult, Probe
 
-
-@dataclass(frozen=True)
-class KindHealth:
-    probes: Callable[[Any], list[Probe]]
-    evaluate: Callable[[Any, HostResult], list[AssertionResult]]
-
-
-KIND_HEALTH: dict[str, KindHealth] = {
-    "File": KindHealth(probes=file.probes, evaluate=file.evaluate),
+KIND_ASSERTIONS: dict[str, Callable[[Any], list[Assertion]]] = {
+    "File": file.assertions,
 }
 
 
+def assertions_for(kind: str, resource: ResolvedCommon) -> list[Assertion]:
+    return KIND_ASSERTIONS[kind](resource) + list(resource.health.assertions)
+
+
 def probes_for(kind: str, resource: ResolvedCommon) -> list[Probe]:
-    return KIND_HEALTH[kind].probes(resource) + assertions.probes(resource)
+    found: dict[str, Probe] = {}
+    for check in assertions_for(kind, resource):
+        for probe in checks.probes_of(check):
+            found.setdefault(probe.id, probe)
+    return list(found.values())
 
 
 def evaluate(kind: str, resource: ResolvedCommon, host: HostResult) -> list[AssertionResult]:
     if not host.connected:
         return [AssertionResult(name="reachable", node=host.name, ok=False, message=host.error or "not reachable")]
-    return KIND_HEALTH[kind].evaluate(resource, host) + assertions.evaluate(resource, host)
+    results = []
+    for check in assertions_for(kind, resource):
+        verdict = checks.judge(check, host)
+        results.append(AssertionResult(name=checks.default_name(check), node=host.name, ok=verdict.ok,
+                                       message=verdict.message[:4000]))  # fmt: skip
+    return results
 
 
 def diagnostics(results: list[AssertionResult], nodes: list[NodeStatus]) -> str:

@@ -233,12 +233,13 @@ def _run_command_probe(host: Host, probe: CommandProbe) -> ProbeResult:
     # The exit code is not part of PyInfra's result, so the shell prints it last.
     wrapped = f"sh -c {_shell_quote(probe.command)} 2>&1; echo {_RC_MARKER}$?"
     ok, output = host.run_shell_command(wrapped, _timeout=probe.timeout_seconds)
-    lines = output.output_lines
+    text = "\n".join(output.output_lines)
     exit_code: int | None = None
-    if lines and lines[-1].startswith(_RC_MARKER):
-        exit_code = int(lines[-1][len(_RC_MARKER) :])
-        lines = lines[:-1]
-    text = "\n".join(lines)
+    # The marker may follow output that did not end in a newline: look for it anywhere.
+    at = text.rfind(_RC_MARKER)
+    if at >= 0 and text[at + len(_RC_MARKER) :].strip().isdigit():
+        exit_code = int(text[at + len(_RC_MARKER) :].strip())
+        text = text[:at].rstrip("\n")
     if exit_code is None:
         return ProbeResult(
             id=probe.id,
