@@ -28,7 +28,7 @@ demo: venv
 test-deps:
 	./scripts/install-test-deps.sh $(TEST_DEB_PACKAGES)
 	./scripts/docker/ensure-dockerd.sh
-	./scripts/docker/build-base-image.sh
+	./scripts/docker/build-test-images.sh
 
 lint: venv
 	$(BIN)/ruff check operator tests

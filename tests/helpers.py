@@ -14,9 +14,13 @@ def write_resources(path: Path, *docs: dict[str, Any]) -> Path:
 
 
 def file_resource(name: str, /, **spec: Any) -> dict[str, Any]:
+    return resource("File", name, **spec)
+
+
+def resource(kind: str, name: str, /, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "clockwork.dev/v1alpha1",
-        "kind": "File",
+        "kind": kind,
         "metadata": {"name": name},
         "spec": spec,
     }

@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
-from clockwork import metrics
+from clockwork import deps, metrics
 from clockwork.api.base import ObjectMeta, utcnow
-from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, Target
+from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
-from clockwork.api.registry import KindInfo, kind_info, parse_resource, status_model
+from clockwork.api.registry import KINDS, KindInfo, kind_info, parse_resource, status_model
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
@@ -110,8 +110,26 @@ def load(paths: Iterable[Path]) -> list[Loaded]:
         raise InvalidResource("input", problems)
     if not loaded:
         raise InvalidResource("input", ["no resources found in the given files"])
-    # Nodes first: what deploys to them needs them probed (and their host keys known).
-    return sorted(loaded, key=lambda item: item.edge_node is None)
+    # Nodes first: what deploys to them needs them probed (and their host keys known);
+    # then every dependency (dependsOn) before what depends on it.
+    by_ref = {item.ref: item for item in loaded}
+    try:
+        ordered = deps.order(
+            [item.ref for item in sorted(loaded, key=lambda item: item.edge_node is None)],
+            {item.ref: dependency_refs(item) for item in loaded},
+        )
+    except deps.DependencyCycle as exc:
+        first = by_ref[exc.cycle[0]]
+        raise InvalidResource("input", [f"{first.source}: {exc}"]) from None
+    return [by_ref[ref] for ref in ordered]
+
+
+def dependency_refs(item: Loaded) -> list[str]:
+    """``Kind/namespace/name`` of each dependsOn entry of a deployable (same namespace)."""
+    if item.edge_node is not None:
+        return []
+    namespace = item.metadata.namespace
+    return [f"{d.kind}/{namespace}/{d.name}" for d in item.spec.depends_on or []]
 
 
 @dataclass
@@ -153,6 +171,53 @@ class LocalDriver(DriverBase):
         self.store = store
         # Everything in this invocation, for the related-resources context of completion.
         self.batch: list[Loaded] = []
+        # Whether each resource converged in this invocation is Ready (for dependsOn).
+        self.ready: dict[str, bool] = {}
+
+    def _is_ready(self, ref: str) -> bool | None:
+        """Ready in this run, else as last applied; None when never applied."""
+        if ref in self.ready:
+            return self.ready[ref]
+        status = self._stored_status(ref)
+        if status is None:
+            return None
+        ready = status.condition(READY)
+        return ready is not None and ready.status == "True"
+
+    def _stored_status(self, ref: str) -> ResourceStatus[Any] | None:
+        kind, namespace, name = ref.split("/", 2)
+        record = self.store.get(kind, namespace, name)
+        if record is None or kind not in KINDS:
+            return None
+        return status_model(KINDS[kind]).model_validate(record.status)
+
+    def _dependencies(self, item: Loaded) -> tuple[str | None, list[dict[str, Any]]]:
+        """What of dependsOn is not Ready, and the completed specs of the dependencies."""
+        refs = dependency_refs(item)
+        if not refs:
+            return None, []
+        related = []
+        for ref in refs:
+            status = self._stored_status(ref)
+            if status is not None and status.completed is not None:
+                kind, _, name = ref.split("/", 2)
+                related.append({"kind": kind, "name": name, "spec": summarise(status.completed.wire())})
+        short = [ref.replace(f"/{item.metadata.namespace}/", "/", 1) for ref in refs]
+        waiting = deps.waiting_for(short, {s: self._is_ready(r) for s, r in zip(short, refs, strict=True)})
+        return waiting, related
+
+    def _dependents(self, item: Loaded) -> list[str]:
+        """Applied resources outside this run whose dependsOn names ``item``."""
+        in_run = {other.ref for other in self.batch}
+        found = []
+        for record in self.store.list():
+            ref = f"{record.kind}/{record.namespace}/{record.name}"
+            if record.namespace != item.metadata.namespace or ref in in_run or record.kind not in KINDS:
+                continue
+            spec = KINDS[record.kind].spec_model.model_validate(record.spec)
+            if any(d.kind == item.kind and d.name == item.metadata.name for d in spec.depends_on or []):
+                found.append(f"{record.kind}/{record.name}")
+        return found
 
     def _related(self, item: Loaded) -> list[dict[str, Any]]:
         """Other resources for the same target in this run, in short, for the completer."""
@@ -290,7 +355,11 @@ class LocalDriver(DriverBase):
                 known=False,
             )
 
+        if intent == "destroy" and (dependents := self._dependents(item)):
+            message = "still needed by " + ", ".join(dependents) + " (destroy those first, or together)"
+            return Outcome(ref=item.ref, intent=intent, ok=False, status=status, message=message)
         resolution, inventory = self._targets(item)
+        waiting, dependencies = self._dependencies(item) if intent in ("converge", "plan") else (None, [])
         # Only converge and plan take the spec as it is now; the others work on what was applied.
         spec_changes = intent in ("converge", "plan")
         inputs = Inputs(
@@ -310,11 +379,12 @@ class LocalDriver(DriverBase):
             policy=self.settings.policy,
             approved_hash=self.store.approval((item.kind, meta.namespace, meta.name)),
             default_interval=self.settings.check_interval_default(info),
+            waiting_for=waiting,
         )
         outcome = Outcome(ref=item.ref, intent=intent, ok=False, status=status)
 
         async def complete(action: Complete) -> Completion:
-            return await self._complete(info, item, action, outcome)
+            return await self._complete(info, item, action, outcome, dependencies)
 
         result = await Engine(self.runners, complete, self.slots).run(inputs, status)
         self._remember_host_keys(result)
@@ -332,6 +402,8 @@ class LocalDriver(DriverBase):
 
         self._persist(item, record, user_spec, current_hash, generation, outcome)
         outcome.ok, outcome.message = _verdict(outcome)
+        if intent == "converge":
+            self.ready[item.ref] = outcome.ok
         conditions: dict[str, str] = {c.type: c.status for c in outcome.status.conditions}
         if outcome.forgotten:
             metrics.forget_resource(item.kind, meta.namespace, meta.name)
@@ -343,7 +415,9 @@ class LocalDriver(DriverBase):
             )  # fmt: skip
         return outcome
 
-    async def _complete(self, info: KindInfo, item: Loaded, action: Complete, outcome: Outcome) -> Completion:
+    async def _complete(
+        self, info: KindInfo, item: Loaded, action: Complete, outcome: Outcome, dependencies: list[dict[str, Any]]
+    ) -> Completion:
         """Complete through the local cache: an unchanged spec never asks a completer twice.
 
         Remediation's re-completion (with diagnostics) always asks, and replaces the
@@ -362,7 +436,7 @@ class LocalDriver(DriverBase):
         context = CompletionContext(
             namespace=item.metadata.namespace,
             name=item.metadata.name,
-            related=self._related(item),
+            related=(dependencies + self._related(item))[:20],
             diagnostics=action.diagnostics,
             attempt=action.attempt,
         )

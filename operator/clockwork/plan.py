@@ -22,6 +22,19 @@ OperationName = Literal[
     "files.file",
     "files.directory",
     "server.shell",
+    "server.user",
+    "server.packages",
+    "apt.packages",
+    "dnf.packages",
+    "apk.packages",
+    "git.repo",
+    "docker.container",
+    "docker.network",
+    "clockwork.package_index_update",
+    "clockwork.git_checkout",
+    "clockwork.systemd_unit",
+    "clockwork.podman_container",
+    "clockwork.systemd_unit_absent",
 ]
 
 # Facts a probe may read.

@@ -1,7 +1,8 @@
 """A real Docker engine for tests, and the images they need, without any registry.
 
-``docker_ready()`` runs scripts/docker/ensure-dockerd.sh and build-base-image.sh
-once per session (debootstrap + docker import; the root filesystem is cached) and
+``docker_ready()`` runs scripts/docker/ensure-dockerd.sh and build-test-images.sh
+once per session (debootstrap + docker import for the base, the root filesystem is
+cached; then the test images under scripts/docker/images/ FROM it) and
 answers why Docker cannot be used when it cannot (the tests then skip with that
 reason). ``running_container()`` starts a container from the base image and
 removes it by id afterwards, even when the test failed.
@@ -18,12 +19,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "clockwork/base:bookworm"
+HTTP_IMAGE = "clockwork/test-http"  # answers on :8080 (scripts/docker/images/http)
+SYSTEMD_NODE_IMAGE = "clockwork/test-systemd-node"  # systemd as PID 1 and sshd
 
 
 @functools.cache
 def docker_ready() -> str | None:
     """None when the engine answers and the base image exists, else why not."""
-    for script in ("ensure-dockerd.sh", "build-base-image.sh"):
+    for script in ("ensure-dockerd.sh", "build-test-images.sh"):
         proc = subprocess.run([str(REPO / "scripts" / "docker" / script)], capture_output=True, text=True,
                               timeout=900)  # fmt: skip
         if proc.returncode != 0:

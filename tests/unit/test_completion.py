@@ -202,3 +202,42 @@ def test_a_target_the_user_gave_is_not_mixed_with_the_default() -> None:
     result = complete({"path": "/srv/a", "content": "x", "target": {"nodeSelector": {"site": "lab"}}}, None)
     assert result.completed["target"] == {"nodeSelector": {"site": "lab"}}
     assert complete({"path": "/srv/a", "content": "x"}, None).completed["target"] == {"local": True}
+
+
+# --- offline rules of the other kinds -----------------------------------------------------
+
+
+def offline(kind: str, spec: dict[str, Any], name: str, related: list[Any] | None = None) -> Any:
+    context = CompletionContext(namespace="default", name=name, related=related or [])
+    return asyncio.run(pipeline.complete(KINDS[kind], spec, context, OfflineCompleter("/srv/cw")))
+
+
+def test_offline_directory_user_and_package() -> None:
+    assert offline("Directory", {}, "data").completed["path"] == "/srv/cw/data"
+    user = offline("User", {}, "deploy").completed
+    assert (user["name"], user["home"], user["shell"]) == ("deploy", "/home/deploy", "/bin/bash")
+    system = offline("User", {"system": True}, "svc").completed
+    assert system["shell"] == "/usr/sbin/nologin" and "home" not in system
+    assert offline("Package", {}, "htop").completed["names"] == ["htop"]
+    unknown = offline("Package", {}, "Not_A_Package")
+    assert [u.field for u in unknown.unresolved] == ["names"]
+
+
+def test_offline_container_from_the_catalogue_and_its_dependencies() -> None:
+    redis = offline("Container", {"description": "a redis cache"}, "cache").completed
+    assert redis["image"] == "redis:7.4-alpine" and redis["name"] == "cache"
+    assert redis["ports"] == [{"host": 6379, "container": 6379}]
+    assert redis["volumes"] == [{"path": "/data", "volume": "cache-data"}]
+    related = [{"kind": "Container", "name": "cache", "spec": {**redis, "ports": [{"host": 16379, "container": 6379}]}}]
+    app = offline("Container", {"image": "nginx:1.27-alpine"}, "web", related).completed
+    assert app["env"] == {"REDIS_URL": "redis://127.0.0.1:16379"}
+    unknown = offline("Container", {"description": "my own thing"}, "thing")
+    assert [u.field for u in unknown.unresolved] == ["image"]
+
+
+def test_offline_gitrepo_and_workload_say_what_they_cannot_know() -> None:
+    repo = offline("GitRepo", {}, "app")
+    assert repo.completed["dest"] == "/srv/cw/app" and [u.field for u in repo.unresolved] == ["url"]
+    work = offline("Workload", {"schedule": "@daily"}, "backup")
+    assert work.completed["runMode"] == "schedule" and work.completed["type"] == "script"
+    assert [u.field for u in work.unresolved] == ["command"]

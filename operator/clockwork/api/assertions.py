@@ -94,15 +94,20 @@ class LogContainsAssertion(_Base):
         return self
 
 
+FileKind = Literal["file", "directory"]
+
+
 class FileExistsAssertion(_Base):
     type: Literal["fileExists"]
     path: AbsolutePath
     present: bool | None = Field(default=None, description="true: must exist (default); false: must be absent.")
+    kind: FileKind | None = Field(default=None, description="file (default) or directory.")
 
 
 class FilePermissionsAssertion(_Base):
     type: Literal["filePermissions"]
     path: AbsolutePath
+    kind: FileKind | None = Field(default=None, description="file (default) or directory.")
     mode: FileMode | None = None
     owner: PosixName | None = None
     group: PosixName | None = None

@@ -107,6 +107,21 @@ class CompletionSpec(CWModel):
     )
 
 
+class Dependency(CWModel):
+    """Another resource of the same namespace that must be Ready first."""
+
+    kind: Literal["File", "Directory", "User", "Package", "Container", "GitRepo", "Workload"] = Field(
+        description="Its kind."
+    )
+    name: str = Field(
+        min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", description="Its metadata.name."
+    )
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
 class DeployableSpec(CWModel):
     """Fields every deployable kind has, beside its own."""
 
@@ -120,6 +135,11 @@ class DeployableSpec(CWModel):
     health: HealthSpec | None = None
     remediation: RemediationSpec | None = None
     completion: CompletionSpec | None = None
+    depends_on: list[Dependency] | None = Field(
+        default=None,
+        max_length=32,
+        description="Resources (same namespace) applied and Ready before this one; destroyed after it.",
+    )
 
 
 # --- resolved (after completion) -------------------------------------------------
@@ -149,6 +169,7 @@ class ResolvedCommon(CWModel):
     health: ResolvedHealth
     remediation: ResolvedRemediation
     completion: ResolvedCompletion
+    depends_on: list[Dependency] = Field(default_factory=list)
 
     @classmethod
     def missing_fields(cls, completed: dict[str, Any]) -> list[str]:
@@ -211,6 +232,16 @@ class HealthStatus(CWModel):
     results: list[AssertionResult] = Field(default_factory=list)
 
 
+class RunRecord(CWModel):
+    """One run of a Workload on a node."""
+
+    node: str
+    start: datetime
+    end: datetime
+    exit_code: int
+    duration_seconds: int
+
+
 class RemediationEntry(CWModel):
     time: datetime
     attempt: int
@@ -260,6 +291,9 @@ class ResourceStatus(CWModel, Generic[SpecT]):
     applied: AppliedStatus | None = None
     health: HealthStatus | None = None
     remediation: RemediationStatus | None = None
+    runs: list[RunRecord] = Field(
+        default_factory=list, max_length=200, description="Latest runs of a Workload (start, end, exit code)."
+    )
 
     def condition(self, type_: str) -> Condition | None:
         return next((c for c in self.conditions if c.type == type_), None)

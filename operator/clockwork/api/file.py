@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import Field, JsonValue, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, FileMode, FileName, Guarded, PosixName
@@ -12,6 +14,15 @@ from clockwork.api.types import AbsolutePath, FileMode, FileName, Guarded, Posix
 # A File's content lives in its spec and again in status.completed; Kubernetes
 # objects are capped near 1.5 MiB by etcd, so one copy may take at most 256 KiB.
 MAX_FILE_CONTENT = 256 * 1024
+
+
+def render(template: str, variables: dict[str, Any]) -> str:
+    """Render a Jinja2 template in a sandbox; an undefined variable is an error."""
+    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    try:
+        return environment.from_string(template).render(**variables)
+    except TemplateError as exc:
+        raise ValueError(f"template: {exc}") from None
 
 
 class FileSpec(DeployableSpec):
@@ -25,6 +36,12 @@ class FileSpec(DeployableSpec):
     content: Annotated[str, Guarded.CONTENT] | None = Field(
         default=None, max_length=MAX_FILE_CONTENT, description="Full content of the file."
     )
+    template: Annotated[str, Guarded.CONTENT] | None = Field(
+        default=None,
+        max_length=MAX_FILE_CONTENT,
+        description="Jinja2 template of the content (instead of content); undefined variables are errors.",
+    )
+    variables: dict[str, JsonValue] | None = Field(default=None, description="Values for the template.")
     mode: FileMode | None = Field(default=None, description='Octal mode, e.g. "0644" (0644).')
     owner: PosixName | None = Field(default=None, description="Owning user (left as is when unset).")
     group: PosixName | None = Field(default=None, description="Owning group (left as is when unset).")
@@ -36,6 +53,12 @@ class FileSpec(DeployableSpec):
     def _path_or_directory_and_name(self) -> Self:
         if self.path is not None and (self.directory is not None or self.name is not None):
             raise ValueError("set either path, or directory and name, not both")
+        if self.content is not None and self.template is not None:
+            raise ValueError("set either content or template, not both")
+        if self.variables is not None and self.template is None:
+            raise ValueError("variables are for template")
+        if self.template is not None:
+            render(self.template, self.variables or {})  # a broken template is bad input, now
         return self
 
 
@@ -56,6 +79,11 @@ class ResolvedFile(ResolvedCommon):
             directory, name = data.pop("directory", None), data.pop("name", None)
             if data.get("path") is None and directory and name:
                 data["path"] = f"{directory.rstrip('/')}/{name}"
+        if isinstance(data, dict) and ("template" in data or "variables" in data):
+            data = dict(data)
+            template, variables = data.pop("template", None), data.pop("variables", None)
+            if template is not None and data.get("content") is None:
+                data["content"] = render(template, variables or {})
         return data
 
     @classmethod
@@ -64,7 +92,7 @@ class ResolvedFile(ResolvedCommon):
         has_dir_name = completed.get("directory") is not None and completed.get("name") is not None
         if completed.get("path") is None and not has_dir_name:
             missing.append("path")
-        if completed.get("present", True) and completed.get("content") is None:
+        if completed.get("present", True) and completed.get("content") is None and completed.get("template") is None:
             missing.append("content")
         return missing + [f for f in super().missing_fields(completed) if f not in ("path", "content")]
 

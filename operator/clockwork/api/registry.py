@@ -9,8 +9,22 @@ from pydantic import ValidationError
 
 from clockwork.api.base import API_VERSION
 from clockwork.api.common import UNION_TAGS, DeployableSpec, ResolvedCommon, Resource, ResourceStatus
+from clockwork.api.container import Container, ContainerSpec, ResolvedContainer
 from clockwork.api.edgenode import EdgeNode, EdgeNodeSpec, EdgeNodeStatus
 from clockwork.api.file import File, FileSpec, ResolvedFile
+from clockwork.api.gitrepo import GitRepo, GitRepoSpec, ResolvedGitRepo
+from clockwork.api.system import (
+    Directory,
+    DirectorySpec,
+    Package,
+    PackageSpec,
+    ResolvedDirectory,
+    ResolvedPackage,
+    ResolvedUser,
+    User,
+    UserSpec,
+)
+from clockwork.api.workload import ResolvedWorkload, Workload, WorkloadSpec
 from clockwork.errors import InvalidResource, describe_validation_error
 from clockwork.model import CWModel
 
@@ -61,9 +75,11 @@ class KindInfo(KindBase):
     # Spec fields a completer (offline or AI) may fill; everything else comes from
     # the user or from defaults.
     completable: tuple[str, ...] = ()
-    # Groups of fields that say the same thing in different ways: once the user set
-    # any field of one group, the other groups are not completed.
-    alternatives: tuple[tuple[str, ...], ...] = ()
+    # Sets of field groups that say the same thing in different ways: once the user
+    # set any field of one group of a set, the other groups of that set are not completed.
+    alternatives: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    # The field that names the thing on the node; it defaults to the resource's name.
+    name_field: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,10 +102,100 @@ KINDS: dict[str, KindInfo] = {
             spec_model=FileSpec,
             resolved_model=ResolvedFile,
             default_health_interval=0,
-            description="A file on a target machine: content, mode and ownership.",
+            description="A file on a target machine: content (or a template), mode and ownership.",
             # Not owner/group: a made-up account that does not exist on the node breaks apply.
             completable=("path", "directory", "name", "content", "mode"),
-            alternatives=(("path",), ("directory", "name")),
+            alternatives=((("path",), ("directory", "name")), (("content",), ("template",))),
+        ),
+        KindInfo(
+            kind="Directory",
+            plural="directories",
+            singular="directory",
+            short_names=("cwdir",),
+            model=Directory,
+            spec_model=DirectorySpec,
+            resolved_model=ResolvedDirectory,
+            default_health_interval=0,
+            description="A directory on a target machine: mode and ownership, optionally recursive.",
+            completable=("path", "mode"),
+        ),
+        KindInfo(
+            kind="User",
+            plural="users",
+            singular="user",
+            short_names=("cwuser",),
+            model=User,
+            spec_model=UserSpec,
+            resolved_model=ResolvedUser,
+            default_health_interval=0,
+            description="A local user account on a target machine.",
+            completable=("home", "shell"),
+            name_field="name",
+        ),
+        KindInfo(
+            kind="Package",
+            plural="packages",
+            singular="package",
+            short_names=("cwpkg",),
+            model=Package,
+            spec_model=PackageSpec,
+            resolved_model=ResolvedPackage,
+            default_health_interval=0,
+            description="System packages through the node's package manager (apt, dnf, apk).",
+            completable=("names",),
+        ),
+        KindInfo(
+            kind="Container",
+            plural="containers",
+            singular="container",
+            short_names=("cwct",),
+            model=Container,
+            spec_model=ContainerSpec,
+            resolved_model=ResolvedContainer,
+            default_health_interval=30,
+            description="A container on a target machine (Docker or Podman), kept running and checked.",
+            completable=("image", "ports", "volumes", "env", "command", "restartPolicy", "httpCheck"),
+            name_field="name",
+        ),
+        KindInfo(
+            kind="GitRepo",
+            plural="gitrepos",
+            singular="gitrepo",
+            short_names=("cwgit",),
+            model=GitRepo,
+            spec_model=GitRepoSpec,
+            resolved_model=ResolvedGitRepo,
+            default_health_interval=300,
+            description="A git working copy on a target machine at a branch, tag or commit.",
+            completable=("url", "ref", "dest"),
+        ),
+        KindInfo(
+            kind="Workload",
+            plural="workloads",
+            singular="workload",
+            short_names=("cwwl",),
+            model=Workload,
+            spec_model=WorkloadSpec,
+            resolved_model=ResolvedWorkload,
+            default_health_interval=60,
+            description="A program run forever, n times or on a schedule, as systemd units with limits.",
+            completable=(
+                "type",
+                "command",
+                "module",
+                "entryPoint",
+                "params",
+                "runMode",
+                "schedule",
+                "maxRuns",
+                "timeoutSeconds",
+                "restartDelaySeconds",
+                "memoryLimitMb",
+                "cpuNice",
+                "env",
+            ),
+            alternatives=((("command",), ("module", "entryPoint", "params")),),
+            name_field="name",
         ),
     )
 }

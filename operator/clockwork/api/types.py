@@ -7,6 +7,7 @@ regular expression cannot say well (no ``..`` components).
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Annotated, Any
 
@@ -88,3 +89,17 @@ PosixName = Annotated[
 def normalise_mode(mode: str) -> str:
     """Four-digit form of an octal mode: "644" -> "0644"."""
     return mode.zfill(4)
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,255}$")
+
+
+def _env_names(env: dict[str, str]) -> dict[str, str]:
+    bad = [k for k in env if not _ENV_NAME.match(k)]
+    if bad:
+        raise ValueError(f"environment variable names must match [A-Za-z_][A-Za-z0-9_]*: {', '.join(bad)}")
+    return env
+
+
+# A CRD schema cannot constrain map keys, so names are checked by the model.
+EnvMap = Annotated[dict[str, str], AfterValidator(_env_names)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clockwork.api.common import ResolvedCommon
-from clockwork.compile import file
+from clockwork.compile import container, file, gitrepo, system, workload
 from clockwork.plan import Operation
 
 
@@ -22,6 +22,12 @@ class Compiler:
 
 COMPILERS: dict[str, Compiler] = {
     "File": Compiler(apply=file.apply, destroy=file.destroy),
+    "Directory": Compiler(apply=system.directory_apply, destroy=system.directory_destroy),
+    "User": Compiler(apply=system.user_apply, destroy=system.user_destroy),
+    "Package": Compiler(apply=system.package_apply, destroy=system.package_destroy),
+    "Container": Compiler(apply=container.apply, destroy=container.destroy),
+    "GitRepo": Compiler(apply=gitrepo.apply, destroy=gitrepo.destroy),
+    "Workload": Compiler(apply=workload.apply, destroy=workload.destroy),
 }
 
 

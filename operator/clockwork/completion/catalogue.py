@@ -20,6 +20,7 @@ class Service:
     data_dir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     health_path: str | None = None
+    scheme: str = "http"
 
 
 # Pinned major versions: a completed image must not drift under the user's feet.
@@ -27,11 +28,14 @@ SERVICES: tuple[Service, ...] = (
     Service("nginx", ("nginx", "web server", "static site", "reverse proxy"), "nginx:1.27-alpine", 80,
             "/usr/share/nginx/html", health_path="/"),
     Service("caddy", ("caddy",), "caddy:2.8-alpine", 80, "/srv", health_path="/"),
-    Service("redis", ("redis", "cache", "key-value"), "redis:7.4-alpine", 6379, "/data"),
+    Service("redis", ("redis", "cache", "key-value"), "redis:7.4-alpine", 6379, "/data",
+            scheme="redis"),
     Service("postgres", ("postgres", "postgresql", "database"), "postgres:16-alpine", 5432,
-            "/var/lib/postgresql/data", {"POSTGRES_DB": "app"}),
-    Service("mariadb", ("mariadb", "mysql"), "mariadb:11.4", 3306, "/var/lib/mysql"),
-    Service("mosquitto", ("mosquitto", "mqtt", "broker"), "eclipse-mosquitto:2.0", 1883, "/mosquitto/data"),
+            "/var/lib/postgresql/data", {"POSTGRES_DB": "app"}, scheme="postgresql"),
+    Service("mariadb", ("mariadb", "mysql"), "mariadb:11.4", 3306, "/var/lib/mysql",
+            scheme="mysql"),
+    Service("mosquitto", ("mosquitto", "mqtt", "broker"), "eclipse-mosquitto:2.0", 1883, "/mosquitto/data",
+            scheme="mqtt"),
     Service("grafana", ("grafana", "dashboard"), "grafana/grafana:11.2.0", 3000, "/var/lib/grafana",
             health_path="/api/health"),
     Service("prometheus", ("prometheus", "metrics server"), "prom/prometheus:v2.54.1", 9090, "/prometheus",
@@ -41,6 +45,17 @@ SERVICES: tuple[Service, ...] = (
     Service("influxdb", ("influxdb", "influx", "time series"), "influxdb:2.7-alpine", 8086,
             "/var/lib/influxdb2", health_path="/health"),
 )  # fmt: skip
+
+
+def service_for_image(image: str | None) -> Service | None:
+    """The catalogue entry an image reference belongs to (by repository name)."""
+    if not image:
+        return None
+    repository = image.split("@", 1)[0].rsplit(":", 1)[0] if "/" in image or ":" in image else image
+    for service in SERVICES:
+        if repository == service.image.rsplit(":", 1)[0]:
+            return service
+    return None
 
 
 def _words(text: str) -> str:

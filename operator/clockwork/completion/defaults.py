@@ -22,11 +22,20 @@ COMMON_DEFAULTS: dict[str, Any] = {
 
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "File": {"mode": "0644", "present": True},
+    "Directory": {"mode": "0755", "recursive": False, "present": True},
+    "User": {"system": False, "present": True},
+    "Package": {"manager": "auto", "present": True, "update": False},
+    "Container": {"restartPolicy": "unless-stopped", "present": True, "running": True, "runtime": "docker"},
+    "GitRepo": {"pull": True, "present": True},
+    "Workload": {"type": "service", "runMode": "forever", "restartDelaySeconds": 5, "present": True},
 }
 
 
-def defaults_for(info: KindInfo) -> dict[str, Any]:
+def defaults_for(info: KindInfo, name: str | None = None) -> dict[str, Any]:
+    """Defaults of a kind; ``name`` (the resource's) names the thing on the node when unset."""
     found = copy.deepcopy(COMMON_DEFAULTS)
+    if info.name_field and name:
+        found[info.name_field] = name
     # No interval here: the kind default (or CW_CHECK_INTERVAL_DEFAULT) applies when
     # checking, so that changing the global default needs no re-completion.
     found["health"] = {"assertions": []}

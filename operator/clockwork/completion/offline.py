@@ -6,6 +6,7 @@ what it cannot know (the prose of a file) instead of inventing it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -66,4 +67,127 @@ def _file(
     return values, unresolved
 
 
-KIND_RULES: dict[str, Rules] = {"File": _file}
+def _directory(
+    self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
+) -> tuple[dict[str, JsonValue], list[Unresolved]]:
+    values: dict[str, JsonValue] = {}
+    if "path" in missing:
+        values["path"] = f"{self.root}/{context.name}"
+    return values, []
+
+
+def _user(
+    self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
+) -> tuple[dict[str, JsonValue], list[Unresolved]]:
+    name = spec.get("name") or context.name
+    values: dict[str, JsonValue] = {}
+    if spec.get("system"):
+        if "shell" in missing:
+            values["shell"] = "/usr/sbin/nologin"
+        return values, []
+    if "home" in missing:
+        values["home"] = f"/home/{name}"
+    if "shell" in missing:
+        values["shell"] = "/bin/bash"
+    return values, []
+
+
+def _package(
+    self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
+) -> tuple[dict[str, JsonValue], list[Unresolved]]:
+    if "names" not in missing:
+        return {}, []
+    service = catalogue.match_service(spec.get("description"))
+    if service is None and _PACKAGE_NAME.match(context.name):
+        return {"names": [context.name]}, []
+    reason = "the offline completer names a package only after the resource; set spec.names"
+    return {}, [Unresolved(field="names", reason=reason)]
+
+
+def _container(
+    self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
+) -> tuple[dict[str, JsonValue], list[Unresolved]]:
+    service = catalogue.match_service(spec.get("description")) or catalogue.match_service(context.name)
+    if service is None:
+        service = catalogue.service_for_image(spec.get("image"))
+    values: dict[str, JsonValue] = {}
+    if service is None:
+        if "image" in missing:
+            reason = "no catalogue service matches the description or name; set spec.image"
+            return values, [Unresolved(field="image", reason=reason)]
+    else:
+        if "image" in missing:
+            values["image"] = service.image
+        if "ports" in missing:
+            values["ports"] = [{"host": service.port, "container": service.port}]
+        if "volumes" in missing and service.data_dir:
+            values["volumes"] = [{"path": service.data_dir, "volume": f"{context.name}-data"}]
+        if "httpCheck" in missing and service.health_path:
+            values["httpCheck"] = {"path": service.health_path}
+    env: dict[str, JsonValue] = dict(service.env) if service else {}
+    env.update(_dependency_urls(context))
+    if "env" in missing and env:
+        values["env"] = env
+    return values, []
+
+
+def _dependency_urls(context: CompletionContext) -> dict[str, JsonValue]:
+    """SERVICE_URL for each Container this one depends on, from its completed image and port."""
+    urls: dict[str, JsonValue] = {}
+    for related in context.related:
+        completed = related.get("spec")
+        if related.get("kind") != "Container" or not isinstance(completed, dict):
+            continue
+        image = completed.get("image")
+        service = catalogue.service_for_image(image if isinstance(image, str) else None)
+        ports = completed.get("ports")
+        if service is None or not isinstance(ports, list) or not ports or not isinstance(ports[0], dict):
+            continue
+        key = re.sub(r"[^A-Z0-9]", "_", service.name.upper()) + "_URL"
+        urls[key] = f"{service.scheme}://127.0.0.1:{ports[0].get('host')}"
+    return urls
+
+
+def _gitrepo(
+    self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
+) -> tuple[dict[str, JsonValue], list[Unresolved]]:
+    values: dict[str, JsonValue] = {}
+    if "dest" in missing:
+        values["dest"] = f"{self.root}/{context.name}"
+    unresolved = []
+    if "url" in missing:
+        unresolved.append(
+            Unresolved(field="url", reason="the offline completer cannot know a repository; set spec.url")
+        )
+    return values, unresolved
+
+
+def _workload(
+    self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
+) -> tuple[dict[str, JsonValue], list[Unresolved]]:
+    unresolved = []
+    if "command" in missing:
+        reason = "the offline completer does not write programs; set spec.command (or module and entryPoint)"
+        unresolved.append(Unresolved(field="command", reason=reason))
+    values: dict[str, JsonValue] = {}
+    if "runMode" in missing:
+        if spec.get("schedule"):
+            values["runMode"] = "schedule"
+        elif spec.get("maxRuns"):
+            values["runMode"] = "nTimes"
+    if "type" in missing and values.get("runMode") in ("schedule", "nTimes"):
+        values["type"] = "script"
+    return values, unresolved
+
+
+_PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9.+-]{1,63}$")
+
+KIND_RULES: dict[str, Rules] = {
+    "File": _file,
+    "Directory": _directory,
+    "User": _user,
+    "Package": _package,
+    "Container": _container,
+    "GitRepo": _gitrepo,
+    "Workload": _workload,
+}

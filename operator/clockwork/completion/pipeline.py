@@ -20,12 +20,12 @@ from clockwork.completion.defaults import defaults_for, merge_missing
 def missing_fields(info: KindInfo, spec: dict[str, Any]) -> list[str]:
     """Completable fields the user left out, minus alternatives to what they did set."""
     skip: set[str] = set()
-    groups = info.alternatives
-    chosen = [g for g in groups if any(spec.get(f) is not None for f in g)]
-    if chosen:
-        skip = {f for g in groups if g not in chosen for f in g}
-    elif groups:
-        skip = {f for g in groups[1:] for f in g}
+    for groups in info.alternatives:
+        chosen = [g for g in groups if any(spec.get(f) is not None for f in g)]
+        if chosen:
+            skip |= {f for g in groups if g not in chosen for f in g}
+        else:
+            skip |= {f for g in groups[1:] for f in g}
     return [f for f in info.completable if spec.get(f) is None and f not in skip]
 
 
@@ -52,7 +52,7 @@ async def _complete(
 ) -> Completion:
     missing = missing_fields(info, spec)
     if completer is None or not missing:
-        completion = with_defaults(info, spec)
+        completion = with_defaults(info, spec, context.name)
         if completer is not None:
             completion.completer, completion.model = completer.name, completer.model
         return completion
@@ -62,7 +62,7 @@ async def _complete(
     filled: list[FilledField] = []
     wanted = {k: v for k, v in proposal.values.items() if k in missing and v is not None}
     completed = merge_missing(spec, wanted, completer.source, filled, completer.model)
-    completed = merge_missing(completed, defaults_for(info), "default", filled)
+    completed = merge_missing(completed, defaults_for(info, context.name), "default", filled)
     return Completion(
         spec_hash=spec_hash(spec),
         completer=completer.name,
@@ -75,8 +75,8 @@ async def _complete(
     )
 
 
-def with_defaults(info: KindInfo, spec: dict[str, Any]) -> Completion:
+def with_defaults(info: KindInfo, spec: dict[str, Any], name: str | None = None) -> Completion:
     """Defaults only: what `completion.mode: off` gets, and what every completion ends with."""
     filled: list[FilledField] = []
-    completed = merge_missing(spec, defaults_for(info), "default", filled)
+    completed = merge_missing(spec, defaults_for(info, name), "default", filled)
     return Completion(spec_hash=spec_hash(spec), completer="defaults", completed=completed, filled=filled)

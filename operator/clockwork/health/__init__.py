@@ -13,12 +13,19 @@ from collections.abc import Callable
 from typing import Any
 
 from clockwork.api.assertions import Assertion
-from clockwork.api.common import AssertionResult, NodeStatus, ResolvedCommon
-from clockwork.health import checks, file
+from clockwork.api.common import AssertionResult, NodeStatus, ResolvedCommon, RunRecord
+from clockwork.api.workload import ResolvedWorkload
+from clockwork.health import checks, file, kinds
 from clockwork.plan import HostResult, Probe
 
 KIND_ASSERTIONS: dict[str, Callable[[Any], list[Assertion]]] = {
     "File": file.assertions,
+    "Directory": kinds.directory,
+    "User": kinds.user,
+    "Package": kinds.package,
+    "Container": kinds.container,
+    "GitRepo": kinds.gitrepo,
+    "Workload": kinds.workload,
 }
 
 
@@ -31,7 +38,15 @@ def probes_for(kind: str, resource: ResolvedCommon) -> list[Probe]:
     for check in assertions_for(kind, resource):
         for probe in checks.probes_of(check):
             found.setdefault(probe.id, probe)
+    if isinstance(resource, ResolvedWorkload):
+        probe = kinds.history_probe(resource)
+        found.setdefault(probe.id, probe)
     return list(found.values())
+
+
+def runs(resource: ResolvedCommon, host: HostResult) -> list[RunRecord]:
+    """Run history a check read back (Workloads), newest last."""
+    return kinds.runs(resource, host) if isinstance(resource, ResolvedWorkload) else []
 
 
 def evaluate(kind: str, resource: ResolvedCommon, host: HostResult) -> list[AssertionResult]:

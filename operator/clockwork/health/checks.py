@@ -283,19 +283,23 @@ def _log_judge(check: a.LogContainsAssertion, host: HostResult) -> Verdict:
 # files
 
 
-def _stat(host: HostResult, path: str) -> tuple[Any, str | None]:
-    found = _probe(host, fact_probe("files.File", path=path))
+def _stat_fact(kind: str | None) -> str:
+    return "files.Directory" if kind == "directory" else "files.File"
+
+
+def _stat(host: HostResult, path: str, kind: str | None = None) -> tuple[Any, str | None]:
+    found = _probe(host, fact_probe(_stat_fact(kind), path=path))
     if found is None or not found.success:
         return None, f"could not read {path}: {found.error if found else 'not checked'}"
     return found.value, None
 
 
 def _exists_probes(check: a.FileExistsAssertion) -> list[Probe]:
-    return [fact_probe("files.File", path=check.path)]
+    return [fact_probe(_stat_fact(check.kind), path=check.path)]
 
 
 def _exists_judge(check: a.FileExistsAssertion, host: HostResult) -> Verdict:
-    stat, problem = _stat(host, check.path)
+    stat, problem = _stat(host, check.path, check.kind)
     if problem:
         return Verdict(False, problem)
     if check.present is False:
@@ -305,16 +309,17 @@ def _exists_judge(check: a.FileExistsAssertion, host: HostResult) -> Verdict:
     if stat is None:
         return Verdict(False, f"{check.path} does not exist")
     if not isinstance(stat, dict):
-        return Verdict(False, f"{check.path} exists but is not a regular file")
+        wanted = "a directory" if check.kind == "directory" else "a regular file"
+        return Verdict(False, f"{check.path} exists but is not {wanted}")
     return Verdict(True, f"{check.path} exists")
 
 
 def _permissions_probes(check: a.FilePermissionsAssertion) -> list[Probe]:
-    return [fact_probe("files.File", path=check.path)]
+    return [fact_probe(_stat_fact(check.kind), path=check.path)]
 
 
 def _permissions_judge(check: a.FilePermissionsAssertion, host: HostResult) -> Verdict:
-    stat, problem = _stat(host, check.path)
+    stat, problem = _stat(host, check.path, check.kind)
     if problem:
         return Verdict(False, problem)
     if not isinstance(stat, dict):

@@ -18,11 +18,11 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from clockwork import metrics
+from clockwork import deps, metrics
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
-from clockwork.api.registry import KindInfo, status_model
+from clockwork.api.registry import KINDS, KindInfo, status_model
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
@@ -71,6 +71,8 @@ class Outcome:
     result: PassResult | None
     status: ResourceStatus[Any]
     temporary_error: str | None = None
+    # dependsOn not Ready yet (converge only): the handler retries.
+    waiting_for: str | None = None
 
 
 class OperatorDriver(DriverBase):
@@ -167,6 +169,7 @@ class OperatorDriver(DriverBase):
         state.namespace = namespace
         state.spec = spec.wire()
         resolution, inventory = await self._targets(spec, meta)
+        waiting, dependencies = (None, []) if intent != "converge" else await self._dependencies(spec, namespace)
         completer = self.completer_for(spec)
         inputs = Inputs(
             info=info,
@@ -185,13 +188,14 @@ class OperatorDriver(DriverBase):
             policy=self.settings.policy,
             approved_hash=(meta.get("annotations") or {}).get(APPROVE_ANNOTATION),
             default_interval=self.settings.check_interval_default(info),
+            waiting_for=waiting,
         )
 
         async def complete(action: Complete) -> Completion:
             context = CompletionContext(
                 namespace=namespace,
                 name=name,
-                related=self._related(body, state),
+                related=(dependencies + self._related(body, state))[:20],
                 diagnostics=action.diagnostics,
                 attempt=action.attempt,
             )
@@ -218,7 +222,7 @@ class OperatorDriver(DriverBase):
                 info.kind, namespace, name, conditions, [(e.type, e.reason) for e in final.events],
                 time.monotonic() - started, outcome_label,
             )  # fmt: skip
-        return Outcome(result, final.status, temporary)
+        return Outcome(result, final.status, temporary, waiting)
 
     async def _invalid(
         self,
@@ -377,6 +381,44 @@ class OperatorDriver(DriverBase):
             _, pending = await asyncio.wait({poked, stopping}, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
+
+    async def _dependencies(self, spec: DeployableSpec, namespace: str) -> tuple[str | None, list[dict[str, Any]]]:
+        """What of ``dependsOn`` is not Ready, and the completed specs of those that are."""
+        wanted = spec.depends_on or []
+        if not wanted or self.fleet is None:
+            return None, []
+        ready: dict[str, bool | None] = {}
+        related: list[dict[str, Any]] = []
+        listed: dict[str, dict[str, dict[str, Any]]] = {}
+        for dep in wanted:
+            plural = KINDS[dep.kind].plural
+            if plural not in listed:
+                items = await self.fleet.list_objects(plural, namespace)
+                listed[plural] = {str(b.get("metadata", {}).get("name")): b for b in items}
+            body = listed[plural].get(dep.name)
+            if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+                ready[dep.ref] = None
+                continue
+            status = body.get("status") or {}
+            conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+            ready[dep.ref] = conditions.get(cond.READY) == "True"
+            if status.get("completed"):
+                related.append({"kind": dep.kind, "name": dep.name, "spec": summarise(status["completed"])})
+        return deps.waiting_for([d.ref for d in wanted], ready), related
+
+    async def dependents(self, kind: str, body: Mapping[str, Any]) -> list[str]:
+        """Objects of the namespace whose dependsOn names this one (destroyed first)."""
+        if self.fleet is None:
+            return []
+        meta = body.get("metadata", {})
+        namespace, name = meta.get("namespace", "default"), meta.get("name", "")
+        found = []
+        for info in KINDS.values():
+            for other in await self.fleet.list_objects(info.plural, namespace):
+                for dep in (other.get("spec") or {}).get("dependsOn") or []:
+                    if dep.get("kind") == kind and dep.get("name") == name:
+                        found.append(f"{info.kind}/{other.get('metadata', {}).get('name')}")
+        return found
 
     def _related(self, body: Mapping[str, Any], state: ObjectState) -> list[dict[str, Any]]:
         """Other objects this operator knows with the same target, in short."""

@@ -14,6 +14,7 @@ import kopf
 from clockwork.api.base import GROUP, VERSION
 from clockwork.api.registry import KINDS, KindInfo
 from clockwork.operator.driver import OperatorDriver
+from clockwork.reconcile import DEPENDENCY_RETRY_SECONDS
 
 
 def register(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
@@ -48,9 +49,16 @@ def _register_kind(registry: kopf.OperatorRegistry, driver: OperatorDriver, info
         outcome = await driver.converge(info, body)
         if outcome.temporary_error:
             raise kopf.TemporaryError(outcome.temporary_error, delay=retry)
+        if outcome.waiting_for:
+            raise kopf.TemporaryError(outcome.waiting_for, delay=DEPENDENCY_RETRY_SECONDS)
 
     @kopf.on.delete(*resource, registry=registry, id=f"{info.plural}-delete")
     async def destroy(body: kopf.Body, **_: Any) -> None:
+        dependents = await driver.dependents(info.kind, body)
+        if dependents:
+            message = "waiting for dependents to be deleted first: " + ", ".join(dependents)
+            driver.post_event(body, "Normal", "WaitingForDependents", message)
+            raise kopf.TemporaryError(message, delay=DEPENDENCY_RETRY_SECONDS)
         outcome = await driver.destroy(info, body)
         if outcome.result is None or not outcome.result.forgotten:
             ready = outcome.status.condition("Ready")

@@ -1,6 +1,7 @@
 """The reconcile core, shared by the operator and the local CLI (see machine.py)."""
 
 from clockwork.reconcile.machine import (
+    DEPENDENCY_RETRY_SECONDS,
     Action,
     Apply,
     Check,
@@ -16,6 +17,7 @@ from clockwork.reconcile.machine import (
 )
 
 __all__ = [
+    "DEPENDENCY_RETRY_SECONDS",
     "Action",
     "Apply",
     "Check",

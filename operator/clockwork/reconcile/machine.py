@@ -160,6 +160,12 @@ class Inputs:
     # Seconds between health checks when the resource does not say (kind default or
     # CW_CHECK_INTERVAL_DEFAULT); 0 checks only after apply.
     default_interval: int = 0
+    # Dependencies (dependsOn) that are not Ready yet, in words; converge waits for them.
+    waiting_for: str | None = None
+
+
+# Seconds between looks at dependencies that are not Ready yet.
+DEPENDENCY_RETRY_SECONDS = 10.0
 
 
 @dataclass
@@ -214,6 +220,13 @@ class _Pass:
         inp, s, obs = self.inp, self.s, self.obs
         user_spec = inp.spec.wire()
         current_hash = spec_hash(user_spec)
+        if inp.waiting_for and inp.intent == "converge":
+            # Before completion too: what the dependencies were completed to is context.
+            self.set(APPLIED, "False", "WaitingForDependencies", inp.waiting_for)
+            self.set(READY, "False", "WaitingForDependencies", inp.waiting_for)
+            step = self.emit([])
+            step.wake_after = DEPENDENCY_RETRY_SECONDS
+            return step
         if not self.completion_cached(current_hash):
             if obs.completion is None or obs.completion.spec_hash != current_hash:
                 return self.emit([Complete(user_spec, current_hash)])
@@ -669,6 +682,11 @@ class _Pass:
             self.put_node(node)
             results += host_results
         s.health = HealthStatus(last_check_time=self.inp.now, results=results)
+        recorded = [r for host in result.hosts for r in health.runs(resolved, host)]
+        if recorded:
+            checked = {host.name for host in result.hosts}
+            kept = [r for r in s.runs if r.node not in checked]
+            s.runs = (kept + recorded)[-200:]
         failures = [r for r in results if not r.ok]
         if failures:
             shown = "; ".join(f"{r.node} {r.name}: {r.message}" for r in failures[:5])
@@ -727,8 +745,8 @@ class _Pass:
                 continue
             if c.type == COMPLETED and c.status == "False":
                 found.append(Event("Warning", c.reason, c.message[:1000]))
-            elif c.type == APPLIED and c.reason in ("AwaitingApproval", "TargetNotFound"):
-                kind: Literal["Normal", "Warning"] = "Normal" if c.reason == "AwaitingApproval" else "Warning"
+            elif c.type == APPLIED and c.reason in ("AwaitingApproval", "TargetNotFound", "WaitingForDependencies"):
+                kind: Literal["Normal", "Warning"] = "Warning" if c.reason == "TargetNotFound" else "Normal"
                 found.append(Event(kind, c.reason, c.message[:1000]))
             elif c.type == HEALTHY and c.status == "False" and c.reason == "AssertionsFailed":
                 found.append(Event("Warning", "Unhealthy", c.message[:1000]))

@@ -39,7 +39,7 @@ from pyinfra.api.operations import run_host_op  # noqa: E402
 from pyinfra.api.state import BaseStateCallback, State  # noqa: E402
 from pyinfra.context import ctx_host, ctx_state  # noqa: E402
 from pyinfra.facts import files as file_facts  # noqa: E402
-from pyinfra.operations import files, server  # noqa: E402
+from pyinfra.operations import apk, apt, dnf, docker, files, git, server  # noqa: E402
 
 from clockwork.plan import (  # noqa: E402
     CommandProbe,
@@ -55,6 +55,7 @@ from clockwork.plan import (  # noqa: E402
     RunResult,
     tail,
 )
+from clockwork.runners import ops as clockwork_ops  # noqa: E402
 from clockwork.runners.job import result_line  # noqa: E402
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
@@ -62,6 +63,15 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "files.file": files.file,
     "files.directory": files.directory,
     "server.shell": server.shell,
+    "server.user": server.user,
+    "server.packages": server.packages,
+    "apt.packages": apt.packages,
+    "dnf.packages": dnf.packages,
+    "apk.packages": apk.packages,
+    "git.repo": git.repo,
+    "docker.container": docker.container,
+    "docker.network": docker.network,
+    **clockwork_ops.OPERATIONS,
 }
 
 FACTS: dict[str, Any] = {

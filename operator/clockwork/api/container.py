@@ -1,0 +1,94 @@
+"""The Container kind: one container on the target node, through Docker or Podman."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
+from clockwork.api.types import AbsolutePath, EnvMap, Guarded
+from clockwork.model import CWModel
+
+ImageRef = Annotated[
+    str,
+    Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"),
+    Guarded.IMAGE,
+]
+ContainerName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"), Guarded.NAME]
+HostPort = Annotated[int, Field(ge=1, le=65535), Guarded.PORT]
+InnerPath = Annotated[str, Field(pattern=r"^/[^\x00\n:]*$", max_length=4096)]
+Runtime = Literal["docker", "podman"]
+RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
+
+
+class PortMapping(CWModel):
+    host: HostPort = Field(description="Port on the node.")
+    container: int = Field(ge=1, le=65535, description="Port inside the container.")
+    protocol: Literal["tcp", "udp"] | None = Field(default=None, description="tcp (default) or udp.")
+    host_ip: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F.:]+$", max_length=45, description="Node address to bind (all)."
+    )
+
+
+class VolumeMount(CWModel):
+    path: InnerPath = Field(description="Where it appears inside the container.")
+    host_path: Annotated[AbsolutePath, Guarded.HOST_PATH] | None = Field(
+        default=None, description="A directory of the node (bind mount)."
+    )
+    volume: ContainerName | None = Field(default=None, description="A named volume.")
+    read_only: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.host_path is None) == (self.volume is None):
+            raise ValueError("set exactly one of hostPath or volume")
+        return self
+
+
+class HttpCheck(CWModel):
+    path: str | None = Field(default=None, pattern=r"^/[^\s'\"`$;|&<>]*$", max_length=1024, description="(/)")
+    port: int | None = Field(default=None, ge=1, le=65535, description="Host port to ask (the first mapped).")
+    expect_status: int | None = Field(default=None, ge=100, le=599, description="(200)")
+
+
+class ContainerSpec(DeployableSpec):
+    """A container: image, ports, volumes, environment; kept running and checked every 30 s."""
+
+    image: ImageRef | None = Field(default=None, description="Image reference, e.g. nginx:1.27-alpine.")
+    name: ContainerName | None = Field(default=None, description="Container name (the resource's name).")
+    ports: list[PortMapping] | None = Field(default=None, max_length=64)
+    volumes: list[VolumeMount] | None = Field(default=None, max_length=64)
+    env: EnvMap | None = Field(default=None, description="Environment variables.")
+    networks: list[ContainerName] | None = Field(default=None, max_length=16, description="Networks to join.")
+    command: str | None = Field(default=None, max_length=4096, description="Command (the image's default).")
+    restart_policy: RestartPolicy | None = Field(default=None, description="(unless-stopped)")
+    memory_limit_mb: int | None = Field(default=None, ge=4, le=1048576)
+    privileged: Annotated[bool, Guarded.PRIVILEGED] | None = Field(default=None, description="(false)")
+    http_check: HttpCheck | None = Field(default=None, description="Also check an HTTP answer on a mapped port.")
+    present: bool | None = Field(default=None, description="true: exists; false: removed (true).")
+    running: bool | None = Field(default=None, description="true: started; false: created but stopped (true).")
+    runtime: Runtime | None = Field(default=None, description="docker (default) or podman.")
+
+
+class Container(Resource):
+    kind: Literal["Container"] = "Container"
+    spec: ContainerSpec
+    status: ResourceStatus[ContainerSpec] | None = None
+
+
+class ResolvedContainer(ResolvedCommon):
+    image: ImageRef
+    name: ContainerName
+    ports: list[PortMapping] = Field(default_factory=list)
+    volumes: list[VolumeMount] = Field(default_factory=list)
+    env: EnvMap = Field(default_factory=dict)
+    networks: list[ContainerName] = Field(default_factory=list)
+    command: str | None = None
+    restart_policy: RestartPolicy
+    memory_limit_mb: int | None = None
+    privileged: bool = False
+    http_check: HttpCheck | None = None
+    present: bool
+    running: bool
+    runtime: Runtime

@@ -1,0 +1,128 @@
+"""Container -> PyInfra operations (Docker through pyinfra's docker.container; Podman
+through Clockwork's own idempotent operation). Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import JsonValue
+
+from clockwork.api.container import ResolvedContainer
+from clockwork.plan import Operation
+
+BUILTIN_NETWORKS = {"bridge", "host", "none", "default"}
+
+
+def _ports(c: ResolvedContainer) -> list[JsonValue]:
+    found: list[JsonValue] = []
+    for p in c.ports:
+        bind = f"{p.host_ip}:{p.host}" if p.host_ip else str(p.host)
+        found.append(f"{bind}:{p.container}" + (f"/{p.protocol}" if p.protocol == "udp" else ""))
+    return found
+
+
+def _volumes(c: ResolvedContainer) -> list[JsonValue]:
+    return [f"{v.host_path or v.volume}:{v.path}" + (":ro" if v.read_only else "") for v in c.volumes]
+
+
+def _env(c: ResolvedContainer) -> list[JsonValue]:
+    return [f"{k}={v}" for k, v in sorted(c.env.items())]
+
+
+def spec_hash(c: ResolvedContainer) -> str:
+    """What decides whether a Podman container must be re-created."""
+    fields = {
+        "image": c.image,
+        "ports": _ports(c),
+        "volumes": _volumes(c),
+        "env": _env(c),
+        "networks": c.networks,
+        "command": c.command,
+        "restart": c.restart_policy,
+        "memory": c.memory_limit_mb,
+        "privileged": c.privileged,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def apply(c: ResolvedContainer) -> list[Operation]:
+    if c.runtime == "podman":
+        return [_podman(c, present=c.present)]
+    if not c.present:
+        return [
+            Operation(
+                id="container.absent",
+                op="docker.container",
+                args={"container": c.name, "present": False},
+                description=f"remove container {c.name}",
+            )
+        ]
+    ops = [
+        Operation(
+            id=f"network.{n}", op="docker.network", args={"network": n, "present": True}, description=f"network {n}"
+        )
+        for n in c.networks
+        if n not in BUILTIN_NETWORKS
+    ]
+    args: dict[str, JsonValue] = {
+        "container": c.name,
+        "image": c.image,
+        "ports": _ports(c),
+        "volumes": _volumes(c),
+        "env_vars": _env(c),
+        "networks": list(c.networks),
+        "restart_policy": c.restart_policy,
+        "present": True,
+        "start": c.running,
+        "privileged": c.privileged,
+    }
+    if c.command:
+        args["command"] = c.command
+    if c.memory_limit_mb:
+        args["memory"] = f"{c.memory_limit_mb}m"
+    description = f"container {c.name} ({c.image})"
+    ops.append(Operation(id="container", op="docker.container", args=args, description=description))
+    return ops
+
+
+def destroy(c: ResolvedContainer) -> list[Operation]:
+    if not c.present:
+        return []
+    if c.runtime == "podman":
+        return [_podman(c, present=False, op_id="container.remove")]
+    return [
+        Operation(
+            id="container.remove",
+            op="docker.container",
+            args={"container": c.name, "present": False},
+            description=f"remove container {c.name}",
+        )
+    ]
+
+
+def _podman(c: ResolvedContainer, present: bool, op_id: str = "container") -> Operation:
+    create: list[JsonValue] = ["--restart", c.restart_policy]
+    for port in _ports(c):
+        create += ["-p", port]
+    for volume in _volumes(c):
+        create += ["-v", volume]
+    for env in _env(c):
+        create += ["-e", env]
+    for network in c.networks:
+        create += ["--network", network]
+    if c.memory_limit_mb:
+        create += ["--memory", f"{c.memory_limit_mb}m"]
+    if c.privileged:
+        create += ["--privileged"]
+    args: dict[str, JsonValue] = {
+        "name": c.name,
+        "image": c.image,
+        "create_args": create,
+        "command": c.command,
+        "present": present,
+        "running": c.running,
+        "spec_hash": spec_hash(c),
+    }
+    verb = "container" if present else "remove container"
+    return Operation(id=op_id, op="clockwork.podman_container", args=args, description=f"{verb} {c.name} (podman)")
