@@ -33,7 +33,7 @@ OperationName = Literal[
     "clockwork.package_index_update",
     "clockwork.git_checkout",
     "clockwork.systemd_unit",
-    "clockwork.podman_container",
+    "clockwork.container",
     "clockwork.systemd_unit_absent",
 ]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, EnvMap, Guarded
@@ -52,6 +53,14 @@ class HttpCheck(CWModel):
     expect_status: int | None = Field(default=None, ge=100, le=599, description="(200)")
 
 
+def _words(command: str) -> str:
+    try:
+        shlex.split(command)
+    except ValueError as exc:
+        raise ValueError(f"command cannot be split into words: {exc}") from None
+    return command
+
+
 class ContainerSpec(DeployableSpec):
     """A container: image, ports, volumes, environment; kept running and checked every 30 s."""
 
@@ -61,7 +70,9 @@ class ContainerSpec(DeployableSpec):
     volumes: list[VolumeMount] | None = Field(default=None, max_length=64)
     env: EnvMap | None = Field(default=None, description="Environment variables.")
     networks: list[ContainerName] | None = Field(default=None, max_length=16, description="Networks to join.")
-    command: str | None = Field(default=None, max_length=4096, description="Command (the image's default).")
+    command: Annotated[str, AfterValidator(_words)] | None = Field(
+        default=None, max_length=4096, description="Command and arguments, split like a shell would (the image's)."
+    )
     restart_policy: RestartPolicy | None = Field(default=None, description="(unless-stopped)")
     memory_limit_mb: int | None = Field(default=None, ge=4, le=1048576)
     privileged: Annotated[bool, Guarded.PRIVILEGED] | None = Field(default=None, description="(false)")

@@ -1,5 +1,5 @@
-"""Container -> PyInfra operations (Docker through pyinfra's docker.container; Podman
-through Clockwork's own idempotent operation). Pure."""
+"""Container -> PyInfra operations: Clockwork's own idempotent container operation
+(Docker or Podman), and docker.network for user networks. Pure."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _env(c: ResolvedContainer) -> list[JsonValue]:
 
 
 def spec_hash(c: ResolvedContainer) -> str:
-    """What decides whether a Podman container must be re-created."""
+    """What decides whether a container must be re-created."""
     fields = {
         "image": c.image,
         "ports": _ports(c),
@@ -47,61 +47,32 @@ def spec_hash(c: ResolvedContainer) -> str:
 
 
 def apply(c: ResolvedContainer) -> list[Operation]:
-    if c.runtime == "podman":
-        return [_podman(c, present=c.present)]
     if not c.present:
-        return [
-            Operation(
-                id="container.absent",
-                op="docker.container",
-                args={"container": c.name, "present": False},
-                description=f"remove container {c.name}",
-            )
-        ]
+        return [_container(c, present=False, op_id="container.absent")]
     ops = [
         Operation(
             id=f"network.{n}", op="docker.network", args={"network": n, "present": True}, description=f"network {n}"
         )
         for n in c.networks
-        if n not in BUILTIN_NETWORKS
+        if n not in BUILTIN_NETWORKS and c.runtime == "docker"
     ]
-    args: dict[str, JsonValue] = {
-        "container": c.name,
-        "image": c.image,
-        "ports": _ports(c),
-        "volumes": _volumes(c),
-        "env_vars": _env(c),
-        "networks": list(c.networks),
-        "restart_policy": c.restart_policy,
-        "present": True,
-        "start": c.running,
-        "privileged": c.privileged,
-    }
-    if c.command:
-        args["command"] = c.command
-    if c.memory_limit_mb:
-        args["memory"] = f"{c.memory_limit_mb}m"
-    description = f"container {c.name} ({c.image})"
-    ops.append(Operation(id="container", op="docker.container", args=args, description=description))
+    ops.append(_container(c, present=True))
     return ops
 
 
 def destroy(c: ResolvedContainer) -> list[Operation]:
     if not c.present:
         return []
-    if c.runtime == "podman":
-        return [_podman(c, present=False, op_id="container.remove")]
-    return [
-        Operation(
-            id="container.remove",
-            op="docker.container",
-            args={"container": c.name, "present": False},
-            description=f"remove container {c.name}",
-        )
-    ]
+    return [_container(c, present=False, op_id="container.remove")]
 
 
-def _podman(c: ResolvedContainer, present: bool, op_id: str = "container") -> Operation:
+def _container(c: ResolvedContainer, present: bool, op_id: str = "container") -> Operation:
+    """Clockwork's own container operation (docker or podman, same CLI): pyinfra's
+    docker.container never re-creates a container whose spec changed; this one does,
+    by a spec hash kept in a label."""
+    if not present:
+        args: dict[str, JsonValue] = {"runtime": c.runtime, "container": c.name, "present": False}
+        return Operation(id=op_id, op="clockwork.container", args=args, description=f"remove container {c.name}")
     create: list[JsonValue] = ["--restart", c.restart_policy]
     for port in _ports(c):
         create += ["-p", port]
@@ -115,14 +86,14 @@ def _podman(c: ResolvedContainer, present: bool, op_id: str = "container") -> Op
         create += ["--memory", f"{c.memory_limit_mb}m"]
     if c.privileged:
         create += ["--privileged"]
-    args: dict[str, JsonValue] = {
-        "name": c.name,
+    args = {
+        "runtime": c.runtime,
+        "container": c.name,
         "image": c.image,
         "create_args": create,
         "command": c.command,
-        "present": present,
+        "present": True,
         "running": c.running,
         "spec_hash": spec_hash(c),
     }
-    verb = "container" if present else "remove container"
-    return Operation(id=op_id, op="clockwork.podman_container", args=args, description=f"{verb} {c.name} (podman)")
+    return Operation(id=op_id, op="clockwork.container", args=args, description=f"container {c.name} ({c.image})")

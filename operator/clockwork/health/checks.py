@@ -98,7 +98,8 @@ def process_command(pattern: str) -> str:
     # Every process of this pipeline carries the marker, and lines with it are dropped.
     return (
         "for f in /proc/[0-9]*/cmdline; do tr '\\000' ' ' < \"$f\" 2>/dev/null; echo; done | "
-        f"grep -v {PROCESS_MARKER} | grep -E -c -e {_q(pattern)} -e {PROCESS_MARKER}_never"
+        f"sed -e 's/ $//' -e '/{PROCESS_MARKER}_never/d' | grep -v {PROCESS_MARKER} | "
+        f"grep -E -c -e {_q(pattern)} -e {PROCESS_MARKER}_never"
     )
 
 

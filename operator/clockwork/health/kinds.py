@@ -167,7 +167,9 @@ def workload(w: ResolvedWorkload) -> list[Assertion]:
         command = f"systemctl is-active {unit}.timer"
         check = a.CommandAssertion(type="command", name="timer", command=command, output_matches="^active$")
     elif w.run_mode == "nTimes":
-        command = f"systemctl show {unit}.service -p ActiveState -p Result --value | tr '\\n' ' '"
+        # one property per call: systemctl prints several in its own order, not the asked one
+        show = f"systemctl show {unit}.service --value -p"
+        command = f'echo "$({show} ActiveState) $({show} Result)"'
         check = a.CommandAssertion(
             type="command", name="runs", command=command, output_matches="^(active|activating) |^inactive success"
         )

@@ -80,22 +80,27 @@ def systemd_unit_absent(unit: str) -> Generator[Any, None, None]:
 
 
 @operation()
-def podman_container(
-    name: str,
-    image: str,
-    create_args: list[str],
-    spec_hash: str,
+def container(
+    runtime: str,
+    container: str,
+    image: str = "",
+    create_args: list[str] | None = None,
+    spec_hash: str = "",
     command: str | None = None,
     present: bool = True,
     running: bool = True,
 ) -> Generator[Any, None, None]:
-    """A Podman container made from exactly this spec (label ``clockwork.dev/spec``):
-    re-created when the spec changed, started or stopped as asked, removed when absent."""
-    quoted = shlex.quote(name)
+    """A Docker or Podman container made from exactly this spec (label ``clockwork.dev/spec``):
+    re-created when the spec changed, started or stopped as asked, removed when absent.
+
+    ``container`` is the container's name (pyinfra keeps ``name`` for itself)."""
+    if runtime not in ("docker", "podman"):
+        raise ValueError(f"unknown container runtime {runtime!r}")
+    quoted = shlex.quote(container)
     found = host.get_fact(
         Command,
         command=(
-            f'podman container inspect --format \'{{{{index .Config.Labels "{SPEC_LABEL}"}}}} '
+            f'{runtime} container inspect --format \'{{{{index .Config.Labels "{SPEC_LABEL}"}}}} '
             f"{{{{.State.Running}}}}' {quoted} 2>/dev/null || echo absent"
         ),
     )
@@ -103,25 +108,33 @@ def podman_container(
     exists = state != ["absent"]
     if not present:
         if exists:
-            yield StringCommand("podman", "rm", "--force", "--time", "10", QuoteString(name))
+            yield StringCommand(runtime, "rm", "--force", QuoteString(container))
         return
     if exists and state[0] != spec_hash:
-        yield StringCommand("podman", "rm", "--force", "--time", "10", QuoteString(name))
+        yield StringCommand(runtime, "rm", "--force", QuoteString(container))
         exists = False
     if not exists:
-        words = ["podman", "create", "--name", name, "--label", f"{SPEC_LABEL}={spec_hash}", *create_args, image]
-        create = " ".join(shlex.quote(w) for w in words)
-        if command:
-            create += " " + command
-        yield create
+        words = [
+            runtime,
+            "create",
+            "--name",
+            container,
+            "--label",
+            f"{SPEC_LABEL}={spec_hash}",
+            *(create_args or []),
+            image,
+        ]
+        # The command is words for the container (like docker's exec form), never host shell.
+        words += shlex.split(command) if command else []
+        yield " ".join(shlex.quote(w) for w in words)
         if running:
-            yield StringCommand("podman", "start", QuoteString(name))
+            yield StringCommand(runtime, "start", QuoteString(container))
         return
     is_running = len(state) > 1 and state[1] == "true"
     if running and not is_running:
-        yield StringCommand("podman", "start", QuoteString(name))
+        yield StringCommand(runtime, "start", QuoteString(container))
     elif not running and is_running:
-        yield StringCommand("podman", "stop", "--time", "10", QuoteString(name))
+        yield StringCommand(runtime, "stop", "--time", "10", QuoteString(container))
 
 
 def _sha256(text: str) -> str:
@@ -133,5 +146,5 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "clockwork.git_checkout": git_checkout,
     "clockwork.systemd_unit": systemd_unit,
     "clockwork.systemd_unit_absent": systemd_unit_absent,
-    "clockwork.podman_container": podman_container,
+    "clockwork.container": container,
 }
