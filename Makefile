@@ -45,6 +45,7 @@ unit: venv
 # Regenerate every generated file; tests fail when the checked-in copies drift.
 generate: venv
 	$(BIN)/clockwork crds --out crds/
+	$(BIN)/clockwork docs --out docs/resources.md
 
 clean:
 	rm -rf $(VENV) .clockwork .mypy_cache .ruff_cache .pytest_cache

@@ -21,7 +21,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from clockwork import __version__, crdgen, metrics
+from clockwork import __version__, crdgen, docgen, metrics
 from clockwork.api.base import utcnow
 from clockwork.api.edgenode import EdgeNodeStatus
 from clockwork.api.registry import FLEET_KINDS, KINDS, status_model
@@ -516,6 +516,17 @@ def crds(out_dir: Path | None) -> None:
         return
     for path in crdgen.write(out_dir):
         err.print(f"wrote {path}")
+
+
+@main.command()
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="File to write the resource reference into (default: print to stdout).")  # fmt: skip
+def docs(out_file: Path | None) -> None:
+    """Generate the resource reference (docs/resources.md) from the API models."""
+    if out_file is None:
+        click.echo(docgen.render(), nl=False)
+        return
+    err.print(f"wrote {docgen.write(out_file)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -171,8 +171,10 @@ class LocalDriver(DriverBase):
         self.store = store
         # Everything in this invocation, for the related-resources context of completion.
         self.batch: list[Loaded] = []
-        # Whether each resource converged in this invocation is Ready (for dependsOn).
+        # Whether each resource converged in this invocation is Ready, and what it was
+        # completed to (for dependsOn).
         self.ready: dict[str, bool] = {}
+        self.completed: dict[str, dict[str, Any]] = {}
 
     def _is_ready(self, ref: str) -> bool | None:
         """Ready in this run, else as last applied; None when never applied."""
@@ -198,10 +200,12 @@ class LocalDriver(DriverBase):
             return None, []
         related = []
         for ref in refs:
-            status = self._stored_status(ref)
-            if status is not None and status.completed is not None:
+            completed = self.completed.get(ref)
+            if completed is None and (status := self._stored_status(ref)) is not None and status.completed:
+                completed = status.completed.wire()
+            if completed is not None:
                 kind, _, name = ref.split("/", 2)
-                related.append({"kind": kind, "name": name, "spec": summarise(status.completed.wire())})
+                related.append({"kind": kind, "name": name, "dependency": True, "spec": summarise(completed)})
         short = [ref.replace(f"/{item.metadata.namespace}/", "/", 1) for ref in refs]
         waiting = deps.waiting_for(short, {s: self._is_ready(r) for s, r in zip(short, refs, strict=True)})
         return waiting, related
@@ -404,6 +408,8 @@ class LocalDriver(DriverBase):
         outcome.ok, outcome.message = _verdict(outcome)
         if intent == "converge":
             self.ready[item.ref] = outcome.ok
+        if intent in ("converge", "plan") and outcome.status.completed is not None:
+            self.completed[item.ref] = outcome.status.completed.wire()
         conditions: dict[str, str] = {c.type: c.status for c in outcome.status.conditions}
         if outcome.forgotten:
             metrics.forget_resource(item.kind, meta.namespace, meta.name)

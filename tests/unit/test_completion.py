@@ -228,7 +228,14 @@ def test_offline_container_from_the_catalogue_and_its_dependencies() -> None:
     assert redis["image"] == "redis:7.4-alpine" and redis["name"] == "cache"
     assert redis["ports"] == [{"host": 6379, "container": 6379}]
     assert redis["volumes"] == [{"path": "/data", "volume": "cache-data"}]
-    related = [{"kind": "Container", "name": "cache", "spec": {**redis, "ports": [{"host": 16379, "container": 6379}]}}]
+    related = [
+        {
+            "kind": "Container",
+            "name": "cache",
+            "dependency": True,
+            "spec": {**redis, "ports": [{"host": 16379, "container": 6379}]},
+        }
+    ]
     app = offline("Container", {"image": "nginx:1.27-alpine"}, "web", related).completed
     assert app["env"] == {"REDIS_URL": "redis://127.0.0.1:16379"}
     unknown = offline("Container", {"description": "my own thing"}, "thing")

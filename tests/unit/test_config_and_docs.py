@@ -52,3 +52,14 @@ def test_every_metric_is_documented() -> None:
     assert names
     missing = sorted(n for n in names if f"`{n}" not in documented)
     assert missing == [], f"document these in docs/metrics.md: {missing}"
+
+
+def test_resource_reference_is_generated_from_the_models() -> None:
+    from clockwork import docgen
+    from clockwork.api.registry import ALL_KINDS
+
+    text = docgen.render()
+    assert (REPO / "docs" / "resources.md").read_text() == text, "docs/resources.md drifted: run `make generate`"
+    for kind in ALL_KINDS:
+        assert f"\n## {kind}\n" in text
+    assert "| `schedule` |" in text and "### `logContains`" in text

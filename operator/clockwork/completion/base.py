@@ -26,7 +26,8 @@ class CompletionContext(CWModel):
     # Errors from a failed apply or health check, for re-completion during remediation.
     diagnostics: str | None = None
     attempt: int = 0
-    # Related resources (dependsOn, same target): kind, name and their completed spec.
+    # Related resources: kind, name and spec; dependencies (dependsOn, with their completed
+    # spec) first and marked ``dependency: true``, then others for the same target.
     related: list[dict[str, JsonValue]] = Field(default_factory=list)
 
 

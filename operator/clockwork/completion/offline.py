@@ -132,11 +132,11 @@ def _container(
 
 
 def _dependency_urls(context: CompletionContext) -> dict[str, JsonValue]:
-    """SERVICE_URL for each Container this one depends on, from its completed image and port."""
+    """SERVICE_URL for each Container this one depends on (dependsOn), from its completed image and port."""
     urls: dict[str, JsonValue] = {}
     for related in context.related:
         completed = related.get("spec")
-        if related.get("kind") != "Container" or not isinstance(completed, dict):
+        if not related.get("dependency") or related.get("kind") != "Container" or not isinstance(completed, dict):
             continue
         image = completed.get("image")
         service = catalogue.service_for_image(image if isinstance(image, str) else None)

@@ -403,7 +403,9 @@ class OperatorDriver(DriverBase):
             conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
             ready[dep.ref] = conditions.get(cond.READY) == "True"
             if status.get("completed"):
-                related.append({"kind": dep.kind, "name": dep.name, "spec": summarise(status["completed"])})
+                related.append(
+                    {"kind": dep.kind, "name": dep.name, "dependency": True, "spec": summarise(status["completed"])}
+                )
         return deps.waiting_for([d.ref for d in wanted], ready), related
 
     async def dependents(self, kind: str, body: Mapping[str, Any]) -> list[str]:
