@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_QUIET := --quiet --disable-pip-version-check
 # COMMAND:PACKAGE pairs the real-component tests need; grows with the test tiers.
-TEST_DEB_PACKAGES := unzip:unzip npm:npm sshd:openssh-server ssh:openssh-client nft:nftables ip:iproute2 nsenter:util-linux
+TEST_DEB_PACKAGES := unzip:unzip npm:npm sshd:openssh-server ssh:openssh-client nft:nftables ip:iproute2 nsenter:util-linux git:git podman:podman systemd-analyze:systemd
 
 .PHONY: venv demo test test-deps lint unit generate clean
 

@@ -161,18 +161,6 @@ def test_version_and_help(cli: CliRunner) -> None:
     assert "apply" in cli("--help").stdout
 
 
-def test_every_example_applies_and_destroys(cli: CliRunner, workdir: Path) -> None:
-    from tests.unit.test_crdgen import EXAMPLES
-
-    for example in sorted(EXAMPLES.glob("*.yaml")):
-        if "kind: EdgeNode" in example.read_text():
-            continue  # needs a real machine (and the operator for its Secret): tests/edge covers these
-        applied = cli("apply", "-f", str(example))
-        assert applied.code == 0, f"{example.name}: {applied.stdout}{applied.stderr}"
-        assert cli("assert", "-f", str(example)).code == 0
-        assert cli("destroy", "-f", str(example)).code == 0
-
-
 def test_manual_approval_waits_for_the_reviewed_hash(cli: CliRunner, workdir: Path) -> None:
     target = workdir / "gated.txt"
     doc = file_resource("gated", path=str(target), content="v1", completion={"approval": "manual"})
