@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_QUIET := --quiet --disable-pip-version-check
 # COMMAND:PACKAGE pairs the real-component tests need; grows with the test tiers.
-TEST_DEB_PACKAGES := unzip:unzip npm:npm sshd:openssh-server ssh:openssh-client nft:nftables ip:iproute2 nsenter:util-linux git:git podman:podman systemd-analyze:systemd
+TEST_DEB_PACKAGES := unzip:unzip npm:npm sshd:openssh-server ssh:openssh-client nft:nftables ip:iproute2 nsenter:util-linux git:git podman:podman systemd-analyze:systemd prometheus:prometheus promtool:prometheus
 
 .PHONY: venv demo test test-deps lint unit generate clean
 
@@ -44,8 +44,12 @@ unit: venv
 
 # Regenerate every generated file; tests fail when the checked-in copies drift.
 generate: venv
+	./scripts/install-k8s-tools.sh >/dev/null
 	$(BIN)/clockwork crds --out crds/
+	$(BIN)/clockwork crds --out charts/clockwork/crds/
 	$(BIN)/clockwork docs --out docs/resources.md
+	$(BIN)/python scripts/gen_dashboards.py
+	./scripts/render-install.sh
 
 clean:
 	rm -rf $(VENV) .clockwork .mypy_cache .ruff_cache .pytest_cache

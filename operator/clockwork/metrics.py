@@ -10,12 +10,14 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, write_to_textfile
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, write_to_textfile
 
 if TYPE_CHECKING:
     from clockwork.completion.base import Proposal
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_cpu_seconds_total, process_resident_memory_bytes, ... for the operator dashboard
+ProcessCollector(registry=REGISTRY)
 
 COMPLETION_REQUESTS = Counter(
     "clockwork_completion_requests_total",
@@ -113,6 +115,37 @@ EDGE_NODE_UP = Gauge(
     ["namespace", "name"],
     registry=REGISTRY,
 )
+
+EDGE_NODE_PHASE = Gauge(
+    "clockwork_edgenode_phase",
+    "1 for the EdgeNode's current phase, 0 for the others.",
+    ["namespace", "name", "phase"],
+    registry=REGISTRY,
+)
+EDGE_NODE_LAST_SEEN = Gauge(
+    "clockwork_edgenode_last_seen_timestamp_seconds",
+    "When the EdgeNode last answered a probe (Unix time).",
+    ["namespace", "name"],
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge(
+    "clockwork_reconcile_in_flight",
+    "Reconcile passes running now, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+EDGE_NODE_PHASES = ("Online", "Stale", "Offline", "Unknown")
+
+
+def record_node(namespace: str, name: str, phase: str, last_seen: float | None) -> None:
+    """An EdgeNode's heartbeat: its phase gauges and when it was last seen."""
+    EDGE_NODES_PROBED.labels(phase).inc()
+    EDGE_NODE_UP.labels(namespace, name).set(1 if phase == "Online" else 0)
+    for known in EDGE_NODE_PHASES:
+        EDGE_NODE_PHASE.labels(namespace, name, known).set(1 if known == phase else 0)
+    if last_seen is not None:
+        EDGE_NODE_LAST_SEEN.labels(namespace, name).set(last_seen)
+
 
 _REMEDIATION_RESULTS = {
     "Remediated": "succeeded",

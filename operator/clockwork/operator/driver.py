@@ -201,12 +201,15 @@ class OperatorDriver(DriverBase):
             )
             return await pipeline.complete(info, action.spec, context, completer, identity=action.spec_hash)
 
+        metrics.IN_FLIGHT.labels(info.kind).inc()
         try:
             origin = Origin(namespace=namespace, kind=info.kind, name=name, uid=meta.get("uid"))
             result = await Engine(self.runners, complete, self.slots, origin).run(inputs, status)
         except Exception:
             metrics.RECONCILE_TOTAL.labels(info.kind, "error").inc()
             raise
+        finally:
+            metrics.IN_FLIGHT.labels(info.kind).dec()
         await self._remember_host_keys(namespace, result)
         final = result.step
         temporary = None
@@ -357,8 +360,8 @@ class OperatorDriver(DriverBase):
             state.status = beat.status.wire()
             self._node_cache.pop(namespace, None)
             self._post(body, beat.events)
-            metrics.EDGE_NODES_PROBED.labels(beat.status.phase or "Unknown").inc()
-            metrics.EDGE_NODE_UP.labels(namespace, node.metadata.name).set(1 if beat.status.phase == "Online" else 0)
+            seen = beat.status.last_seen.timestamp() if beat.status.last_seen else None
+            metrics.record_node(namespace, node.metadata.name, beat.status.phase or "Unknown", seen)
         if status is None or beat.status.phase != status.phase:
             for other in self.objects.values():
                 if other is not state and other.namespace == namespace:
