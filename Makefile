@@ -10,7 +10,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # COMMAND:PACKAGE pairs the real-component tests need; grows with the test tiers.
 TEST_DEB_PACKAGES := unzip:unzip npm:npm sshd:openssh-server ssh:openssh-client nft:nftables ip:iproute2 nsenter:util-linux git:git podman:podman systemd-analyze:systemd prometheus:prometheus promtool:prometheus
 
-.PHONY: venv demo test test-deps lint unit generate clean
+.PHONY: venv demo test test-deps lint unit generate clean kind-up kind-demo image
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,18 @@ generate: venv
 	$(BIN)/clockwork docs --out docs/resources.md
 	$(BIN)/python scripts/gen_dashboards.py
 	./scripts/render-install.sh
+
+# The operator image (docker build; offline: scripts/docker/build-operator-image.sh).
+image:
+	docker build -t clockwork/operator:dev .
+
+# kind quick start: a cluster, the image loaded into it, helm install, examples Ready.
+kind-up:
+	./scripts/kind-demo.sh up
+
+kind-demo: venv
+	./scripts/install-k8s-tools.sh >/dev/null
+	./scripts/kind-demo.sh demo
 
 clean:
 	rm -rf $(VENV) .clockwork .mypy_cache .ruff_cache .pytest_cache

@@ -98,3 +98,22 @@ def test_apply_ready_update_delete(kind: Any, operator: subprocess.Popen[bytes],
     kind.kubectl("delete", "-f", str(manifest), "--timeout=60s")
     wait("object gone", lambda: get(kind, "motd") is None)
     assert not target.exists()
+
+
+def test_helm_install_and_examples_ready(kind: Any, tmp_path: Path) -> None:
+    """The kind quick start: image built and loaded, chart installed, an example Ready."""
+    from tests.conftest import REPO
+
+    image = "clockwork/operator:e2e"
+    subprocess.run(["docker", "build", "-t", image, str(REPO)], check=True)
+    kind.load_docker_image(image)
+    helm = REPO / ".tools" / "bin" / "helm"
+    subprocess.run(
+        [str(helm), "upgrade", "--install", "clockwork", str(REPO / "charts" / "clockwork"),
+         "--namespace", "clockwork-system", "--create-namespace", "--kubeconfig", str(kind.kubeconfig_path),
+         "--set", "image.repository=clockwork/operator", "--set", "image.tag=e2e", "--set", "image.pullPolicy=Never",
+         "--wait", "--timeout", "5m"],
+        check=True,
+    )  # fmt: skip
+    kind.kubectl("apply", "-f", str(REPO / "manifests" / "examples" / "directory.yaml"))
+    kind.kubectl("wait", "--for=condition=Ready", "directory/app-data", "--timeout=180s")
