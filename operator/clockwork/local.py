@@ -17,11 +17,12 @@ from typing import Any
 
 import yaml
 
-from clockwork import deps, metrics
+from clockwork import deps, metrics, rollouts
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KINDS, KindInfo, kind_info, parse_resource, status_model
+from clockwork.api.rollout import Rollout, RolloutStatus
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
@@ -58,6 +59,14 @@ class Loaded:
         if not isinstance(spec, DeployableSpec):
             raise TypeError(f"{self.ref} is not deployable")
         return spec
+
+    @property
+    def deployable(self) -> bool:
+        return isinstance(self.resource.spec, DeployableSpec)
+
+    @property
+    def rollout(self) -> Rollout | None:
+        return self.resource if isinstance(self.resource, Rollout) else None
 
     @property
     def edge_node(self) -> EdgeNode | None:
@@ -115,7 +124,7 @@ def load(paths: Iterable[Path]) -> list[Loaded]:
     by_ref = {item.ref: item for item in loaded}
     try:
         ordered = deps.order(
-            [item.ref for item in sorted(loaded, key=lambda item: item.edge_node is None)],
+            [item.ref for item in sorted(loaded, key=lambda item: (item.edge_node is None, item.rollout is not None))],
             {item.ref: dependency_refs(item) for item in loaded},
         )
     except deps.DependencyCycle as exc:
@@ -126,7 +135,7 @@ def load(paths: Iterable[Path]) -> list[Loaded]:
 
 def dependency_refs(item: Loaded) -> list[str]:
     """``Kind/namespace/name`` of each dependsOn entry of a deployable (same namespace)."""
-    if item.edge_node is not None:
+    if not item.deployable:
         return []
     namespace = item.metadata.namespace
     return [f"{d.kind}/{namespace}/{d.name}" for d in item.spec.depends_on or []]
@@ -229,9 +238,7 @@ class LocalDriver(DriverBase):
         related = [
             {"kind": other.kind, "name": other.metadata.name, "spec": summarise(other.spec.wire())}
             for other in self.batch
-            if other is not item
-            and other.edge_node is None
-            and (other.spec.target or Target(local=True)).summary() == target
+            if other is not item and other.deployable and (other.spec.target or Target(local=True)).summary() == target
         ]
         return related[:20]
 
@@ -262,11 +269,14 @@ class LocalDriver(DriverBase):
         return edgenodes.host_spec(node, status, key_file=node.spec.ssh_key_file)
 
     def _targets(self, item: Loaded) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
+        return self._targets_for(item.spec.target or Target(local=True), item.metadata)
+
+    def _targets_for(self, target: Target, meta: ObjectMeta) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
         nodes = self._nodes()
-        resolution = edgenodes.resolve_targets(item.spec.target or Target(local=True), item.metadata, nodes)
+        resolution = edgenodes.resolve_targets(target, meta, nodes)
         inventory: dict[str, HostSpec] = {LOCAL_HOST: HostSpec(name=LOCAL_HOST)}
         for node, status in nodes:
-            if node.metadata.namespace != item.metadata.namespace:
+            if node.metadata.namespace != meta.namespace:
                 continue
             self.slots.set_limit(node.metadata.name, node.spec.effective_max_runs)
             host = self._host(node, status)
@@ -321,6 +331,43 @@ class LocalDriver(DriverBase):
         return Outcome(ref=item.ref, intent=intent, ok=ok, status=beat.status, message=beat.status.message,
                        events=beat.events, wake_after=float(node.spec.effective_heartbeat))  # fmt: skip
 
+    async def _rollout(self, item: Loaded, rollout: Rollout, intent: Intent) -> Outcome:
+        """A Rollout in local mode: runs to its end (or a pause) in this invocation."""
+        meta = rollout.metadata
+        record = self.store.get(item.kind, meta.namespace, meta.name)
+        status = RolloutStatus.model_validate(record.status) if record else RolloutStatus()
+        spec_wire = rollout.spec.wire()
+        current_hash = spec_hash(spec_wire)
+        generation = (record.generation + (record.spec_hash != current_hash)) if record else 1
+        if record is None and intent != "converge":
+            return Outcome(ref=item.ref, intent=intent, ok=intent == "destroy", status=status,
+                           message="not applied yet", known=False)  # fmt: skip
+        if intent == "destroy":
+            self.store.delete(item.kind, meta.namespace, meta.name)
+            return Outcome(ref=item.ref, intent=intent, ok=True, status=status, forgotten=True,
+                           message="forgotten (what it rolled out stays on the nodes)")  # fmt: skip
+        if intent in ("check", "monitor", "plan"):
+            ok = status.phase == "Completed"
+            return Outcome(ref=item.ref, intent=intent, ok=ok, status=status, message=status.message)
+        resolution, inventory = self._targets_for(rollout.spec.target(), meta)
+        created = record.created if record else utcnow()
+
+        async def save(current: RolloutStatus) -> None:
+            self.store.put(
+                StoredResource(kind=item.kind, namespace=meta.namespace, name=meta.name, generation=generation,
+                               spec_hash=current_hash, spec=spec_wire, status=current.wire(), created=created,
+                               updated=utcnow())
+            )  # fmt: skip
+
+        if resolution.error:
+            status.phase, status.message = "Failed", resolution.error
+            await save(status)
+            return Outcome(ref=item.ref, intent=intent, ok=False, status=status, message=resolution.error)
+        run = rollouts.RolloutRun(self, resolution.targets, resolution.skipped, inventory, save)
+        final = await rollouts.run(rollout, status, run, generation)
+        return Outcome(ref=item.ref, intent=intent, ok=final.phase == "Completed", status=final,
+                       message=final.message, events=run.events)  # fmt: skip
+
     def _remember_host_keys(self, result: Any) -> None:
         """Host keys a deployable's run learned (trust on first use) go to the node's status."""
         for obs in (result.observations.apply, result.observations.check):
@@ -337,6 +384,8 @@ class LocalDriver(DriverBase):
     async def reconcile(self, item: Loaded, intent: Intent) -> Outcome:
         if item.edge_node is not None:
             return await self._probe_node(item, intent)
+        if item.rollout is not None:
+            return await self._rollout(item, item.rollout, intent)
         started = time.monotonic()
         info = kind_info(item.kind)
         meta = item.metadata

@@ -23,6 +23,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from clockwork.api.registry import ALL_KINDS
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "clockwork"
 HELM = REPO / ".tools" / "bin" / "helm"
@@ -98,6 +100,10 @@ def test_rbac_is_least_privilege() -> None:
     assert not any(
         {"update", "delete"} & set(r["verbs"]) for r in operator["rules"] if "clockwork.dev" in r["apiGroups"]
     )
+    ours = [r for r in operator["rules"] if r["apiGroups"] == ["clockwork.dev"]]
+    plurals = {info.plural for info in ALL_KINDS.values()}
+    assert set(ours[0]["resources"]) == plurals, "every kind (and nothing else) in the operator's role"
+    assert set(ours[1]["resources"]) == {f"{p}/status" for p in plurals}
     viewer, editor = roles["cw-clockwork-viewer"], roles["cw-clockwork-editor"]
     assert viewer["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
     assert "rbac.authorization.k8s.io/aggregate-to-view" not in editor["metadata"]["labels"]
@@ -118,7 +124,9 @@ def test_install_manifest_is_the_rendered_chart(tmp_path: Path) -> None:
     )
     assert (REPO / "manifests" / "install.yaml").read_text() == out.read_text(), "run `make generate`"
     docs = [d for d in yaml.safe_load_all(out.read_text()) if d]
-    assert docs[0]["kind"] == "Namespace" and sum(d["kind"] == "CustomResourceDefinition" for d in docs) == 8
+    assert docs[0]["kind"] == "Namespace" and sum(d["kind"] == "CustomResourceDefinition" for d in docs) == len(
+        ALL_KINDS
+    )
     for doc in docs:
         kubernetes_validate.validate(doc, K8S, strict=True)
 

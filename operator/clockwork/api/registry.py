@@ -13,6 +13,7 @@ from clockwork.api.container import Container, ContainerSpec, ResolvedContainer
 from clockwork.api.edgenode import EdgeNode, EdgeNodeSpec, EdgeNodeStatus
 from clockwork.api.file import File, FileSpec, ResolvedFile
 from clockwork.api.gitrepo import GitRepo, GitRepoSpec, ResolvedGitRepo
+from clockwork.api.rollout import Rollout, RolloutSpec, RolloutStatus
 from clockwork.api.system import (
     Directory,
     DirectorySpec,
@@ -216,6 +217,23 @@ FLEET_KINDS: dict[str, FleetKind] = {
                 Column("Phase", "string", ".status.phase"),
                 Column("Address", "string", ".spec.address"),
                 Column("Last-Seen", "date", ".status.lastSeen"),
+                AGE,
+            ),
+        ),
+        FleetKind(
+            kind="Rollout",
+            plural="rollouts",
+            singular="rollout",
+            short_names=("ro", "cwro"),
+            model=Rollout,
+            spec_model=RolloutSpec,
+            status=RolloutStatus,
+            description="A version of some resources rolled across EdgeNodes in batches, gated on health.",
+            printer_columns=(
+                Column("Phase", "string", ".status.phase"),
+                Column("Version", "string", ".status.version"),
+                Column("Batch", "integer", ".status.batch"),
+                Column("Batches", "integer", ".status.batches"),
                 AGE,
             ),
         ),
