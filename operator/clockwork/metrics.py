@@ -135,6 +135,24 @@ IN_FLIGHT = Gauge(
     registry=REGISTRY,
 )
 EDGE_NODE_PHASES = ("Online", "Stale", "Offline", "Unknown")
+ROLLOUT_PHASE = Gauge(
+    "clockwork_rollout_phase",
+    "A Rollout's phase: 0 Pending, 1 Progressing, 2 Paused, 3 Completed, 4 Failed, 5 RollingBack, 6 RolledBack.",
+    ["namespace", "name"],
+    registry=REGISTRY,
+)
+ROLLOUT_BATCHES = Counter(
+    "clockwork_rollout_batches_total",
+    "Rollout batches by result (healthy, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
+ROLLOUT_ROLLBACKS = Counter(
+    "clockwork_rollout_rollbacks_total",
+    "Rollouts rolled back, by result (rolledBack, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
 
 
 def record_node(namespace: str, name: str, phase: str, last_seen: float | None) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from clockwork import metrics
 from clockwork.api.base import utcnow
 from clockwork.api.registry import KINDS, status_model
 from clockwork.api.rollout import ResourceTemplate, Rollout, RolloutStatus
@@ -96,6 +97,7 @@ async def run(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun, generati
                     status.node(name).version = spec.version
             reason = "; ".join(f"{n}: {p}" for n, p in sorted(problems.items()))
             ctx.event("Warning", "BatchFailed", f"batch {index}: {reason}")
+            metrics.ROLLOUT_BATCHES.labels("failed").inc()
             if spec.auto_rollback is False:
                 status.phase, status.message = "Failed", f"batch {index} failed: {reason}"
                 _set(status, "Failed", status.message)
@@ -108,6 +110,7 @@ async def run(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun, generati
             node = status.node(name)
             node.state, node.version, node.message = "healthy", spec.version, ""
         ctx.event("Normal", "BatchHealthy", f"batch {index} of {len(plan)} is healthy")
+        metrics.ROLLOUT_BATCHES.labels("healthy").inc()
         await ctx.save(status)
     status.phase = "Completed"
     status.message = f"version {spec.version} on {len(ctx.targets)} node(s)"
@@ -268,6 +271,7 @@ async def _rollback(ctx: RolloutRun, rollout: Rollout, status: RolloutStatus, fa
         status.phase = "RolledBack"
         status.message = f"batch {failed_batch} failed ({reason}); {len(touched)} node(s) rolled back"
     status.finished = utcnow()
+    metrics.ROLLOUT_ROLLBACKS.labels("rolledBack" if status.phase == "RolledBack" else "failed").inc()
     _set(status, status.phase, status.message)
     ctx.event("Warning", status.phase, status.message)
     await ctx.save(status)

@@ -148,3 +148,44 @@ def test_changed_host_key_is_refused_and_secrets_stay_secret(
     everything += json.dumps(kube.list("events", group="", version="v1"))
     assert not any(secret in everything for secret in secrets)
     assert Path(lab3.client_key).exists()
+
+
+def test_rollout_in_operator_mode(
+    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
+) -> None:
+    """A Rollout through the operator: v1, v2 in two batches (previous versions, Events), v3 paused then resumed."""
+
+    def rollout(version: str, pause: bool) -> dict[str, Any]:
+        return {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Rollout", "metadata": {"name": "app"},
+                "spec": {"nodeSelector": {"site": "lab"}, "version": version, "strategy": {"batchSize": 2},
+                         "pause": pause,
+                         "resources": [{"kind": "File", "name": "ver",
+                                        "spec": {"path": "/srv/ver", "content": f"{version}\n"}}]}}  # fmt: skip
+
+    def status() -> dict[str, Any]:
+        return dict((kube.find("rollouts", "app") or {}).get("status") or {})
+
+    kube.create("rollouts", rollout("v1", pause=False))
+    kube.wait_for("v1 Completed", lambda: status().get("phase") == "Completed", timeout=120)
+    assert [n.path("/srv/ver").read_text() for n in lab3.nodes] == ["v1\n"] * 3
+
+    kube.patch("rollouts", "app", {"spec": rollout("v2", pause=False)["spec"]})
+    kube.wait_for("v2 Completed", lambda: status().get("phase") == "Completed" and status()["version"] == "v2",
+                  timeout=120)  # fmt: skip
+    found = status()
+    assert [(n["name"], n["batch"], n["version"], n["previousVersion"]) for n in found["nodes"]] == [
+        ("node-0", 1, "v2", "v1"), ("node-1", 1, "v2", "v1"), ("node-2", 2, "v2", "v1"),
+    ]  # fmt: skip
+    assert [n.path("/srv/ver").read_text() for n in lab3.nodes] == ["v2\n"] * 3
+    reasons = [e["reason"] for e in kube.events("app")]
+    assert {"Started", "BatchStarted", "BatchHealthy", "Completed"} <= set(reasons)
+    assert status()["batches"] == 2
+
+    kube.patch("rollouts", "app", {"spec": rollout("v3", pause=True)["spec"]})
+    kube.wait_for("v3 Paused", lambda: status().get("phase") == "Paused" and status()["version"] == "v3", timeout=60)
+    assert status()["message"] == "paused before batch 1 of 2"
+    assert [n.path("/srv/ver").read_text() for n in lab3.nodes] == ["v2\n"] * 3
+    kube.patch("rollouts", "app", {"spec": {"pause": False}})
+    kube.wait_for("v3 Completed", lambda: status().get("phase") == "Completed" and status()["version"] == "v3",
+                  timeout=120)  # fmt: skip
+    assert [n.path("/srv/ver").read_text() for n in lab3.nodes] == ["v3\n"] * 3

@@ -18,11 +18,12 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from clockwork import deps, metrics
+from clockwork import deps, metrics, rollouts
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KINDS, KindInfo, status_model
+from clockwork.api.rollout import Rollout, RolloutStatus
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
@@ -42,6 +43,8 @@ log = logging.getLogger("clockwork.operator")
 PostEvent = Callable[[Mapping[str, Any], str, str, str], None]
 PatchStatus = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
 NODE_CACHE_SECONDS = 2.0
+ROLLOUT_PHASE_CODES = {"Pending": 0, "Progressing": 1, "Paused": 2, "Completed": 3, "Failed": 4,
+                       "RollingBack": 5, "RolledBack": 6}  # fmt: skip
 
 
 class FleetApi(Protocol):
@@ -306,7 +309,11 @@ class OperatorDriver(DriverBase):
     async def _targets(
         self, spec: DeployableSpec, meta: Mapping[str, Any]
     ) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
-        target = spec.target or Target(local=True)
+        return await self._resolve(spec.target or Target(local=True), meta)
+
+    async def _resolve(
+        self, target: Target, meta: Mapping[str, Any]
+    ) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
         inventory: dict[str, HostSpec] = {LOCAL_HOST: HostSpec(name=LOCAL_HOST)}
         if target.local or not (target.node_name or target.node_selector):
             return edgenodes.Resolution(targets=[LOCAL_HOST]), inventory
@@ -331,6 +338,53 @@ class OperatorDriver(DriverBase):
                 if host.learned_host_keys:
                     await self.patch_status("edgenodes", namespace, host.name, {"hostKey": host.learned_host_keys[0]})
                     self._node_cache.pop(namespace, None)
+
+    async def rollout(self, body: Mapping[str, Any]) -> RolloutStatus | None:
+        """Drive a Rollout to its end, a pause, or a newer version (kopf serialises per object)."""
+        state = self.state(body)
+        meta = body.get("metadata", {})
+        namespace, name = meta.get("namespace", "default"), meta.get("name", "")
+        async with state.lock:
+            try:
+                rollout = Rollout.model_validate({k: v for k, v in body.items() if k != "status"})
+            except ValidationError as exc:
+                self._post(body, [Event("Warning", "Invalid", "; ".join(describe_validation_error(exc, "spec")))])
+                return None
+            previous = dict(state.status if state.status is not None else (body.get("status") or {}))
+            status = RolloutStatus.model_validate(previous) if previous else RolloutStatus()
+            resolution, inventory = await self._resolve(rollout.spec.target(), meta)
+
+            async def save(current: RolloutStatus) -> None:
+                patch = current.wire()
+                for key in previous:
+                    patch.setdefault(key, None)
+                await self.patch_status("rollouts", namespace, name, patch)
+                state.status = current.wire()
+
+            async def latest() -> Rollout | None:
+                if self.fleet is None:
+                    return None
+                for found in await self.fleet.list_objects("rollouts", namespace):
+                    if found.get("metadata", {}).get("name") == name:
+                        return Rollout.model_validate({k: v for k, v in found.items() if k != "status"})
+                return None
+
+            if resolution.error:
+                status.phase, status.message = "Failed", resolution.error
+                await save(status)
+                self._post(body, [Event("Warning", "TargetNotFound", resolution.error)])
+                return status
+            origin = Origin(namespace=namespace, kind="Rollout", name=name, uid=meta.get("uid"))
+            run = rollouts.RolloutRun(self, resolution.targets, resolution.skipped, inventory, save, latest,
+                                      origin=origin)  # fmt: skip
+            try:
+                final = await rollouts.run(rollout, status, run, int(meta.get("generation") or 1))
+            finally:
+                self._post(body, run.events)
+                for event in run.events:
+                    metrics.EVENTS.labels(event.type, event.reason).inc()
+            metrics.ROLLOUT_PHASE.labels(namespace, name).set(ROLLOUT_PHASE_CODES.get(final.phase or "", 0))
+            return final
 
     async def probe_node(self, body: Mapping[str, Any]) -> EdgeNodeStatus:
         """One heartbeat of an EdgeNode: probe, next status, Events; pokes resources on a phase change."""

@@ -21,6 +21,18 @@ def register(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
     for info in KINDS.values():
         _register_kind(registry, driver, info)
     _register_edge_nodes(registry, driver)
+    _register_rollouts(registry, driver)
+
+
+def _register_rollouts(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
+    # No finalizer: what a rollout put on the nodes stays when the Rollout is deleted.
+    resource = (GROUP, VERSION, "rollouts")
+
+    @kopf.on.resume(*resource, registry=registry, id="rollouts-resume")
+    @kopf.on.create(*resource, registry=registry, id="rollouts-create")
+    @kopf.on.update(*resource, registry=registry, id="rollouts-update", field="spec")
+    async def roll(body: kopf.Body, **_: Any) -> None:
+        await driver.rollout(body)
 
 
 def _register_edge_nodes(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
