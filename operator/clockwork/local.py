@@ -342,15 +342,23 @@ class LocalDriver(DriverBase):
         if record is None and intent != "converge":
             return Outcome(ref=item.ref, intent=intent, ok=intent == "destroy", status=status,
                            message="not applied yet", known=False)  # fmt: skip
-        if intent == "destroy":
-            self.store.delete(item.kind, meta.namespace, meta.name)
-            return Outcome(ref=item.ref, intent=intent, ok=True, status=status, forgotten=True,
-                           message="forgotten (what it rolled out stays on the nodes)")  # fmt: skip
         if intent in ("check", "monitor", "plan"):
             ok = status.phase == "Completed"
             return Outcome(ref=item.ref, intent=intent, ok=ok, status=status, message=status.message)
         resolution, inventory = self._targets_for(rollout.spec.target(), meta)
         created = record.created if record else utcnow()
+        if intent == "destroy":
+
+            async def keep(_: RolloutStatus) -> None:
+                return None
+
+            run = rollouts.RolloutRun(self, resolution.targets, resolution.skipped, inventory, keep)
+            problems = await rollouts.remove(rollout, status, run)
+            if problems:
+                message = "; ".join(f"{n}: {p}" for n, p in sorted(problems.items()))
+                return Outcome(ref=item.ref, intent=intent, ok=False, status=status, message=message)
+            self.store.delete(item.kind, meta.namespace, meta.name)
+            return Outcome(ref=item.ref, intent=intent, ok=True, status=status, forgotten=True, message="destroyed")
 
         async def save(current: RolloutStatus) -> None:
             self.store.put(

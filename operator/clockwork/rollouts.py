@@ -275,3 +275,11 @@ async def _rollback(ctx: RolloutRun, rollout: Rollout, status: RolloutStatus, fa
     _set(status, status.phase, status.message)
     ctx.event("Warning", status.phase, status.message)
     await ctx.save(status)
+
+
+async def remove(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun) -> dict[str, str]:
+    """Take what the rollout put on its nodes off them again (`clockwork destroy`)."""
+    names = [n.name for n in status.nodes if n.version is not None and n.name in ctx.targets]
+    resources = status.resources_of(status.version) or list(rollout.spec.resources)
+    gone = [ResourceTemplate(kind=r.kind, name=r.name, spec={**r.spec, "present": False}) for r in reversed(resources)]
+    return await _deploy(ctx, rollout, names, gone) if names else {}

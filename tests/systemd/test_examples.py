@@ -25,7 +25,7 @@ EXAMPLES = REPO / "manifests" / "examples"
 STAND_INS = {"nginx:1.27-alpine": 80, "redis:7.4-alpine": 6379}
 LOCAL = ["quickstart.yaml", "file.yaml", "directory.yaml"]
 ON_DOCKER = ["container.yaml", "app-with-redis.yaml"]
-ON_NODES = ["user.yaml", "package.yaml", "gitrepo.yaml", "workload.yaml"]
+ON_NODES = ["user.yaml", "package.yaml", "gitrepo.yaml", "workload.yaml", "rollout.yaml"]
 
 
 def test_every_example_is_covered_here() -> None:
@@ -86,6 +86,9 @@ def test_node_examples(cli: CliRunner, workdir: Path, systemd_node: SystemdNode)
         assert applied.code == 0, [(o["resource"], o["message"]) for o in applied.json() if not o["ok"]]
         assert sh("cat /opt/app-src/VERSION").stdout == "v1\n"
         assert sh("cat /srv/clockwork/banner.txt").stdout == "Berlin shop window\n"
+        assert sh("cat /srv/shop/VERSION").stdout == "1.4.2\n"
+        assert sh("systemctl is-active clockwork-shop-agent.service").stdout.strip() == "active"
         assert sh("systemctl is-active clockwork-sensor-agent.service").stdout.strip() == "active"
     finally:
         assert cli("destroy", "-f", str(manifest), timeout=900).code == 0
+    assert sh("test -e /srv/shop/VERSION || test -e /etc/systemd/system/clockwork-shop-agent.service").returncode != 0
