@@ -26,6 +26,7 @@ from clockwork.api.base import utcnow
 from clockwork.api.edgenode import EdgeNodeStatus
 from clockwork.api.registry import FLEET_KINDS, KINDS, status_model
 from clockwork.api.rollout import RolloutStatus
+from clockwork.api.task import TaskStatus
 from clockwork.config import Settings
 from clockwork.errors import ClockworkError, InvalidResource, PermanentError
 from clockwork.local import Loaded, LocalDriver, Outcome, Watcher, load
@@ -139,7 +140,7 @@ def _run_intent(
         driver = LocalDriver(store, settings)
         driver.batch = items
         try:
-            return [await driver.reconcile(item, intent) for item in items]
+            return await driver.reconcile_all(items, intent)
         finally:
             await driver.completer.aclose()
 
@@ -165,7 +166,7 @@ def _exit_for(outcomes: list[Outcome]) -> NoReturn:
 
 
 def _result_word(outcome: Outcome) -> str:
-    if isinstance(outcome.status, EdgeNodeStatus | RolloutStatus) and outcome.intent != "destroy":
+    if isinstance(outcome.status, EdgeNodeStatus | RolloutStatus | TaskStatus) and outcome.intent != "destroy":
         return outcome.status.phase or "-"
     if outcome.intent == "destroy":
         return "destroyed" if outcome.forgotten and outcome.known else ("absent" if not outcome.known else "failed")

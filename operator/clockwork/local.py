@@ -17,18 +17,19 @@ from typing import Any
 
 import yaml
 
-from clockwork import deps, metrics, rollouts
+from clockwork import deps, metrics, rollouts, tasks
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KINDS, KindInfo, kind_info, parse_resource, status_model
 from clockwork.api.rollout import Rollout, RolloutStatus
+from clockwork.api.task import Task, TaskStatus
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
 from clockwork.engine import DriverBase, Engine, UnavailableRunner, summarise
 from clockwork.errors import InvalidResource
-from clockwork.fleet import edgenodes
+from clockwork.fleet import edgenodes, scheduler
 from clockwork.plan import HostSpec, Operation, RunResult
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile.conditions import COMPLETED, HEALTHY, READY
@@ -63,6 +64,10 @@ class Loaded:
     @property
     def deployable(self) -> bool:
         return isinstance(self.resource.spec, DeployableSpec)
+
+    @property
+    def task(self) -> Task | None:
+        return self.resource if isinstance(self.resource, Task) else None
 
     @property
     def rollout(self) -> Rollout | None:
@@ -124,7 +129,12 @@ def load(paths: Iterable[Path]) -> list[Loaded]:
     by_ref = {item.ref: item for item in loaded}
     try:
         ordered = deps.order(
-            [item.ref for item in sorted(loaded, key=lambda item: (item.edge_node is None, item.rollout is not None))],
+            [
+                item.ref
+                for item in sorted(
+                    loaded, key=lambda i: (i.edge_node is None, i.rollout is not None or i.task is not None)
+                )
+            ],
             {item.ref: dependency_refs(item) for item in loaded},
         )
     except deps.DependencyCycle as exc:
@@ -331,6 +341,91 @@ class LocalDriver(DriverBase):
         return Outcome(ref=item.ref, intent=intent, ok=ok, status=beat.status, message=beat.status.message,
                        events=beat.events, wake_after=float(node.spec.effective_heartbeat))  # fmt: skip
 
+    async def reconcile_all(self, items: list[Loaded], intent: Intent) -> list[Outcome]:
+        """Everything in order; Tasks last and at once (the scheduler shares the nodes' slots)."""
+        outcomes = {item.ref: await self.reconcile(item, intent) for item in items if item.task is None}
+        tasks = [item for item in items if item.task is not None]
+        for item, outcome in zip(tasks, await self._tasks(tasks, intent), strict=True):
+            outcomes[item.ref] = outcome
+        return [outcomes[item.ref] for item in items]
+
+    async def _tasks(self, items: list[Loaded], intent: Intent) -> list[Outcome]:
+        running: dict[str, int] = {}
+        freed = asyncio.Condition()
+        return list(await asyncio.gather(*(self._task(item, intent, running, freed) for item in items)))
+
+    async def _task(self, item: Loaded, intent: Intent, running: dict[str, int], freed: asyncio.Condition) -> Outcome:
+        task = item.task
+        assert task is not None
+        meta = task.metadata
+        record = self.store.get(item.kind, meta.namespace, meta.name)
+        spec_wire = task.spec.wire()
+        current_hash = spec_hash(spec_wire)
+        status = TaskStatus.model_validate(record.status) if record else TaskStatus()
+        created = record.created if record else utcnow()
+        uid = f"{meta.namespace}-{meta.name}-{current_hash[:8]}"
+
+        async def save(current: TaskStatus) -> None:
+            self.store.put(
+                StoredResource(kind=item.kind, namespace=meta.namespace, name=meta.name, generation=1,
+                               spec_hash=current_hash, spec=spec_wire, status=current.wire(), created=created,
+                               updated=utcnow())
+            )  # fmt: skip
+
+        def outcome(current: TaskStatus) -> Outcome:
+            return Outcome(ref=item.ref, intent=intent, ok=current.phase == "Succeeded", status=current,
+                           message=current.message)  # fmt: skip
+
+        if intent == "destroy":
+            if record is not None:
+                self.store.delete(item.kind, meta.namespace, meta.name)
+            return Outcome(ref=item.ref, intent=intent, ok=True, status=status, forgotten=record is not None,
+                           known=record is not None, message="forgotten")  # fmt: skip
+        if intent != "converge" or (record is not None and record.spec_hash == current_hash and status.finished):
+            return outcome(status)  # a task runs once per spec
+        if record is not None and record.spec_hash != current_hash:
+            status = TaskStatus()
+        if task.spec.cancel:
+            status.phase, status.message, status.completion_time = "Cancelled", "cancelled before it ran", utcnow()
+            await save(status)
+            return outcome(status)
+        nodes = self._nodes()
+        while True:
+            async with freed:
+                while True:
+                    choice = scheduler.choose(task.spec, meta.namespace, nodes, running)
+                    if choice.node is not None or "busy" not in choice.reason:
+                        break
+                    status.phase, status.message = "Pending", choice.reason
+                    await freed.wait()
+                if choice.node is None:
+                    status.phase, status.message = "Pending", choice.reason
+                    await save(status)
+                    return outcome(status)
+                running[choice.node] = running.get(choice.node, 0) + 1
+            node, node_status = next((n, s) for n, s in nodes if n.metadata.name == choice.node)
+            host = self._host(node, node_status)
+            try:
+                status.phase, status.node, status.assigned_time = "Assigned", choice.node, utcnow()
+                status.attempts += 1
+                status.exit_code, status.output, status.start_time, status.completion_time = None, "", None, None
+                await save(status)
+                if isinstance(host, str):
+                    status.phase, status.message = "Failed", host
+                else:
+                    run = tasks.TaskRun(self.runners["pyinfra"], host, self.settings.connect_timeout, save)
+                    status = await tasks.execute(task, status, uid, run)
+            finally:
+                async with freed:
+                    running[choice.node] -= 1
+                    freed.notify_all()
+            lost = status.phase == "Failed" and status.exit_code is None
+            if lost and status.attempts <= (task.spec.retries or 0):
+                status.message += f"; retrying ({status.attempts}/{task.spec.retries})"
+                continue
+            await save(status)
+            return outcome(status)
+
     async def _rollout(self, item: Loaded, rollout: Rollout, intent: Intent) -> Outcome:
         """A Rollout in local mode: runs to its end (or a pause) in this invocation."""
         meta = rollout.metadata
@@ -394,6 +489,8 @@ class LocalDriver(DriverBase):
             return await self._probe_node(item, intent)
         if item.rollout is not None:
             return await self._rollout(item, item.rollout, intent)
+        if item.task is not None:
+            return (await self._tasks([item], intent))[0]
         started = time.monotonic()
         info = kind_info(item.kind)
         meta = item.metadata

@@ -25,6 +25,7 @@ from clockwork.api.system import (
     User,
     UserSpec,
 )
+from clockwork.api.task import Task, TaskSpec, TaskStatus
 from clockwork.api.workload import ResolvedWorkload, Workload, WorkloadSpec
 from clockwork.errors import InvalidResource, describe_validation_error
 from clockwork.model import CWModel
@@ -234,6 +235,22 @@ FLEET_KINDS: dict[str, FleetKind] = {
                 Column("Version", "string", ".status.version"),
                 Column("Batch", "integer", ".status.batch"),
                 Column("Batches", "integer", ".status.batches"),
+                AGE,
+            ),
+        ),
+        FleetKind(
+            kind="Task",
+            plural="tasks",
+            singular="task",
+            short_names=("cwtask",),
+            model=Task,
+            spec_model=TaskSpec,
+            status=TaskStatus,
+            description="A command run once on an EdgeNode that has the capabilities it needs.",
+            printer_columns=(
+                Column("Phase", "string", ".status.phase"),
+                Column("Node", "string", ".status.node"),
+                Column("Exit", "integer", ".status.exitCode"),
                 AGE,
             ),
         ),
