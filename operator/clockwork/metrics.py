@@ -147,6 +147,12 @@ ROLLOUT_BATCHES = Counter(
     ["result"],
     registry=REGISTRY,
 )
+TASKS = Counter(
+    "clockwork_tasks_total",
+    "Tasks finished, by phase (Succeeded, Failed, TimedOut, Cancelled).",
+    ["phase"],
+    registry=REGISTRY,
+)
 ROLLOUT_ROLLBACKS = Counter(
     "clockwork_rollout_rollbacks_total",
     "Rollouts rolled back, by result (rolledBack, failed).",

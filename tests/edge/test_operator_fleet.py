@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,30 @@ def test_rollout_in_operator_mode(
     kube.wait_for("v3 Completed", lambda: status().get("phase") == "Completed" and status()["version"] == "v3",
                   timeout=120)  # fmt: skip
     assert [n.path("/srv/ver").read_text() for n in lab3.nodes] == ["v3\n"] * 3
+
+
+def test_tasks_in_operator_mode(kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab) -> None:
+    """Tasks through the operator: Pending with the reason, Succeeded with output, cancelled while running."""
+
+    def task(name: str, **spec: Any) -> dict[str, Any]:
+        return {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Task", "metadata": {"name": name}, "spec": spec}
+
+    def status(name: str) -> dict[str, Any]:
+        return dict((kube.find("tasks", name) or {}).get("status") or {})
+
+    kube.create("tasks", task("needs-gpu", command="true", requiredCapabilities=["gpu"]))
+    kube.create("tasks", task("hello", command="echo hello from $(hostname)", requiredCapabilities=["linux"]))
+    kube.create("tasks", task("long", command="sleep 293", nodeName="node-1"))
+    kube.wait_for("hello Succeeded", lambda: status("hello").get("phase") == "Succeeded", timeout=60)
+    assert "hello from" in status("hello")["output"] and status("hello")["exitCode"] == 0
+    reason = "no EdgeNode has every required capability (gpu)"
+    kube.wait_for("needs-gpu Pending with the reason", lambda: status("needs-gpu").get("message") == reason)
+    assert status("needs-gpu")["phase"] == "Pending"
+
+    kube.wait_for("long Running", lambda: status("long").get("phase") == "Running", timeout=60)
+    kube.patch("tasks", "long", {"spec": {"cancel": True}})
+    kube.wait_for("long Cancelled", lambda: status("long").get("phase") == "Cancelled", timeout=60)
+    assert subprocess.run(["pgrep", "-f", "^sleep 293$"], capture_output=True).returncode == 1
+    table = kube.http.get(kube.url + kube.path("tasks"), timeout=10,
+                          headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}).json()  # fmt: skip
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Phase", "Node", "Exit", "Age"]

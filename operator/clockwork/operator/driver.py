@@ -14,22 +14,23 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
-from clockwork import deps, metrics, rollouts
+from clockwork import deps, metrics, rollouts, tasks
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KINDS, KindInfo, status_model
 from clockwork.api.rollout import Rollout, RolloutStatus
+from clockwork.api.task import Task, TaskStatus
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
 from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner, summarise
 from clockwork.errors import PermanentError, TemporaryError, describe_validation_error
-from clockwork.fleet import edgenodes
+from clockwork.fleet import edgenodes, scheduler
 from clockwork.plan import HostSpec, Origin, SecretRef
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile import conditions as cond
@@ -97,6 +98,9 @@ class OperatorDriver(DriverBase):
         self.fleet = fleet
         self.objects: dict[str, ObjectState] = {}
         self._node_cache: dict[str, tuple[float, list[tuple[EdgeNode, EdgeNodeStatus | None]]]] = {}
+        # Tasks running per node (this process runs them all), under one lock.
+        self.task_slots: dict[str, int] = {}
+        self._scheduling = asyncio.Lock()
 
     def state(self, body: Mapping[str, Any]) -> ObjectState:
         uid = str(body.get("metadata", {}).get("uid") or _key(body))
@@ -385,6 +389,84 @@ class OperatorDriver(DriverBase):
                     metrics.EVENTS.labels(event.type, event.reason).inc()
             metrics.ROLLOUT_PHASE.labels(namespace, name).set(ROLLOUT_PHASE_CODES.get(final.phase or "", 0))
             return final
+
+    async def task(self, body: Mapping[str, Any]) -> TaskStatus | None:
+        """Schedule and run a Task; its status says Pending (and why) when no node can take it yet."""
+        state = self.state(body)
+        meta = body.get("metadata", {})
+        namespace, name = meta.get("namespace", "default"), meta.get("name", "")
+        uid = str(meta.get("uid") or f"{namespace}-{name}")
+        async with state.lock:
+            try:
+                task = Task.model_validate({k: v for k, v in body.items() if k != "status"})
+            except ValidationError as exc:
+                self._post(body, [Event("Warning", "Invalid", "; ".join(describe_validation_error(exc, "spec")))])
+                return None
+            previous = dict(state.status if state.status is not None else (body.get("status") or {}))
+            status = TaskStatus.model_validate(previous) if previous else TaskStatus()
+            if status.finished:
+                return status
+
+            async def save(current: TaskStatus) -> None:
+                patch = current.wire()
+                for key in previous:
+                    patch.setdefault(key, None)
+                await self.patch_status("tasks", namespace, name, patch)
+                state.status = current.wire()
+
+            async def cancelled() -> bool:
+                if self.fleet is None:
+                    return False
+                for found in await self.fleet.list_objects("tasks", namespace):
+                    if found.get("metadata", {}).get("name") == name:
+                        return bool((found.get("spec") or {}).get("cancel"))
+                return True  # deleted while running: stop it
+
+            if task.spec.cancel:
+                status.phase, status.message, status.completion_time = "Cancelled", "cancelled before it ran", utcnow()
+                await save(status)
+                self._post(body, [Event("Normal", "Cancelled", status.message)])
+                return status
+            while True:
+                nodes = await self._edge_nodes(namespace)
+                async with self._scheduling:
+                    choice = scheduler.choose(task.spec, namespace, nodes, self.task_slots)
+                    if choice.node is None:
+                        if status.phase != "Pending" or status.message != choice.reason:
+                            status.phase, status.message = "Pending", choice.reason
+                            await save(status)
+                            self._post(body, [Event("Normal", "Pending", choice.reason)])
+                        return status
+                    self.task_slots[choice.node] = self.task_slots.get(choice.node, 0) + 1
+                node, node_status = next((n, s) for n, s in nodes if n.metadata.name == choice.node)
+                try:
+                    status.phase, status.node, status.assigned_time = "Assigned", choice.node, utcnow()
+                    status.attempts += 1
+                    status.exit_code, status.output, status.start_time, status.completion_time = None, "", None, None
+                    await save(status)
+                    self._post(body, [Event("Normal", "Assigned", f"assigned to {choice.node}")])
+                    host = await self._node_host(node, node_status)
+                    if isinstance(host, str):
+                        status.phase, status.message = "Failed", host
+                    else:
+                        origin = Origin(namespace=namespace, kind="Task", name=name, uid=meta.get("uid"))
+                        run = tasks.TaskRun(self.runners["pyinfra"], host, self.settings.connect_timeout, save,
+                                            cancelled, origin)  # fmt: skip
+                        status = await tasks.execute(task, status, uid, run)
+                finally:
+                    async with self._scheduling:
+                        self.task_slots[choice.node] -= 1
+                lost = status.phase == "Failed" and status.exit_code is None
+                if lost and status.attempts <= (task.spec.retries or 0):
+                    status.message += f"; retrying ({status.attempts}/{task.spec.retries})"
+                    continue
+                await save(status)
+                kind: Literal["Normal", "Warning"] = (
+                    "Normal" if status.phase in ("Succeeded", "Cancelled") else "Warning"
+                )
+                self._post(body, [Event(kind, status.phase or "Finished", status.message)])
+                metrics.TASKS.labels(status.phase or "Unknown").inc()
+                return status
 
     async def probe_node(self, body: Mapping[str, Any]) -> EdgeNodeStatus:
         """One heartbeat of an EdgeNode: probe, next status, Events; pokes resources on a phase change."""

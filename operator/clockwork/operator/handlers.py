@@ -16,12 +16,28 @@ from clockwork.api.registry import KINDS, KindInfo
 from clockwork.operator.driver import OperatorDriver
 from clockwork.reconcile import DEPENDENCY_RETRY_SECONDS
 
+# Seconds between looks for a node that can take a Pending task.
+TASK_RETRY_SECONDS = 3.0
+
 
 def register(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
     for info in KINDS.values():
         _register_kind(registry, driver, info)
     _register_edge_nodes(registry, driver)
     _register_rollouts(registry, driver)
+    _register_tasks(registry, driver)
+
+
+def _register_tasks(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
+    resource = (GROUP, VERSION, "tasks")
+
+    @kopf.on.resume(*resource, registry=registry, id="tasks-resume")
+    @kopf.on.create(*resource, registry=registry, id="tasks-create")
+    @kopf.on.update(*resource, registry=registry, id="tasks-update", field="spec")
+    async def run(body: kopf.Body, **_: Any) -> None:
+        status = await driver.task(body)
+        if status is not None and status.phase == "Pending":
+            raise kopf.TemporaryError(status.message, delay=TASK_RETRY_SECONDS)
 
 
 def _register_rollouts(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
