@@ -17,13 +17,14 @@ from typing import Any
 
 import yaml
 
-from clockwork import deps, metrics, rollouts, tasks
+from clockwork import deps, metrics, rollouts, tasks, workflows
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KINDS, KindInfo, kind_info, parse_resource, status_model
 from clockwork.api.rollout import Rollout, RolloutStatus
 from clockwork.api.task import Task, TaskStatus
+from clockwork.api.workflow import Workflow, WorkflowStatus, WorkflowStep
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
@@ -68,6 +69,10 @@ class Loaded:
     @property
     def task(self) -> Task | None:
         return self.resource if isinstance(self.resource, Task) else None
+
+    @property
+    def workflow(self) -> Workflow | None:
+        return self.resource if isinstance(self.resource, Workflow) else None
 
     @property
     def rollout(self) -> Rollout | None:
@@ -129,12 +134,7 @@ def load(paths: Iterable[Path]) -> list[Loaded]:
     by_ref = {item.ref: item for item in loaded}
     try:
         ordered = deps.order(
-            [
-                item.ref
-                for item in sorted(
-                    loaded, key=lambda i: (i.edge_node is None, i.rollout is not None or i.task is not None)
-                )
-            ],
+            [item.ref for item in sorted(loaded, key=lambda i: (i.edge_node is None, not i.deployable))],
             {item.ref: dependency_refs(item) for item in loaded},
         )
     except deps.DependencyCycle as exc:
@@ -342,17 +342,88 @@ class LocalDriver(DriverBase):
                        events=beat.events, wake_after=float(node.spec.effective_heartbeat))  # fmt: skip
 
     async def reconcile_all(self, items: list[Loaded], intent: Intent) -> list[Outcome]:
-        """Everything in order; Tasks last and at once (the scheduler shares the nodes' slots)."""
-        outcomes = {item.ref: await self.reconcile(item, intent) for item in items if item.task is None}
-        tasks = [item for item in items if item.task is not None]
-        for item, outcome in zip(tasks, await self._tasks(tasks, intent), strict=True):
+        """Everything in order; Tasks and Workflows last and at once (they share the nodes' slots)."""
+        outcomes = {item.ref: await self.reconcile(item, intent) for item in items
+                    if item.task is None and item.workflow is None}  # fmt: skip
+        work = [item for item in items if item.task is not None or item.workflow is not None]
+        for item, outcome in zip(work, await self._tasks(work, intent), strict=True):
             outcomes[item.ref] = outcome
         return [outcomes[item.ref] for item in items]
 
     async def _tasks(self, items: list[Loaded], intent: Intent) -> list[Outcome]:
+        """Tasks and Workflows at once, sharing the nodes' slots."""
         running: dict[str, int] = {}
         freed = asyncio.Condition()
-        return list(await asyncio.gather(*(self._task(item, intent, running, freed) for item in items)))
+
+        async def one(item: Loaded) -> Outcome:
+            if item.workflow is not None:
+                return await self._workflow(item, item.workflow, intent, running, freed)
+            return await self._task(item, intent, running, freed)
+
+        return list(await asyncio.gather(*(one(item) for item in items)))
+
+    async def _workflow(
+        self, item: Loaded, workflow: Workflow, intent: Intent, running: dict[str, int], freed: asyncio.Condition
+    ) -> Outcome:
+        meta = workflow.metadata
+        record = self.store.get(item.kind, meta.namespace, meta.name)
+        spec_wire = workflow.spec.wire()
+        current_hash = spec_hash(spec_wire)
+        status = WorkflowStatus.model_validate(record.status) if record else WorkflowStatus()
+        created = record.created if record else utcnow()
+        steps = {workflows.task_name(workflow, s): s for s in workflow.spec.steps}
+
+        def step_item(name: str) -> Loaded:
+            task = Task(metadata=ObjectMeta(name=name, namespace=meta.namespace), spec=steps[name].task)
+            return Loaded(task, item.source)
+
+        if intent == "destroy":
+            for name in steps:
+                self.store.delete("Task", meta.namespace, name)
+            if record is not None:
+                self.store.delete(item.kind, meta.namespace, meta.name)
+            return Outcome(ref=item.ref, intent=intent, ok=True, status=status, forgotten=record is not None,
+                           known=record is not None, message="forgotten")  # fmt: skip
+        done = status.phase in ("Succeeded", "Failed") and record is not None and record.spec_hash == current_hash
+        if intent != "converge" or done:
+            return Outcome(ref=item.ref, intent=intent, ok=status.phase == "Succeeded", status=status,
+                           message=status.message)  # fmt: skip
+        if record is not None and record.spec_hash != current_hash:
+            status = WorkflowStatus()
+            for name in steps:
+                self.store.delete("Task", meta.namespace, name)
+        finished: dict[str, TaskStatus] = {}
+        started: list[asyncio.Task[None]] = []
+
+        async def run_step(step: WorkflowStep) -> None:
+            name = workflows.task_name(workflow, step)
+            outcome = await self._task(step_item(name), "converge", running, freed)
+            result = outcome.status
+            if result.phase == "Pending":  # nothing in this run can take it: the step fails with why
+                result = result.model_copy(update={"phase": "Failed", "message": f"not scheduled: {result.message}"})
+            finished[step.name] = result
+
+        async def start(step: WorkflowStep) -> None:
+            started.append(asyncio.ensure_future(run_step(step)))
+
+        async def poll() -> dict[str, TaskStatus]:
+            return dict(finished)
+
+        async def save(current: WorkflowStatus) -> None:
+            self.store.put(
+                StoredResource(kind=item.kind, namespace=meta.namespace, name=meta.name, generation=1,
+                               spec_hash=current_hash, spec=spec_wire, status=current.wire(), created=created,
+                               updated=utcnow())
+            )  # fmt: skip
+
+        try:
+            final = await workflows.run(workflow, status, workflows.WorkflowRun(start, poll, save, every=0.2))
+        finally:
+            for pending in started:
+                if not pending.done():
+                    pending.cancel()
+        return Outcome(ref=item.ref, intent=intent, ok=final.phase == "Succeeded", status=final,
+                       message=final.message)  # fmt: skip
 
     async def _task(self, item: Loaded, intent: Intent, running: dict[str, int], freed: asyncio.Condition) -> Outcome:
         task = item.task
@@ -491,6 +562,8 @@ class LocalDriver(DriverBase):
             return await self._rollout(item, item.rollout, intent)
         if item.task is not None:
             return (await self._tasks([item], intent))[0]
+        if item.workflow is not None:
+            return await self._workflow(item, item.workflow, intent, {}, asyncio.Condition())
         started = time.monotonic()
         info = kind_info(item.kind)
         meta = item.metadata

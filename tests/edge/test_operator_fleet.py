@@ -217,3 +217,34 @@ def test_tasks_in_operator_mode(kube: KubeAPI, fleet: OperatorLauncher, lab3: Ed
     table = kube.http.get(kube.url + kube.path("tasks"), timeout=10,
                           headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}).json()  # fmt: skip
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Phase", "Node", "Exit", "Age"]
+
+
+def test_workflow_in_operator_mode(
+    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
+) -> None:
+    """A 3-step Workflow creates owned Tasks one after another; outputs in status; delete takes the Tasks."""
+    commands = (("one", "echo 1 > /srv/w"), ("two", "cat /srv/w; echo 2 >> /srv/w"), ("three", "cat /srv/w"))
+    steps = [{"name": n, "task": {"command": c, "nodeName": "node-0"}} for n, c in commands]
+    workflow = kube.create("workflows", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Workflow",
+                                         "metadata": {"name": "wf"}, "spec": {"steps": steps}})  # fmt: skip
+
+    def status() -> dict[str, Any]:
+        return dict((kube.find("workflows", "wf") or {}).get("status") or {})
+
+    kube.wait_for("workflow Succeeded", lambda: status().get("phase") == "Succeeded", timeout=120)
+    found = status()
+    assert [(s["name"], s["phase"], s["task"]) for s in found["steps"]] == [
+        ("one", "Succeeded", "wf-one"), ("two", "Succeeded", "wf-two"), ("three", "Succeeded", "wf-three"),
+    ]  # fmt: skip
+    assert found["steps"][2]["output"].split() == ["1", "2"]
+    tasks = {t["metadata"]["name"]: t for t in kube.request("GET", kube.path("tasks"))["items"]}
+    assert set(tasks) >= {"wf-one", "wf-two", "wf-three"}
+    owner = tasks["wf-two"]["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["uid"]) == ("Workflow", workflow["metadata"]["uid"])
+    starts = [tasks[f"wf-{n}"]["status"]["startTime"] for n in ("one", "two", "three")]
+    assert starts == sorted(starts)
+
+    kube.delete("workflows", "wf")
+    kube.wait_for("workflow and its tasks gone", lambda: kube.find("workflows", "wf") is None
+                  and not [t for t in kube.request("GET", kube.path("tasks"))["items"]
+                           if t["metadata"]["name"].startswith("wf-")])  # fmt: skip

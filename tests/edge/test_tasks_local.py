@@ -114,3 +114,41 @@ def test_a_node_lost_mid_task_fails_it_with_the_reason(isolated_lab3: EdgeLab, w
     assert code == 1 and status["phase"] == "Failed" and status.get("exitCode") is None, status
     assert status["message"].startswith("lost node-2 while running:"), status["message"]
     assert seconds < 30  # noticed when the connection died, not at the time limit
+
+
+def workflow(name: str, *steps: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Workflow", "metadata": {"name": name},
+            "spec": {"steps": list(steps)}}  # fmt: skip
+
+
+def step(name: str, command: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "task": {"command": command, "nodeName": "node-1"}, **extra}
+
+
+def test_workflows_in_order_as_a_graph_and_on_failure(isolated_lab3: EdgeLab, workdir: Path) -> None:
+    lab = isolated_lab3
+    fleet = Fleet(lab, workdir)
+    fleet.write(
+        *nodes(lab),
+        workflow("build", step("fetch", "echo one > /srv/wf.txt; echo fetched"),
+                 step("make", "cat /srv/wf.txt; echo two >> /srv/wf.txt"),
+                 step("ship", "cat /srv/wf.txt")),
+        workflow("broken", step("first", "exit 7"), step("second", "echo never")),
+        workflow("tolerant", step("first", "exit 7", continueOnFailure=True), step("second", "echo still")),
+        workflow("graph", step("a", "sleep 1; echo a"), step("b", "echo b", dependsOn=["a"]),
+                 step("c", "echo c", dependsOn=["a"]), step("d", "echo d", dependsOn=["b", "c"])),
+    )  # fmt: skip
+    code, outcomes, stderr, _ = fleet.run("apply", timeout=300)
+    assert code == 1, stderr  # "broken" fails
+    found = {k.split("/")[-1]: v["status"] for k, v in by_ref(outcomes).items() if k.startswith("Workflow/")}
+    build = found["build"]
+    assert build["phase"] == "Succeeded"
+    assert [(s["name"], s["phase"], s["task"]) for s in build["steps"]] == [
+        ("fetch", "Succeeded", "build-fetch"), ("make", "Succeeded", "build-make"), ("ship", "Succeeded", "build-ship"),
+    ]  # fmt: skip
+    assert build["steps"][2]["output"].split() == ["one", "two"]  # ran after make, on the node
+    broken = found["broken"]
+    assert broken["phase"] == "Failed" and broken["message"].startswith("step first failed")
+    assert [(s["phase"], s.get("exitCode")) for s in broken["steps"]] == [("Failed", 7), ("Skipped", None)]
+    assert found["tolerant"]["phase"] == "Succeeded" and found["tolerant"]["steps"][1]["output"].strip() == "still"
+    assert [s["phase"] for s in found["graph"]["steps"]] == ["Succeeded"] * 4

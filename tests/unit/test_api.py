@@ -83,7 +83,7 @@ def test_api_version_and_kind_are_checked() -> None:
     doc = file_resource("x", path="/a")
     assert "apiVersion: must be 'clockwork.dev/v1alpha1'" in problems({**doc, "apiVersion": "v1"})
     assert (
-        "unknown kind; Clockwork serves Container, Directory, EdgeNode, File, GitRepo, Package, User, Workload"
+        "unknown kind; Clockwork serves Container, Directory, EdgeNode, File, GitRepo, Package, Rollout, Task, User, Workflow, Workload"
         in problems({**doc, "kind": "Nope"})
     )
 

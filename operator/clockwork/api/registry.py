@@ -26,6 +26,7 @@ from clockwork.api.system import (
     UserSpec,
 )
 from clockwork.api.task import Task, TaskSpec, TaskStatus
+from clockwork.api.workflow import Workflow, WorkflowSpec, WorkflowStatus
 from clockwork.api.workload import ResolvedWorkload, Workload, WorkloadSpec
 from clockwork.errors import InvalidResource, describe_validation_error
 from clockwork.model import CWModel
@@ -251,6 +252,21 @@ FLEET_KINDS: dict[str, FleetKind] = {
                 Column("Phase", "string", ".status.phase"),
                 Column("Node", "string", ".status.node"),
                 Column("Exit", "integer", ".status.exitCode"),
+                AGE,
+            ),
+        ),
+        FleetKind(
+            kind="Workflow",
+            plural="workflows",
+            singular="workflow",
+            short_names=("cwwf",),
+            model=Workflow,
+            spec_model=WorkflowSpec,
+            status=WorkflowStatus,
+            description="Steps of Tasks run in order, or as a graph by dependsOn.",
+            printer_columns=(
+                Column("Phase", "string", ".status.phase"),
+                Column("Message", "string", ".status.message"),
                 AGE,
             ),
         ),

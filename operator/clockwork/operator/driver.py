@@ -18,13 +18,14 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
-from clockwork import deps, metrics, rollouts, tasks
-from clockwork.api.base import ObjectMeta, utcnow
+from clockwork import deps, metrics, rollouts, tasks, workflows
+from clockwork.api.base import GROUP, VERSION, ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KINDS, KindInfo, status_model
 from clockwork.api.rollout import Rollout, RolloutStatus
 from clockwork.api.task import Task, TaskStatus
+from clockwork.api.workflow import Workflow, WorkflowStatus, WorkflowStep
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
@@ -37,6 +38,8 @@ from clockwork.reconcile import conditions as cond
 from clockwork.runners.base import Runner
 
 APPROVE_ANNOTATION = "clockwork.dev/approve"
+WORKFLOW_LABEL = "clockwork.dev/workflow"
+STEP_LABEL = "clockwork.dev/step"
 LOCAL_HOST = "@local"
 log = logging.getLogger("clockwork.operator")
 
@@ -54,6 +57,10 @@ class FleetApi(Protocol):
     async def list_objects(self, plural: str, namespace: str) -> list[dict[str, Any]]: ...
 
     async def read_secret(self, namespace: str, name: str, key: str) -> str: ...
+
+    async def create_object(self, plural: str, namespace: str, body: dict[str, Any]) -> bool: ...
+
+    async def delete_object(self, plural: str, namespace: str, name: str) -> None: ...
 
 
 @dataclass
@@ -467,6 +474,70 @@ class OperatorDriver(DriverBase):
                 self._post(body, [Event(kind, status.phase or "Finished", status.message)])
                 metrics.TASKS.labels(status.phase or "Unknown").inc()
                 return status
+
+    async def workflow(self, body: Mapping[str, Any]) -> WorkflowStatus | None:
+        """Create each step's Task (owned by the workflow) when its turn comes; follow them to the end."""
+        meta = body.get("metadata", {})
+        namespace, name, uid = meta.get("namespace", "default"), meta.get("name", ""), str(meta.get("uid") or "")
+        try:
+            workflow = Workflow.model_validate({k: v for k, v in body.items() if k != "status"})
+        except ValidationError as exc:
+            self._post(body, [Event("Warning", "Invalid", "; ".join(describe_validation_error(exc, "spec")))])
+            return None
+        fleet = self.fleet
+        if fleet is None:
+            return None
+        state = self.state(body)
+        previous = dict(state.status if state.status is not None else (body.get("status") or {}))
+        status = WorkflowStatus.model_validate(previous) if previous else WorkflowStatus()
+        if status.phase in ("Succeeded", "Failed"):
+            return status
+
+        async def start(step: WorkflowStep) -> None:
+            task_name = workflows.task_name(workflow, step)
+            task: dict[str, Any] = {
+                "apiVersion": f"{GROUP}/{VERSION}", "kind": "Task",
+                "metadata": {"name": task_name, "namespace": namespace,
+                             "labels": {WORKFLOW_LABEL: name, STEP_LABEL: step.name},
+                             "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "Workflow", "name": name,
+                                                  "uid": uid, "controller": True, "blockOwnerDeletion": True}]},
+                "spec": step.task.wire(),
+            }  # fmt: skip
+            await fleet.create_object("tasks", namespace, task)
+            self._post(body, [Event("Normal", "StepStarted", f"step {step.name}: Task {task_name}")])
+
+        async def poll() -> dict[str, TaskStatus]:
+            found: dict[str, TaskStatus] = {}
+            for task in await fleet.list_objects("tasks", namespace):
+                owners = task.get("metadata", {}).get("ownerReferences") or []
+                step = (task.get("metadata", {}).get("labels") or {}).get(STEP_LABEL)
+                if step and any(o.get("uid") == uid for o in owners) and task.get("status"):
+                    found[step] = TaskStatus.model_validate(task["status"])
+            return found
+
+        async def save(current: WorkflowStatus) -> None:
+            patch = current.wire()
+            for key in previous:
+                patch.setdefault(key, None)
+            await self.patch_status("workflows", namespace, name, patch)
+            state.status = current.wire()
+
+        final = await workflows.run(workflow, status, workflows.WorkflowRun(start, poll, save))
+        kind: Literal["Normal", "Warning"] = "Normal" if final.phase == "Succeeded" else "Warning"
+        self._post(body, [Event(kind, final.phase or "Finished", final.message)])
+        return final
+
+    async def delete_workflow_tasks(self, body: Mapping[str, Any]) -> None:
+        """A deleted Workflow takes its Tasks with it (running ones are stopped on their nodes)."""
+        meta = body.get("metadata", {})
+        namespace, uid = meta.get("namespace", "default"), meta.get("uid")
+        if self.fleet is None:
+            return
+        for task in await self.fleet.list_objects("tasks", namespace):
+            owners = task.get("metadata", {}).get("ownerReferences") or []
+            if any(o.get("uid") == uid for o in owners):
+                await self.fleet.delete_object("tasks", namespace, task["metadata"]["name"])
+        self.forget(body)
 
     async def probe_node(self, body: Mapping[str, Any]) -> EdgeNodeStatus:
         """One heartbeat of an EdgeNode: probe, next status, Events; pokes resources on a phase change."""

@@ -26,6 +26,20 @@ def register(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
     _register_edge_nodes(registry, driver)
     _register_rollouts(registry, driver)
     _register_tasks(registry, driver)
+    _register_workflows(registry, driver)
+
+
+def _register_workflows(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
+    resource = (GROUP, VERSION, "workflows")
+
+    @kopf.on.resume(*resource, registry=registry, id="workflows-resume")
+    @kopf.on.create(*resource, registry=registry, id="workflows-create")
+    async def run(body: kopf.Body, **_: Any) -> None:
+        await driver.workflow(body)
+
+    @kopf.on.delete(*resource, registry=registry, id="workflows-delete")
+    async def delete(body: kopf.Body, **_: Any) -> None:
+        await driver.delete_workflow_tasks(body)
 
 
 def _register_tasks(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:

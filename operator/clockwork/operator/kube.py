@@ -56,6 +56,27 @@ class KubeClient:
             raise TemporaryError(f"listing {plural} in {namespace} failed: {exc.status} {exc.reason}") from exc
         return list(found.get("items", []))
 
+    async def create_object(self, plural: str, namespace: str, body: dict[str, Any]) -> bool:
+        """Create one of our objects; False when it exists already."""
+        try:
+            await asyncio.to_thread(
+                self.custom.create_namespaced_custom_object, GROUP, VERSION, namespace, plural, body
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise TemporaryError(f"creating {plural} in {namespace} failed: {exc.status} {exc.reason}") from exc
+        return True
+
+    async def delete_object(self, plural: str, namespace: str, name: str) -> None:
+        try:
+            await asyncio.to_thread(
+                self.custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise TemporaryError(f"deleting {plural}/{name} failed: {exc.status} {exc.reason}") from exc
+
     async def read_secret(self, namespace: str, name: str, key: str) -> str:
         """One value of a Secret, decoded; PermanentError when it is not there."""
         try:
