@@ -25,7 +25,7 @@ EXAMPLES = REPO / "manifests" / "examples"
 STAND_INS = {"nginx:1.27-alpine": 80, "redis:7.4-alpine": 6379}
 LOCAL = ["quickstart.yaml", "file.yaml", "directory.yaml"]
 ON_DOCKER = ["container.yaml", "app-with-redis.yaml"]
-ON_NODES = ["user.yaml", "package.yaml", "gitrepo.yaml", "workload.yaml", "rollout.yaml"]
+ON_NODES = ["user.yaml", "package.yaml", "gitrepo.yaml", "workload.yaml", "rollout.yaml", "task.yaml", "workflow.yaml"]
 
 
 def test_every_example_is_covered_here() -> None:
@@ -88,6 +88,11 @@ def test_node_examples(cli: CliRunner, workdir: Path, systemd_node: SystemdNode)
         assert sh("cat /srv/clockwork/banner.txt").stdout == "Berlin shop window\n"
         assert sh("cat /srv/shop/VERSION").stdout == "1.4.2\n"
         assert sh("systemctl is-active clockwork-shop-agent.service").stdout.strip() == "active"
+        found = {o["resource"]: o["status"] for o in applied.json()}
+        assert found["Task/default/snapshot"]["phase"] == "Succeeded"
+        assert "snapshot taken on" in found["Task/default/snapshot"]["output"]
+        steps = found["Workflow/default/nightly-capture"]["steps"]
+        assert [s["phase"] for s in steps] == ["Succeeded"] * 3 and "last capture at" in steps[2]["output"]
         assert sh("systemctl is-active clockwork-sensor-agent.service").stdout.strip() == "active"
     finally:
         assert cli("destroy", "-f", str(manifest), timeout=900).code == 0
