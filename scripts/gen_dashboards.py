@@ -120,6 +120,13 @@ def fleet() -> dict[str, Any]:
         ], unit="s"),
         panel("Heartbeat probes by phase", [(f"sum by (phase) (rate(clockwork_edgenode_probes_total{{{JOB}}}[5m]))", "{{phase}}")],
               unit="ops"),
+        panel("Rollouts (phase: 1 progressing, 3 completed, 4 failed, 6 rolled back)",
+              [(f"clockwork_rollout_phase{{{JOB}}}", "{{namespace}}/{{name}}")], kind="table"),
+        panel("Rollout batches and rollbacks", [
+            (f"sum by (result) (increase(clockwork_rollout_batches_total{{{JOB}}}[1h]))", "batches {{result}}"),
+            (f"sum by (result) (increase(clockwork_rollout_rollbacks_total{{{JOB}}}[1h]))", "rollbacks {{result}}"),
+        ]),
+        panel("Tasks finished by phase", [(f"sum by (phase) (increase(clockwork_tasks_total{{{JOB}}}[1h]))", "{{phase}}")], w=24),
     ])  # fmt: skip
 
 
