@@ -248,3 +248,31 @@ def test_workflow_in_operator_mode(
     kube.wait_for("workflow and its tasks gone", lambda: kube.find("workflows", "wf") is None
                   and not [t for t in kube.request("GET", kube.path("tasks"))["items"]
                            if t["metadata"]["name"].startswith("wf-")])  # fmt: skip
+
+
+def test_a_new_version_supersedes_a_rollout_in_progress(
+    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
+) -> None:
+    """v2 arrives while v1 is on batch 1 of 3: v1 stops at the batch boundary, v2 rolls out everywhere."""
+
+    def rollout(version: str) -> dict[str, Any]:
+        return {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Rollout", "metadata": {"name": "sup"},
+                "spec": {"nodeSelector": {"site": "lab"}, "version": version, "strategy": {"batchSize": 1},
+                         "healthGate": {"intervalSeconds": 1, "timeoutSeconds": 30,
+                                        "assertions": [{"type": "command", "command": "sleep 2"}]},
+                         "resources": [{"kind": "File", "name": "sup",
+                                        "spec": {"path": "/srv/sup", "content": f"{version}\n"}}]}}  # fmt: skip
+
+    def status() -> dict[str, Any]:
+        return dict((kube.find("rollouts", "sup") or {}).get("status") or {})
+
+    kube.create("rollouts", rollout("v1"))
+    kube.wait_for("v1 on batch 1", lambda: status().get("batch") == 1 and status().get("phase") == "Progressing")
+    kube.patch("rollouts", "sup", {"spec": rollout("v2")["spec"]})
+    kube.wait_for("Superseded Event", lambda: "Superseded" in [e["reason"] for e in kube.events("sup")], timeout=120)
+    kube.wait_for("v2 Completed", lambda: status().get("phase") == "Completed" and status()["version"] == "v2",
+                  timeout=180)  # fmt: skip
+    assert [n.path("/srv/sup").read_text() for n in lab3.nodes] == ["v2\n"] * 3
+    superseded = next(e for e in kube.events("sup") if e["reason"] == "Superseded")
+    assert superseded["message"].startswith("superseded by version v2 before batch 2")
+    assert [n.get("previousVersion") for n in status()["nodes"]] == ["v1", None, None]

@@ -107,6 +107,7 @@ class OperatorDriver(DriverBase):
         self._node_cache: dict[str, tuple[float, list[tuple[EdgeNode, EdgeNodeStatus | None]]]] = {}
         # Tasks running per node (this process runs them all), under one lock.
         self.task_slots: dict[str, int] = {}
+        self.tasks_seen: set[str] = set()
         self._scheduling = asyncio.Lock()
 
     def state(self, body: Mapping[str, Any]) -> ObjectState:
@@ -429,6 +430,17 @@ class OperatorDriver(DriverBase):
                         return bool((found.get("spec") or {}).get("cancel"))
                 return True  # deleted while running: stop it
 
+            if status.phase in ("Assigned", "Running") and uid not in self.tasks_seen:
+                # It was running under an operator that stopped: what happened on the node is unknown,
+                # and running it twice could do harm. Only retries may run it again.
+                status.phase, status.exit_code = "Failed", None
+                status.message = f"the operator restarted while it ran on {status.node}; its outcome is unknown"
+                status.completion_time = utcnow()
+                if status.attempts > (task.spec.retries or 0):
+                    await save(status)
+                    self._post(body, [Event("Warning", "Failed", status.message)])
+                    return status
+            self.tasks_seen.add(uid)
             if task.spec.cancel:
                 status.phase, status.message, status.completion_time = "Cancelled", "cancelled before it ran", utcnow()
                 await save(status)
