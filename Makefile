@@ -10,7 +10,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # COMMAND:PACKAGE pairs the real-component tests need; grows with the test tiers.
 TEST_DEB_PACKAGES := unzip:unzip npm:npm sshd:openssh-server ssh:openssh-client nft:nftables ip:iproute2 nsenter:util-linux git:git podman:podman systemd-analyze:systemd prometheus:prometheus promtool:prometheus
 
-.PHONY: venv demo test test-deps lint unit generate clean kind-up kind-demo image
+.PHONY: venv demo test test-deps lint unit generate clean kind-up kind-demo image bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ generate: venv
 	$(BIN)/clockwork docs --out docs/resources.md
 	$(BIN)/python scripts/gen_dashboards.py
 	./scripts/render-install.sh
+
+# Benchmarks (not part of the tests): results in bench/results/*.json and *.md.
+bench: venv
+	$(BIN)/python bench/completion_cost.py
+	$(BIN)/python bench/apply_latency.py
 
 # The operator image (docker build; offline: scripts/docker/build-operator-image.sh).
 image:
