@@ -55,6 +55,7 @@ generate: venv
 bench: venv
 	$(BIN)/python bench/completion_cost.py
 	$(BIN)/python bench/apply_latency.py
+	$(BIN)/python bench/fanout_vs_ansible.py
 
 # The operator image (docker build; offline: scripts/docker/build-operator-image.sh).
 image:
