@@ -56,6 +56,7 @@ bench: venv
 	$(BIN)/python bench/completion_cost.py
 	$(BIN)/python bench/apply_latency.py
 	$(BIN)/python bench/fanout_vs_ansible.py
+	$(BIN)/python bench/scale_operator.py
 
 # The operator image (docker build; offline: scripts/docker/build-operator-image.sh).
 image:
