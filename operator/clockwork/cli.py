@@ -142,7 +142,7 @@ def _run_intent(
         try:
             return await driver.reconcile_all(items, intent)
         finally:
-            await driver.completer.aclose()
+            await driver.aclose()
 
     try:
         with store.locked():
@@ -357,7 +357,7 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
         try:
             await Watcher(driver, list(paths), report).run(stop)
         finally:
-            await driver.completer.aclose()
+            await driver.aclose()
 
     try:
         with store.locked():

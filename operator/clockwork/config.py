@@ -89,6 +89,8 @@ class Settings:
     # CW_CHECK_INTERVAL_DEFAULT: seconds between health checks for resources that do not
     # set spec.health.intervalSeconds, for every kind; unset: each kind's own default.
     check_interval: int | None = None
+    # CW_WARM_WORKERS: PyInfra workers started ahead of their runs (1; 0 starts each on demand).
+    warm_workers: int = 1
     # --- operator only ---
     # CW_METRICS_ADDRESS / CW_METRICS_PORT: where /metrics is served (0.0.0.0:8080).
     metrics_address: str = "0.0.0.0"
@@ -133,6 +135,7 @@ class Settings:
             metrics_port=_int(env, "CW_METRICS_PORT", 8080, 0, 65535),
             health_port=_int(env, "CW_HEALTH_PORT", 8081, 0, 65535),
             worker_limit=_int(env, "CW_WORKER_LIMIT", 20, 1, 1000),
+            warm_workers=_int(env, "CW_WARM_WORKERS", 1, 0, 8),
             watch_timeout=_int(env, "CW_WATCH_TIMEOUT", 300, 10, 3600),
             daemon_idle_seconds=_int(env, "CW_DAEMON_IDLE", 300, 1, 86400),
             retry_seconds=_int(env, "CW_RETRY_SECONDS", 30, 1, 3600),

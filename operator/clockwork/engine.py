@@ -96,8 +96,16 @@ class DriverBase:
     def __init__(self, settings: Settings, runner: Runner | None, completer: Completer | None, job: Runner) -> None:
         self.settings = settings
         self.completer = completer or configured_completer(settings)
-        self.runners: dict[str, Runner] = {"pyinfra": runner or PyinfraRunner(), "job": job}
+        # A runner the driver starts itself keeps warm workers; the driver closes it.
+        self._own_runner = PyinfraRunner(warm=settings.warm_workers) if runner is None else None
+        self.runners: dict[str, Runner] = {"pyinfra": runner or self._own_runner or PyinfraRunner(), "job": job}
         self.slots = NodeSlots()
+
+    async def aclose(self) -> None:
+        """Release what the driver holds: the completer's connections, warm workers."""
+        await self.completer.aclose()
+        if self._own_runner is not None:
+            await self._own_runner.aclose()
 
     def completer_for(self, spec: DeployableSpec) -> Completer | None:
         """None when the user switched completion off: defaults only."""

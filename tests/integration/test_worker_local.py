@@ -4,7 +4,8 @@ Covers: put creates a file (changed), a second run changes nothing, probes read
 facts and command exit codes, a failing operation reports the host failed with the
 error text, an invalid operation is refused before anything runs, the run timeout
 is honoured, a crashing worker becomes a failed result, and nothing a library
-prints can corrupt the JSON result.
+prints can corrupt the JSON result. Warm workers: started ahead, each used for one
+run, refreshed when the environment changed, gone after close.
 """
 
 from __future__ import annotations
@@ -116,3 +117,57 @@ def test_stdout_noise_cannot_corrupt_the_result(tmp_path: Path) -> None:
     )
     result = RunResult.model_validate_json(proc.stdout)
     assert result.hosts[0].operations[0].stdout_tail == "{not json"
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_warm_workers_are_used_once_and_closed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        runner = PyinfraRunner(warm=2)
+        first = await runner.run(RunRequest(hosts=LOCAL, operations=[put(tmp_path / "a.txt", "a\n")]))
+        assert first.ok, first.error
+        waiting = list(runner._idle)
+        assert len(waiting) == 2 and all(alive(w.proc.pid) for w in waiting)
+        second = await runner.run(RunRequest(hosts=LOCAL, operations=[put(tmp_path / "b.txt", "b\n")]))
+        assert second.ok, second.error
+        # The oldest warm worker ran the second request and ended with it; the pool is full again.
+        assert waiting[0].proc.returncode == 0
+        assert runner._idle[0] is waiting[1] and len(runner._idle) == 2
+        after = list(runner._idle)
+        await runner.aclose()
+        assert not any(alive(w.proc.pid) for w in after), "warm workers must end when the runner is closed"
+
+    asyncio.run(scenario())
+    assert (tmp_path / "b.txt").read_text() == "b\n"
+
+
+def test_a_warm_worker_started_before_an_environment_change_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> RunResult:
+        runner = PyinfraRunner(warm=1)
+        monkeypatch.setenv("CW_TEST_MARK", "before")
+        await runner.run(RunRequest(hosts=LOCAL))
+        monkeypatch.setenv("CW_TEST_MARK", "after")
+        try:
+            return await runner.run(
+                RunRequest(hosts=LOCAL, probes=[CommandProbe(id="mark", command="echo $CW_TEST_MARK")])
+            )
+        finally:
+            await runner.aclose()
+
+    result = asyncio.run(scenario())
+    probe = result.hosts[0].probe("mark")
+    assert probe is not None and probe.output_tail.strip() == "after"
+
+
+def test_a_warm_worker_exits_quietly_when_not_needed() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "clockwork.runners.worker", "--secrets-dir-on-stdin"],
+        input="", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""

@@ -48,7 +48,7 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
 
     @kopf.on.cleanup(registry=registry)
     async def close(**_: Any) -> None:
-        await driver.completer.aclose()
+        await driver.aclose()
         kube.close()
 
     handlers.register(registry, driver)

@@ -440,9 +440,20 @@ def _host_result(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Read the request from stdin (runner) or ``--request FILE`` (a Job's mounted plan)."""
+    """Read the request from stdin (runner) or ``--request FILE`` (a Job's mounted plan).
+
+    The runner starts workers ahead of time (``--secrets-dir-on-stdin``): such a worker
+    has imported everything and waits; its first line of input names the private
+    folder for key files, the rest is the request. The end of input before any
+    request means it is not needed: it exits quietly.
+    """
     args = sys.argv[1:] if argv is None else argv
     from_file = args[1] if len(args) == 2 and args[0] == "--request" else None
+    if args == ["--secrets-dir-on-stdin"]:
+        folder = sys.stdin.readline().strip()
+        if not folder:
+            return 0
+        os.environ["CW_WORKER_SECRETS_DIR"] = folder
     # The result goes to the original stdout; anything PyInfra or a library prints
     # goes to stderr so that it can never corrupt the JSON.
     result_stream = os.fdopen(os.dup(1), "w")
