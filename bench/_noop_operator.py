@@ -13,27 +13,34 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import kopf  # noqa: E402
-from prometheus_client import start_http_server  # noqa: E402
+import kopf
+from prometheus_client import start_http_server
 
-from clockwork import metrics  # noqa: E402
-from clockwork.config import Settings  # noqa: E402
-from clockwork.operator import main as operator_main  # noqa: E402
-from clockwork.plan import HostResult, OperationResult, ProbeResult, RunRequest, RunResult  # noqa: E402
+from clockwork import metrics
+from clockwork.config import Settings
+from clockwork.operator import main as operator_main
+from clockwork.plan import HostResult, OperationResult, ProbeResult, RunRequest, RunResult
 
 
 class NoopRunner:
     name = "pyinfra"
 
     async def run(self, request: RunRequest) -> RunResult:
-        return RunResult(hosts=[
-            HostResult(
-                name=h.name, connected=True, outcome="ok",
-                operations=[OperationResult(id=o.id, success=True, changed=False) for o in request.operations],
-                probes=[ProbeResult(id=p.id, success=True, exit_code=0 if p.kind == "command" else None)
-                        for p in request.probes],
-            ) for h in request.hosts
-        ])  # fmt: skip
+        return RunResult(
+            hosts=[
+                HostResult(
+                    name=h.name,
+                    connected=True,
+                    outcome="ok",
+                    operations=[OperationResult(id=o.id, success=True, changed=False) for o in request.operations],
+                    probes=[
+                        ProbeResult(id=p.id, success=True, exit_code=0 if p.kind == "command" else None)
+                        for p in request.probes
+                    ],
+                )
+                for h in request.hosts
+            ]
+        )
 
 
 def run() -> None:

@@ -38,8 +38,12 @@ def write(name: str, command: str, data: dict[str, Any], table: list[tuple[str, 
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     payload = {"benchmark": name, "date": stamp, "machine": machine(), "command": command, **data}
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
-    lines = [f"# {name}", "", f"{stamp}, {machine()['cpus']} CPUs, Python {machine()['python']}. "
-             f"Reproduce: `{command}`", ""]  # fmt: skip
+    lines = [
+        f"# {name}",
+        "",
+        f"{stamp}, {machine()['cpus']} CPUs, Python {machine()['python']}. Reproduce: `{command}`",
+        "",
+    ]
     header, *rows = table
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]

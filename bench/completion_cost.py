@@ -21,16 +21,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart  # noqa: E402
-from pydantic_ai.models.function import AgentInfo, FunctionModel  # noqa: E402
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from bench.common import summary, write  # noqa: E402
-from clockwork.api.registry import parse_resource  # noqa: E402
-from clockwork.completion.ai import AICompleter  # noqa: E402
-from clockwork.completion.guard import GuardPolicy  # noqa: E402
-from clockwork.config import Settings  # noqa: E402
-from clockwork.local import Loaded, LocalDriver  # noqa: E402
-from clockwork.store import LocalStore  # noqa: E402
+from bench.common import summary, write
+from clockwork.api.registry import parse_resource
+from clockwork.completion.ai import AICompleter
+from clockwork.completion.guard import GuardPolicy
+from clockwork.config import Settings
+from clockwork.local import Loaded, LocalDriver
+from clockwork.store import LocalStore
 
 
 class Model:
@@ -45,16 +45,24 @@ class Model:
 
 
 def resources(count: int, root: Path) -> list[Loaded]:
-    docs = [{"apiVersion": "clockwork.dev/v1alpha1", "kind": "File", "metadata": {"name": f"f{i}"},
-             "spec": {"path": f"{root}/f{i}.txt", "description": f"note number {i}"}} for i in range(count)]  # fmt: skip
+    docs = [
+        {
+            "apiVersion": "clockwork.dev/v1alpha1",
+            "kind": "File",
+            "metadata": {"name": f"f{i}"},
+            "spec": {"path": f"{root}/f{i}.txt", "description": f"note number {i}"},
+        }
+        for i in range(count)
+    ]
     return [Loaded(parse_resource(d), "bench") for d in docs]
 
 
 async def one_run(count: int, delay: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         model = Model(delay)
-        completer = AICompleter(FunctionModel(model, model_name="scripted"), model_name="scripted",
-                                policy=GuardPolicy(allowed_roots=(tmp,)))  # fmt: skip
+        completer = AICompleter(
+            FunctionModel(model, model_name="scripted"), model_name="scripted", policy=GuardPolicy(allowed_roots=(tmp,))
+        )
         settings = Settings.from_env({"CW_STATE_DIR": str(Path(tmp) / "state")})
         driver = LocalDriver(LocalStore(settings.state_dir), settings, completer=completer)
         items = resources(count, Path(tmp))
@@ -64,8 +72,11 @@ async def one_run(count: int, delay: float) -> dict[str, Any]:
             before = model.calls
             started = time.perf_counter()
             outcomes = [await driver.reconcile(item, "plan") for item in items]
-            found[label] = {"seconds": time.perf_counter() - started, "model_calls": model.calls - before,
-                            "ok": sum(o.ok for o in outcomes)}  # fmt: skip
+            found[label] = {
+                "seconds": time.perf_counter() - started,
+                "model_calls": model.calls - before,
+                "ok": sum(o.ok for o in outcomes),
+            }
         return found
 
 
@@ -81,18 +92,31 @@ def main() -> None:
     calls_first = sorted({r["first"]["model_calls"] for r in runs})
     calls_rerun = sorted({r["rerun"]["model_calls"] for r in runs})
     assert calls_rerun == [0], f"the re-run asked the model: {calls_rerun}"
-    command = f".venv/bin/python bench/completion_cost.py --resources {args.resources} --delay {args.delay} --runs {args.runs}"
+    options = f"--resources {args.resources} --delay {args.delay} --runs {args.runs}"
+    command = f".venv/bin/python bench/completion_cost.py {options}"
     write(
-        "completion_cost", command,
+        "completion_cost",
+        command,
         {"resources": args.resources, "delay_seconds": args.delay, "runs": runs, "first": first, "rerun": rerun},
-        [("run", "model calls", "wall time median (min–max)", "per resource"),
-         ("first", "/".join(map(str, calls_first)), f"{first['median']:.2f} s ({first['min']:.2f}–{first['max']:.2f})",
-          f"{1000 * first['median'] / args.resources:.0f} ms"),
-         ("re-run", "/".join(map(str, calls_rerun)), f"{rerun['median']:.2f} s ({rerun['min']:.2f}–{rerun['max']:.2f})",
-          f"{1000 * rerun['median'] / args.resources:.0f} ms")],
-        notes=f"{args.resources} Files whose content the model writes; the model answers after {args.delay * 1000:.0f} ms. "
-              "Resources are completed one after another (no batching yet).",
-    )  # fmt: skip
+        [
+            ("run", "model calls", "wall time median (min–max)", "per resource"),
+            (
+                "first",
+                "/".join(map(str, calls_first)),
+                f"{first['median']:.2f} s ({first['min']:.2f}–{first['max']:.2f})",
+                f"{1000 * first['median'] / args.resources:.0f} ms",
+            ),
+            (
+                "re-run",
+                "/".join(map(str, calls_rerun)),
+                f"{rerun['median']:.2f} s ({rerun['min']:.2f}–{rerun['max']:.2f})",
+                f"{1000 * rerun['median'] / args.resources:.0f} ms",
+            ),
+        ],
+        notes=f"{args.resources} Files whose content the model writes; "
+        f"the model answers after {args.delay * 1000:.0f} ms. "
+        "Resources are completed one after another (no batching yet).",
+    )
 
 
 if __name__ == "__main__":

@@ -22,13 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import summary, write  # noqa: E402
-from clockwork import compile as compiler  # noqa: E402
-from clockwork.api.registry import KINDS  # noqa: E402
-from clockwork.completion.pipeline import with_defaults  # noqa: E402
-from clockwork.plan import HostSpec, Operation, RunRequest  # noqa: E402
-from clockwork.runners.pyinfra import PyinfraRunner  # noqa: E402
-from tests.support.edge_lab import EdgeLab, edge_lab  # noqa: E402
+from tests.support.edge_lab import EdgeLab, edge_lab
+
+from bench.common import summary, write
+from clockwork import compile as compiler
+from clockwork.api.registry import KINDS
+from clockwork.completion.pipeline import with_defaults
+from clockwork.plan import HostSpec, Operation, RunRequest
+from clockwork.runners.pyinfra import PyinfraRunner
 
 HERE = Path(__file__).resolve().parent
 ANSIBLE_VENV = HERE / ".venv-ansible"
@@ -62,15 +63,28 @@ def operations() -> list[Operation]:
     return [
         *compiled("Directory", {"path": "/srv/bench/data"}),
         *compiled("File", {"path": "/srv/bench/motd", "content": "hello from the bench\n"}),
-        *compiled("File", {"path": "/srv/bench/app.conf", "template": TEMPLATE, "variables": {"name": "bench", "port": 8080}}),
-        Operation(id="marker", op="server.shell", args={"commands": ["test -f /srv/bench/marker || touch /srv/bench/marker"]}),
-    ]  # fmt: skip
+        *compiled(
+            "File", {"path": "/srv/bench/app.conf", "template": TEMPLATE, "variables": {"name": "bench", "port": 8080}}
+        ),
+        Operation(
+            id="marker", op="server.shell", args={"commands": ["test -f /srv/bench/marker || touch /srv/bench/marker"]}
+        ),
+    ]
 
 
 def clockwork_run(lab: EdgeLab, ops: list[Operation]) -> float:
-    hosts = [HostSpec.model_validate({"name": n.name, "connector": "ssh", "address": n.address,
-                                      "key_file": str(lab.client_key), "known_hosts": [n.public_host_key()]})
-             for n in lab.nodes]  # fmt: skip
+    hosts = [
+        HostSpec.model_validate(
+            {
+                "name": n.name,
+                "connector": "ssh",
+                "address": n.address,
+                "key_file": str(lab.client_key),
+                "known_hosts": [n.public_host_key()],
+            }
+        )
+        for n in lab.nodes
+    ]
     runner = PyinfraRunner(prefix=lab.control([]))
     started = time.perf_counter()
     result = asyncio.run(runner.run(RunRequest(hosts=hosts, operations=ops, parallel=len(hosts))))
@@ -82,17 +96,30 @@ def clockwork_run(lab: EdgeLab, ops: list[Operation]) -> float:
 
 def ansible_run(lab: EdgeLab, binary: Path, work: Path) -> float:
     inventory = work / "inventory.ini"
-    inventory.write_text("[all]\n" + "".join(f"{n.name} ansible_host={n.address}\n" for n in lab.nodes) +
-                         f"[all:vars]\nansible_user=root\nansible_ssh_private_key_file={lab.client_key}\n"
-                         "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n"
-                         "ansible_python_interpreter=/usr/bin/python3\n")  # fmt: skip
+    inventory.write_text(
+        "[all]\n"
+        + "".join(f"{n.name} ansible_host={n.address}\n" for n in lab.nodes)
+        + f"[all:vars]\nansible_user=root\nansible_ssh_private_key_file={lab.client_key}\n"
+        "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n"
+        "ansible_python_interpreter=/usr/bin/python3\n"
+    )
     (work / "site.yml").write_text(PLAYBOOK)
     (work / "app.conf.j2").write_text(TEMPLATE)
-    env = ["env", f"ANSIBLE_FORKS={len(lab.nodes)}", "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_PIPELINING=True",
-           f"ANSIBLE_LOCAL_TEMP={work}/tmp", "ANSIBLE_STDOUT_CALLBACK=minimal"]  # fmt: skip
+    env = [
+        "env",
+        f"ANSIBLE_FORKS={len(lab.nodes)}",
+        "ANSIBLE_HOST_KEY_CHECKING=False",
+        "ANSIBLE_PIPELINING=True",
+        f"ANSIBLE_LOCAL_TEMP={work}/tmp",
+        "ANSIBLE_STDOUT_CALLBACK=minimal",
+    ]
     started = time.perf_counter()
-    proc = subprocess.run(lab.control([*env, str(binary), "-i", str(inventory), str(work / "site.yml")]),
-                          capture_output=True, text=True, cwd=work)  # fmt: skip
+    proc = subprocess.run(
+        lab.control([*env, str(binary), "-i", str(inventory), str(work / "site.yml")]),
+        capture_output=True,
+        text=True,
+        cwd=work,
+    )
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"ansible-playbook failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
@@ -120,8 +147,12 @@ def main() -> None:
         with edge_lab(size) as lab, tempfile.TemporaryDirectory() as tmp:
             if not lab.isolated:
                 raise SystemExit("the benchmark needs network namespaces (private /srv per node)")
-            times: dict[str, list[float]] = {"clockwork cold": [], "ansible cold": [], "clockwork idem": [],
-                                             "ansible idem": []}  # fmt: skip
+            times: dict[str, list[float]] = {
+                "clockwork cold": [],
+                "ansible cold": [],
+                "clockwork idem": [],
+                "ansible idem": [],
+            }
             for _ in range(args.runs):
                 clean(lab)
                 times["clockwork cold"].append(clockwork_run(lab, ops))
@@ -133,15 +164,24 @@ def main() -> None:
             data[str(size)] = {k: summary(v) | {"values": v} for k, v in times.items()}
             for run in ("cold", "idem"):
                 cw, an = summary(times[f"clockwork {run}"]), summary(times[f"ansible {run}"])
-                rows.append((str(size), "cold" if run == "cold" else "idempotent",
-                             f"{cw['median']:.2f} s ({cw['min']:.2f}–{cw['max']:.2f})",
-                             f"{an['median']:.2f} s ({an['min']:.2f}–{an['max']:.2f})",
-                             f"{cw['median'] / an['median']:.2f}×"))  # fmt: skip
+                rows.append(
+                    (
+                        str(size),
+                        "cold" if run == "cold" else "idempotent",
+                        f"{cw['median']:.2f} s ({cw['min']:.2f}–{cw['max']:.2f})",
+                        f"{an['median']:.2f} s ({an['min']:.2f}–{an['max']:.2f})",
+                        f"{cw['median'] / an['median']:.2f}×",
+                    )
+                )
     nodes = " ".join(map(str, args.nodes))
-    write("fanout_vs_ansible", f".venv/bin/python bench/fanout_vs_ansible.py --nodes {nodes} --runs {args.runs}",
-          {"nodes": args.nodes, "runs": args.runs, "results": data}, rows,
-          notes="Same work both sides: directory, file, template, shell command. Ratio = Clockwork / Ansible "
-                "(target ≤ 0.5× at 20 nodes). Both run from the lab's control namespace, all nodes in parallel.")  # fmt: skip
+    write(
+        "fanout_vs_ansible",
+        f".venv/bin/python bench/fanout_vs_ansible.py --nodes {nodes} --runs {args.runs}",
+        {"nodes": args.nodes, "runs": args.runs, "results": data},
+        rows,
+        notes="Same work both sides: directory, file, template, shell command. Ratio = Clockwork / Ansible "
+        "(target ≤ 0.5× at 20 nodes). Both run from the lab's control namespace, all nodes in parallel.",
+    )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import write  # noqa: E402
-from tests.support.kubeapi import KubeAPI  # noqa: E402
+from tests.support.kubeapi import KubeAPI
+
+from bench.common import write
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -39,8 +40,13 @@ def free_port() -> int:
 def handled(kube: KubeAPI, which: str, count: int) -> bool:
     items = kube.request("GET", kube.path("files"))["items"]
     if which == "clockwork":
-        done = [i for i in items if any(c["type"] == "Ready" and c["status"] == "True"
-                                        for c in (i.get("status") or {}).get("conditions", []))]  # fmt: skip
+        done = [
+            i
+            for i in items
+            if any(
+                c["type"] == "Ready" and c["status"] == "True" for c in (i.get("status") or {}).get("conditions", [])
+            )
+        ]
     else:
         # kopf records a handled object in its diff-base annotation (status.* would be pruned by the schema)
         done = [i for i in items if "kopf.bench/last-handled-configuration" in (i["metadata"].get("annotations") or {})]
@@ -52,20 +58,34 @@ def measure(which: str, size: int, window: float) -> dict[str, float]:
         kube = KubeAPI(Path(tmp)).start(REPO / "crds")
         try:
             for i in range(size):
-                kube.create("files", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "File", "metadata": {"name": f"f{i}"},
-                                      "spec": {"path": f"/nonexistent/bench/f{i}", "present": False,
-                                               "completion": {"mode": "off"}}})  # fmt: skip
+                kube.create(
+                    "files",
+                    {
+                        "apiVersion": "clockwork.dev/v1alpha1",
+                        "kind": "File",
+                        "metadata": {"name": f"f{i}"},
+                        "spec": {"path": f"/nonexistent/bench/f{i}", "present": False, "completion": {"mode": "off"}},
+                    },
+                )
             script = HERE / ("_noop_operator.py" if which == "clockwork" else "_bare_kopf.py")
-            env = {**os.environ, "KUBECONFIG": str(kube.kubeconfig), "CW_METRICS_ADDRESS": "127.0.0.1",
-                   "CW_METRICS_PORT": str(free_port()), "CW_HEALTH_PORT": "0", "CW_CHECK_INTERVAL_DEFAULT": "30"}  # fmt: skip
+            env = {
+                **os.environ,
+                "KUBECONFIG": str(kube.kubeconfig),
+                "CW_METRICS_ADDRESS": "127.0.0.1",
+                "CW_METRICS_PORT": str(free_port()),
+                "CW_HEALTH_PORT": "0",
+                "CW_CHECK_INTERVAL_DEFAULT": "30",
+            }
             log = open(Path(tmp) / "operator.log", "wb")  # noqa: SIM115
             proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
                 started = time.monotonic()
                 while not handled(kube, which, size):
                     if proc.poll() is not None or time.monotonic() - started > 1800:
-                        raise SystemExit(f"{which} did not handle {size} objects:\n"
-                                         f"{(Path(tmp) / 'operator.log').read_text()[-3000:]}")  # fmt: skip
+                        raise SystemExit(
+                            f"{which} did not handle {size} objects:\n"
+                            f"{(Path(tmp) / 'operator.log').read_text()[-3000:]}"
+                        )
                     time.sleep(2)
                 settle = time.monotonic() - started
                 process = psutil.Process(proc.pid)
@@ -76,8 +96,11 @@ def measure(which: str, size: int, window: float) -> dict[str, float]:
                     rss.append(process.memory_info().rss)
                     time.sleep(1)
                 cpu = (sum(process.cpu_times()[:2]) - cpu_before) / (time.monotonic() - window_start)
-                return {"handled_all_seconds": round(settle, 1), "rss_mb": round(max(rss) / 2**20, 1),
-                        "cpu_cores": round(cpu, 3)}  # fmt: skip
+                return {
+                    "handled_all_seconds": round(settle, 1),
+                    "rss_mb": round(max(rss) / 2**20, 1),
+                    "cpu_cores": round(cpu, 3),
+                }
             finally:
                 proc.terminate()
                 try:
@@ -101,15 +124,26 @@ def main() -> None:
         for which in ("bare kopf", "clockwork"):
             found = measure("clockwork" if which == "clockwork" else "bare", size, args.window)
             results[str(size)][which] = found
-            rows.append((str(size), which, f"{found['handled_all_seconds']} s", f"{found['rss_mb']} MB",
-                         f"{found['cpu_cores']:.3f}"))  # fmt: skip
+            rows.append(
+                (
+                    str(size),
+                    which,
+                    f"{found['handled_all_seconds']} s",
+                    f"{found['rss_mb']} MB",
+                    f"{found['cpu_cores']:.3f}",
+                )
+            )
         bare, ours = results[str(size)]["bare kopf"], results[str(size)]["clockwork"]
         rows.append((str(size), "ratio", "", f"{ours['rss_mb'] / bare['rss_mb']:.2f}×", ""))
     sizes = " ".join(map(str, args.sizes))
-    write("scale_operator", f".venv/bin/python bench/scale_operator.py --sizes {sizes} --window {args.window:g}",
-          {"sizes": args.sizes, "window_seconds": args.window, "results": results}, rows,
-          notes="Targets: RSS ≤ 1.3× bare kopf; the health loop ≤ 25% of one core at 1,000 resources. "
-                "Clockwork here runs a no-op runner (no PyInfra), completion off, health every 30 s.")  # fmt: skip
+    write(
+        "scale_operator",
+        f".venv/bin/python bench/scale_operator.py --sizes {sizes} --window {args.window:g}",
+        {"sizes": args.sizes, "window_seconds": args.window, "results": results},
+        rows,
+        notes="Targets: RSS ≤ 1.3× bare kopf; the health loop ≤ 25% of one core at 1,000 resources. "
+        "Clockwork here runs a no-op runner (no PyInfra), completion off, health every 30 s.",
+    )
 
 
 if __name__ == "__main__":
