@@ -172,6 +172,11 @@ class Engine:
         metrics.RUNNER_DURATION.labels(runner.name, kind).observe(time.monotonic() - started)
         if isinstance(action, Check):
             metrics.HEALTH_CHECKS.labels(inputs.info.kind, _check_outcome(inputs, current, result)).inc()
+        elif isinstance(action, Apply) and request.probes:
+            # A check that rode along with the apply: judged on the nodes the apply reached.
+            checked = result.model_copy(update={"hosts": [h for h in result.hosts if h.outcome != "failed"]})
+            if checked.hosts:
+                metrics.HEALTH_CHECKS.labels(inputs.info.kind, _check_outcome(inputs, current, checked)).inc()
         obs.put(action.slot, result)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from clockwork import health
 from clockwork.api.registry import KINDS, status_model
 from clockwork.completion.pipeline import with_defaults
 from clockwork.plan import HostResult, HostSpec, OperationResult, RunResult
@@ -58,6 +59,17 @@ def checked(path: str, content: str, mode: int = 644) -> RunResult:
     )
 
 
+def with_probes(result: RunResult, check: RunResult | None) -> RunResult:
+    """What the worker returns for an apply that carries the check: probes where the operations succeeded."""
+    if check is None:
+        return result
+    probes = {h.name: h.probes for h in check.hosts}
+    hosts = [
+        h if h.outcome == "failed" else h.model_copy(update={"probes": probes.get(h.name, [])}) for h in result.hosts
+    ]
+    return result.model_copy(update={"hosts": hosts})
+
+
 def run_to_end(inp: Inputs, status: Any, apply_result: RunResult | None = None, check: RunResult | None = None):
     """Drive the machine like a driver does; returns the last step and the actions seen."""
     obs = Observations()
@@ -71,7 +83,7 @@ def run_to_end(inp: Inputs, status: Any, apply_result: RunResult | None = None, 
             if isinstance(action, Complete):
                 obs.completion = with_defaults(INFO, action.spec)
             elif isinstance(action, Apply):
-                obs.apply = apply_result or applied()
+                obs.apply = with_probes(apply_result or applied(), check if action.request.probes else None)
             elif isinstance(action, Check):
                 obs.check = check
             elif isinstance(action, Destroy):
@@ -90,7 +102,9 @@ def conditions(status: Any) -> dict[str, tuple[str, str]]:
 
 def test_first_reconcile_completes_applies_checks_and_is_ready() -> None:
     final, seen = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
-    assert [type(a).__name__ for a in seen] == ["Complete", "Apply", "Check"]
+    # A File's check rides along with its apply (settled when the apply returns).
+    assert [type(a).__name__ for a in seen] == ["Complete", "Apply"]
+    assert seen[1].request.probes == health.probes_for("File", final.resolved)
     assert conditions(final.status) == {
         "Completed": ("True", "Completed"),
         "Applied": ("True", "Applied"),
@@ -118,14 +132,14 @@ def test_always_apply_converges_even_when_the_hash_matches() -> None:
         applied(changed=False),
         checked("/srv/a.txt", "hello\n"),
     )
-    assert [type(a).__name__ for a in seen] == ["Apply", "Check"]
+    assert [type(a).__name__ for a in seen] == ["Apply"]
 
 
 def test_changed_spec_recompletes_and_reapplies() -> None:
     first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
     changed = {**SPEC, "content": "bye\n"}
     final, seen = run_to_end(inputs(changed, generation=2), first.status, check=checked("/srv/a.txt", "bye\n"))
-    assert [type(a).__name__ for a in seen] == ["Complete", "Apply", "Check"]
+    assert [type(a).__name__ for a in seen] == ["Complete", "Apply"]
     assert final.status.observed_generation == 2
     apply = next(a for a in seen if isinstance(a, Apply))
     assert [op.id for op in apply.request.operations] == ["file.put"]  # same path: no cleanup
@@ -216,3 +230,21 @@ def test_written_status_is_valid_and_survives_pruning() -> None:
     wire = final.status.wire()
     assert k8s_schema.errors(schema, wire) == []
     assert k8s_schema.pruned_paths(schema, wire) == []
+
+
+def test_a_check_that_may_need_time_runs_on_its_own_after_the_apply() -> None:
+    # The user's http assertion may need the service a moment after the apply.
+    spec = {**SPEC, "health": {"assertions": [{"type": "http", "url": "http://127.0.0.1:8080/"}]}}
+    _, seen = run_to_end(inputs(spec), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    assert [type(a).__name__ for a in seen] == ["Complete", "Apply", "Check"]
+    assert seen[1].request.probes == []
+
+
+def test_a_node_whose_apply_failed_is_not_judged_healthy_from_it() -> None:
+    final, seen = run_to_end(
+        inputs(SPEC), status_model(INFO)(), applied(ok=False), check=checked("/srv/a.txt", "hello\n")
+    )
+    assert [type(a).__name__ for a in seen] == ["Complete", "Apply"]
+    assert conditions(final.status)["Applied"][0] == "False"
+    assert conditions(final.status)["Ready"][0] == "False"
+    assert final.status.nodes[0].healthy is not True

@@ -45,6 +45,12 @@ def probe(content: str | None, mode: int = 644) -> RunResult:
     return RunResult(hosts=[HostResult(name=LOCAL, connected=True, outcome="ok", probes=probes)])
 
 
+def with_check(result: RunResult, check: RunResult) -> RunResult:
+    """An apply result that carries the probes the check read on each host."""
+    probes = {h.name: h.probes for h in check.hosts}
+    return result.model_copy(update={"hosts": [h.model_copy(update={"probes": probes[h.name]}) for h in result.hosts]})
+
+
 Script = dict[str, Callable[[Any], Any]]
 
 
@@ -66,8 +72,8 @@ def deployed() -> Any:
     """Status after a healthy first apply at T0."""
     final, _ = drive(inputs(SPEC, T0, "converge"), status_model(INFO)(), {
         "completion": lambda a: with_defaults(INFO, a.spec),
-        "apply": lambda a: applied(),
-        "check": lambda a: probe("hello\n"),
+        # A File's check rides along with its apply: the worker returns both.
+        "apply": lambda a: with_check(applied(), probe("hello\n")) if a.request.probes else applied(),
     })  # fmt: skip
     assert final.status.condition("Ready").status == "True"
     assert final.wake_after == 30
@@ -94,8 +100,8 @@ def test_due_check_that_passes() -> None:
 def test_interval_zero_means_after_apply_only() -> None:
     spec = {"path": "/srv/a.txt", "content": "hello\n"}
     status = drive(inputs(spec, T0, "converge"), status_model(INFO)(), {
-        "completion": lambda a: with_defaults(INFO, a.spec), "apply": lambda a: applied(),
-        "check": lambda a: probe("hello\n"),
+        "completion": lambda a: with_defaults(INFO, a.spec),
+        "apply": lambda a: with_check(applied(), probe("hello\n")),
     })[0].status  # fmt: skip
     final, seen = drive(inputs(spec, T0 + timedelta(days=1)), status, {})
     assert seen == []
@@ -153,8 +159,8 @@ def failing_script() -> Script:
 def test_failed_attempts_back_off_and_stop_at_max_attempts() -> None:
     spec = {**SPEC, "remediation": {"maxAttempts": 2, "backoffSeconds": 10}}
     status = drive(inputs(spec, T0, "converge"), status_model(INFO)(), {
-        "completion": lambda a: with_defaults(INFO, a.spec), "apply": lambda a: applied(),
-        "check": lambda a: probe("hello\n"),
+        "completion": lambda a: with_defaults(INFO, a.spec),
+        "apply": lambda a: with_check(applied(), probe("hello\n")),
     })[0].status  # fmt: skip
 
     first_at = T0 + timedelta(seconds=31)
@@ -194,8 +200,8 @@ def test_failed_attempts_back_off_and_stop_at_max_attempts() -> None:
 def test_remediation_off_only_checks() -> None:
     spec = {**SPEC, "remediation": {"enabled": False}}
     status = drive(inputs(spec, T0, "converge"), status_model(INFO)(), {
-        "completion": lambda a: with_defaults(INFO, a.spec), "apply": lambda a: applied(),
-        "check": lambda a: probe("hello\n"),
+        "completion": lambda a: with_defaults(INFO, a.spec),
+        "apply": lambda a: with_check(applied(), probe("hello\n")),
     })[0].status  # fmt: skip
     final, seen = drive(inputs(spec, T0 + timedelta(seconds=31)), status, failing_script())
     assert slots(seen) == ["check"]

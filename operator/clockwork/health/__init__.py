@@ -33,6 +33,22 @@ def assertions_for(kind: str, resource: ResolvedCommon) -> list[Assertion]:
     return KIND_ASSERTIONS[kind](resource) + list(resource.health.assertions)
 
 
+# Kinds whose own health reads state that is final once the apply returns (files,
+# users, packages, checkouts); a container or a service may still be starting.
+SETTLED_KINDS = frozenset({"File", "Directory", "User", "Package", "GitRepo"})
+SETTLED_ASSERTIONS = frozenset({"fileExists", "filePermissions", "fileSize", "fileContent", "diskUsage"})
+
+
+def settled_after_apply(kind: str, resource: ResolvedCommon) -> bool:
+    """True when the check after an apply may run in the same run, right after the operations.
+
+    That saves a worker and a connection per node on every converge; anything that
+    may need a moment to come up (containers, services, the user's http, port,
+    process or command assertions) keeps a check of its own.
+    """
+    return kind in SETTLED_KINDS and all(a.type in SETTLED_ASSERTIONS for a in resource.health.assertions)
+
+
 def probes_for(kind: str, resource: ResolvedCommon) -> list[Probe]:
     found: dict[str, Probe] = {}
     for check in assertions_for(kind, resource):

@@ -47,7 +47,7 @@ from clockwork.api.registry import KindInfo
 from clockwork.completion import guard
 from clockwork.completion.base import Completion, completer_id, spec_hash
 from clockwork.errors import describe_validation_error
-from clockwork.plan import HostSpec, Operation, RunRequest, RunResult, plan_hash
+from clockwork.plan import HostSpec, Operation, Probe, RunRequest, RunResult, plan_hash
 from clockwork.reconcile import conditions as cond
 from clockwork.reconcile.conditions import APPLIED, COMPLETED, HEALTHY, READY
 
@@ -257,20 +257,28 @@ class _Pass:
                 return self.emit([self.cleanup_action(departed)])
             self.record_cleanup(obs.cleanup, departed)
 
+        settled = health.settled_after_apply(inp.info.kind, resolved)
         if obs.apply is not None:
             self.record_apply(obs.apply, new_hash, resolved)
         elif hosts and (inp.always_apply or any(self.node(h.name).applied_hash != new_hash for h in hosts)):
             cleanup = self.cleanup_operations(resolved)
-            return self.emit([Apply(self.run_request(hosts, cleanup + operations), new_hash)])
+            # When settled, the check rides along: each node is probed right after its
+            # operations succeed, in the same worker and over the same connection.
+            probes = health.probes_for(inp.info.kind, resolved) if settled else []
+            return self.emit([Apply(self.run_request(hosts, cleanup + operations, probes), new_hash)])
         else:
             self.derive_applied(new_hash)
 
         reachable = [h for h in hosts if self.node(h.name).last_result != "failed"]
-        if obs.check is None:
+        check = obs.check
+        if check is None:
             if not reachable:
                 return self.finish()
-            return self.emit([Check(self.check_request(resolved, reachable))])
-        self.record_health(resolved, obs.check)
+            if obs.apply is None or not settled:
+                return self.emit([Check(self.check_request(resolved, reachable))])
+            names = {h.name for h in reachable}
+            check = RunResult(hosts=[h for h in obs.apply.hosts if h.name in names])
+        self.record_health(resolved, check)
         return self.finish()
 
     # --- monitor: the health loop and remediation ------------------------------------------
@@ -767,10 +775,13 @@ class _Pass:
     def hosts(self, names: list[str]) -> list[HostSpec]:
         return [self.inp.inventory.get(name, HostSpec(name=name)) for name in names]
 
-    def run_request(self, hosts: list[HostSpec], operations: list[Operation]) -> RunRequest:
+    def run_request(
+        self, hosts: list[HostSpec], operations: list[Operation], probes: list[Probe] | None = None
+    ) -> RunRequest:
         return RunRequest(
             hosts=hosts,
             operations=operations,
+            probes=probes or [],
             timeout_seconds=self.inp.run_timeout,
             connect_timeout_seconds=self.inp.connect_timeout,
         )
