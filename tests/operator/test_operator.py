@@ -189,6 +189,37 @@ def test_deleted_file_is_remediated(kube: KubeAPI, operator: OperatorLauncher, t
     assert metric(op.metrics(), "clockwork_remediations_total", kind="File", result="succeeded") >= 1
 
 
+def test_checks_that_change_nothing_are_not_written_until_the_report_is_due(
+    kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path
+) -> None:
+    target = tmp_path / "quiet.txt"
+    op = operator.start(CW_STATUS_REPORT_SECONDS="3600")
+    kube.create("files", file_obj("quiet", path=str(target), content="q\n", health={"intervalSeconds": 1}))
+    ready = wait_condition(kube, "quiet", "Ready", "True")
+    written = kube.wait_for("the first check written", lambda: kube.get("files", "quiet")["status"].get("health"))
+    version = kube.get("files", "quiet")["metadata"]["resourceVersion"]
+    checks = metric(op.metrics(), "clockwork_health_checks_total", kind="File")
+    kube.wait_for(
+        "three more checks",
+        lambda: metric(op.metrics(), "clockwork_health_checks_total", kind="File") >= checks + 3,
+        timeout=30,
+    )
+    quiet = kube.get("files", "quiet")
+    assert quiet["metadata"]["resourceVersion"] == version, "healthy checks must not write status"
+    assert quiet["status"]["health"]["lastCheckTime"] == written["lastCheckTime"]
+    assert condition(quiet, "Ready") == condition(ready, "Ready")
+    # A check that finds something different is written at once.
+    target.write_text("tampered\n")
+    kube.wait_for(
+        "the failed check written",
+        lambda: (
+            any(not r["ok"] for r in kube.get("files", "quiet")["status"]["health"]["results"])
+            or (kube.get("files", "quiet")["status"].get("remediation") or {}).get("history")
+        ),
+        timeout=30,
+    )
+
+
 def test_unfixable_failure_stops_at_max_attempts(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a directory should be")

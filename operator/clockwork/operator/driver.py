@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
@@ -75,6 +76,9 @@ class ObjectState:
     # The status this process last wrote. Bodies handed to a daemon can lag behind
     # our own writes; this process is the only writer of status, so it trusts itself.
     status: dict[str, Any] | None = None
+    # health.lastCheckTime as last written to the API (checks in between may be
+    # kept in memory only: see Settings.status_report_seconds).
+    reported_check: str | None = None
 
 
 @dataclass
@@ -231,7 +235,10 @@ class OperatorDriver(DriverBase):
         if result.observations.completion is not None:
             temporary = result.observations.completion.temporary_error
         if not result.forgotten and final.status.wire() != status.wire():
-            await self._write(info, body, final.status, previous)
+            if intent == "monitor" and self._quiet_check(state, status, final.status):
+                state.status = {k: v for k, v in status_patch(final.status, previous).items() if v is not None}
+            else:
+                await self._write(info, body, final.status, previous)
         self._post(body, final.events)
         conditions: dict[str, str] = {c.type: c.status for c in final.status.conditions}
         outcome_label = "requeue" if temporary else ("success" if conditions.get("Ready") == "True" else "error")
@@ -274,7 +281,22 @@ class OperatorDriver(DriverBase):
         meta = body.get("metadata", {})
         patch = status_patch(status, previous)
         await self.patch_status(info.plural, meta.get("namespace", "default"), meta.get("name", ""), patch)
-        self.state(body).status = {k: v for k, v in patch.items() if v is not None}
+        state = self.state(body)
+        state.status = {k: v for k, v in patch.items() if v is not None}
+        state.reported_check = (patch.get("health") or {}).get("lastCheckTime")
+
+    def _quiet_check(self, state: ObjectState, before: ResourceStatus[Any], after: ResourceStatus[Any]) -> bool:
+        """True when a check changed only its own time and the written one is recent enough."""
+        every = self.settings.status_report_seconds
+        if not every or state.reported_check is None or after.health is None or after.health.last_check_time is None:
+            return False
+        old, new = before.wire(), after.wire()
+        for wire in (old, new):
+            wire.get("health", {}).pop("lastCheckTime", None)
+        if old != new:
+            return False
+        reported = datetime.fromisoformat(state.reported_check.replace("Z", "+00:00"))
+        return (after.health.last_check_time - reported).total_seconds() < every
 
     def _post(self, body: Mapping[str, Any], events: list[Event]) -> None:
         for event in events:
