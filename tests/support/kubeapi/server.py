@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import random
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -47,6 +48,9 @@ from tests.support.kubeapi import jsonpath
 HISTORY_LIMIT = 20000
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+# kube-apiserver's alphabet for generateName suffixes (no vowels, no 0/1/3).
+NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 @dataclass
@@ -298,7 +302,13 @@ class Emulator:
         else:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+            # As kube-apiserver: 5 characters from its alphabet, and (RetryGenerateName,
+            # GA in 1.32) a few more tries when the name is taken.
+            taken = self.objects[rtype.key]
+            for _ in range(8):
+                meta["name"] = meta["generateName"] + "".join(random.choices(NAME_ALPHABET, k=5))
+                if (meta.get("namespace", ""), meta["name"]) not in taken:
+                    break
         if rtype.status_subresource and rtype.schema is not None:
             obj.pop("status", None)  # status is the subresource's to write
         obj = self._validate(rtype, obj, strict)
