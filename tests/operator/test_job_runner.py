@@ -91,4 +91,7 @@ def test_operator_with_runner_job(kube: KubeAPI, operator: OperatorLauncher, tmp
 
         kube.wait_for("Ready through Jobs", ready, timeout=60)
         assert target.read_text() == "hi\n"
-        assert len(kubelet.seen) >= 2  # the apply and the check each ran as a Job
+        # A File's check rides along with its apply: one Job did both.
+        assert len(kubelet.seen) == 1
+        health = kube.get("files", "viajob")["status"]["health"]["results"]
+        assert health and all(r["ok"] for r in health)
