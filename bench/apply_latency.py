@@ -201,9 +201,12 @@ def main() -> None:
         rows,
         notes=(
             f"Target p50 <= 1.0 s, best setting per target: {verdict}. Starting a PyInfra worker alone takes "
-            f"{spawn['median']:.2f} s here (median of 5), and every pass runs two (apply, then the check), so with "
-            "warm workers off worker start-up dominates. Warm workers (CW_WARM_WORKERS, default 1) start them "
-            "ahead; breakdown columns are means from the operator's histograms, rest = p50 minus those."
+            f"{spawn['median']:.2f} s here (median of 5). A File's check rides along with its apply, so a pass is "
+            "one run; with warm workers off, worker start-up is most of an @local pass, and warm workers "
+            "(CW_WARM_WORKERS, default 1) take it off the path. Over SSH the run itself dominates (connect, "
+            "PyInfra's facts and the upload, then the probes, on a lab node that shares the 2 cores). Breakdown "
+            "columns are means from the operator's histograms (including the first, uncounted File); "
+            "rest = p50 minus those."
         ),
     )
 
