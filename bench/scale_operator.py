@@ -139,7 +139,7 @@ def main() -> None:
     sizes = " ".join(map(str, args.sizes))
     write(
         "scale_operator",
-        f".venv/bin/python bench/scale_operator.py --sizes {sizes} --window {args.window:g}",
+        f".venv/bin/python bench/scale_operator.py --sizes {sizes} --window {args.window:g} --limit {args.limit:g}",
         {"sizes": args.sizes, "window_seconds": args.window, "results": results},
         rows,
         notes="Targets: RSS ≤ 1.3× bare kopf; the health loop ≤ 25% of one core at 1,000 resources. "
