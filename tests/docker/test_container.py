@@ -9,7 +9,6 @@ destroy removes it.
 from __future__ import annotations
 
 import json
-import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -18,15 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRunner
-from tests.helpers import resource, write_resources
+from tests.helpers import free_port, resource, write_resources
 from tests.support.docker_lab import HTTP_IMAGE, docker
 from tests.support.watch import has_event, watching
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import CLOCKWORK, REPO
+from tests.helpers import free_port
 from tests.support.kubeapi import KubeAPI
 
 
@@ -25,12 +25,6 @@ def kube(tmp_path: Path) -> Iterator[KubeAPI]:
         yield api
     finally:
         api.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

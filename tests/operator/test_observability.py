@@ -21,7 +21,8 @@ import pytest
 import requests
 import yaml
 
-from tests.operator.conftest import OperatorLauncher, OperatorProcess, free_port
+from tests.helpers import free_port
+from tests.operator.conftest import OperatorLauncher, OperatorProcess
 from tests.support.kubeapi import KubeAPI
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -387,9 +386,3 @@ def edge_lab(size: int, mode: str | None = None) -> Iterator[EdgeLab]:
         yield lab.start()
     finally:
         lab.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

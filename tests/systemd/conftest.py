@@ -7,7 +7,6 @@ with the reason where Docker or a systemd container cannot run.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import uuid
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
 from tests.support.docker_lab import SYSTEMD_NODE_IMAGE, docker, docker_ready
 
 
@@ -39,12 +39,6 @@ class SystemdNode:
         }  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait(predicate: object, what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -62,7 +56,7 @@ def systemd_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemdNo
     keys = tmp_path_factory.mktemp("systemd-node-key")
     key = keys / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    port = _free_port()
+    port = free_port()
     name = f"cw-systemd-{uuid.uuid4().hex[:8]}"
     started = docker(
         "run", "-d", "--name", name, "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined",
