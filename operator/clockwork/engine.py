@@ -97,8 +97,10 @@ class DriverBase:
         self.settings = settings
         self.completer = completer or configured_completer(settings)
         # A runner the driver starts itself keeps warm workers; the driver closes it.
-        self._own_runner = PyinfraRunner(warm=settings.warm_workers) if runner is None else None
-        self.runners: dict[str, Runner] = {"pyinfra": runner or self._own_runner or PyinfraRunner(), "job": job}
+        self._own_runner: PyinfraRunner | None = None
+        if runner is None:
+            runner = self._own_runner = PyinfraRunner(warm=settings.warm_workers)
+        self.runners: dict[str, Runner] = {"pyinfra": runner, "job": job}
         self.slots = NodeSlots()
 
     async def aclose(self) -> None:
@@ -174,7 +176,7 @@ class Engine:
             metrics.HEALTH_CHECKS.labels(inputs.info.kind, _check_outcome(inputs, current, result)).inc()
         elif isinstance(action, Apply) and request.probes:
             # A check that rode along with the apply: judged on the nodes the apply reached.
-            checked = result.model_copy(update={"hosts": [h for h in result.hosts if h.outcome != "failed"]})
+            checked = result.reached()
             if checked.hosts:
                 metrics.HEALTH_CHECKS.labels(inputs.info.kind, _check_outcome(inputs, current, checked)).inc()
         obs.put(action.slot, result)

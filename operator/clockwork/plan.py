@@ -183,6 +183,10 @@ class RunResult(CWModel):
     def ok(self) -> bool:
         return self.error is None and all(h.outcome != "failed" for h in self.hosts)
 
+    def reached(self) -> RunResult:
+        """The hosts whose operations all succeeded: where probes that rode along were read."""
+        return self.model_copy(update={"hosts": [h for h in self.hosts if h.outcome != "failed"]})
+
     @classmethod
     def failed(cls, hosts: list[HostSpec], error: str, duration: float = 0.0) -> RunResult:
         """Every host failed for one reason (worker crash, timeout before any result)."""

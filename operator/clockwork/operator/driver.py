@@ -81,7 +81,7 @@ class ObjectState:
     status: dict[str, Any] | None = None
     # health.lastCheckTime as last written to the API (checks in between may be
     # kept in memory only: see Settings.status_report_seconds).
-    reported_check: str | None = None
+    reported_check: datetime | None = None
 
 
 @dataclass
@@ -237,9 +237,10 @@ class OperatorDriver(DriverBase):
         temporary = None
         if result.observations.completion is not None:
             temporary = result.observations.completion.temporary_error
-        if not result.forgotten and final.status.wire() != status.wire():
-            if intent == "monitor" and self._quiet_check(state, status, final.status):
-                state.status = {k: v for k, v in status_patch(final.status, previous).items() if v is not None}
+        before, after = status.wire(), final.status.wire()
+        if not result.forgotten and after != before:
+            if intent == "monitor" and self._quiet_check(state, before, after, final.status):
+                _remember(state, status_patch(final.status, previous))
             else:
                 await self._write(info, body, final.status, previous)
         self._post(body, final.events)
@@ -285,21 +286,20 @@ class OperatorDriver(DriverBase):
         patch = status_patch(status, previous)
         await self.patch_status(info.plural, meta.get("namespace", "default"), meta.get("name", ""), patch)
         state = self.state(body)
-        state.status = {k: v for k, v in patch.items() if v is not None}
-        state.reported_check = (patch.get("health") or {}).get("lastCheckTime")
+        _remember(state, patch)
+        state.reported_check = status.health.last_check_time if status.health else None
 
-    def _quiet_check(self, state: ObjectState, before: ResourceStatus[Any], after: ResourceStatus[Any]) -> bool:
-        """True when a check changed only its own time and the written one is recent enough."""
+    def _quiet_check(
+        self, state: ObjectState, before: dict[str, Any], after: dict[str, Any], status: ResourceStatus[Any]
+    ) -> bool:
+        """True when a check changed only its own time (wire forms ``before`` and ``after``)
+        and the time last written is recent enough."""
         every = self.settings.status_report_seconds
-        if not every or state.reported_check is None or after.health is None or after.health.last_check_time is None:
+        checked = status.health.last_check_time if status.health else None
+        if not every or state.reported_check is None or checked is None:
             return False
-        old, new = before.wire(), after.wire()
-        for wire in (old, new):
-            wire.get("health", {}).pop("lastCheckTime", None)
-        if old != new:
-            return False
-        reported = datetime.fromisoformat(state.reported_check.replace("Z", "+00:00"))
-        return (after.health.last_check_time - reported).total_seconds() < every
+        same = _without_check_time(before) == _without_check_time(after)
+        return same and (checked - state.reported_check).total_seconds() < every
 
     def _post(self, body: Mapping[str, Any], events: list[Event]) -> None:
         for event in events:
@@ -675,6 +675,17 @@ class OperatorDriver(DriverBase):
         # every completion made each pass O(objects).
         others = (o for o in self.objects.values() if o is not state and o.target == state.target and o.spec)
         return [{"spec": summarise(other.spec)} for other in itertools.islice(others, RELATED_LIMIT)]
+
+
+def _without_check_time(wire: dict[str, Any]) -> dict[str, Any]:
+    if "health" not in wire:
+        return wire
+    return {**wire, "health": {k: v for k, v in wire["health"].items() if k != "lastCheckTime"}}
+
+
+def _remember(state: ObjectState, patch: dict[str, Any]) -> None:
+    """The status as this process last wrote (or would have written) it."""
+    state.status = {k: v for k, v in patch.items() if v is not None}
 
 
 def _key(body: Mapping[str, Any]) -> str:

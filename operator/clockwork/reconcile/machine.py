@@ -276,8 +276,7 @@ class _Pass:
                 return self.finish()
             if obs.apply is None or not settled:
                 return self.emit([Check(self.check_request(resolved, reachable))])
-            names = {h.name for h in reachable}
-            check = RunResult(hosts=[h for h in obs.apply.hosts if h.name in names])
+            check = obs.apply.reached()
         self.record_health(resolved, check)
         return self.finish()
 
