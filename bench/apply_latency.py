@@ -34,7 +34,7 @@ from tests.operator.conftest import OperatorLauncher
 from tests.support.edge_lab import EdgeLab, edge_lab
 from tests.support.kubeapi import KubeAPI
 
-from bench.common import summary, write
+from bench.common import is_ready, summary, write
 from clockwork.plan import HostSpec, RunRequest
 from clockwork.runners.pyinfra import PyinfraRunner
 
@@ -57,12 +57,6 @@ def histogram(text: str, name: str, **labels: str) -> tuple[float, float]:
 def mean(text: str, name: str, **labels: str) -> float:
     total, count = histogram(text, name, **labels)
     return total / count if count else 0.0
-
-
-def ready(kube: KubeAPI, kind: str, name: str, condition: str = "Ready") -> bool:
-    found = kube.find(kind, name) or {}
-    conditions = (found.get("status") or {}).get("conditions", [])
-    return any(c["type"] == condition and c["status"] == "True" for c in conditions)
 
 
 def spawn_seconds(runs: int = 5) -> list[float]:
@@ -93,7 +87,7 @@ def edge_node(lab: EdgeLab) -> dict[str, Any]:
     }
 
 
-def measure(target: str, warm: int, objects: int, lab: EdgeLab | None) -> dict[str, Any]:
+def measure(warm: int, objects: int, lab: EdgeLab | None) -> dict[str, Any]:
     """One operator, ``objects`` Files one after another: latencies and the operator's histograms."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -141,7 +135,7 @@ def measure(target: str, warm: int, objects: int, lab: EdgeLab | None) -> dict[s
                         "spec": {"path": f"{root}/{name}.txt", "content": f"{i}\n", **spec_target},
                     },
                 )
-                wait(f"{name} Ready", lambda n=name: ready(kube, "files", n), 60, op.logs)
+                wait(f"{name} Ready", lambda n=name: is_ready(kube.find("files", n)), 60, op.logs)
                 if i:
                     latencies.append(time.perf_counter() - started)
             metrics = op.metrics()
@@ -178,7 +172,7 @@ def main() -> None:
     for target in args.targets:
         with maybe_lab(target) as lab:
             for warm in args.warm:
-                results[f"{target} warm={warm}"] = measure(target, warm, args.objects, lab)
+                results[f"{target} warm={warm}"] = measure(warm, args.objects, lab)
     spawn = summary(spawn_seconds())
     rows: list[tuple[str, ...]] = [
         ("target", "warm workers", "p50", "p95", "min / max", "completion", "runner apply", "runner check", "rest")

@@ -29,6 +29,12 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def is_ready(obj: dict[str, Any] | None) -> bool:
+    """Whether a Clockwork object's status says Ready=True."""
+    conditions = ((obj or {}).get("status") or {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
 def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.helpers import free_port
 from tests.support.kubeapi import KubeAPI
 
-from bench.common import write
+from bench.common import is_ready, write
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -34,10 +34,7 @@ REPO = HERE.parent
 def handled(kube: KubeAPI, which: str) -> int:
     items = kube.request("GET", kube.path("files"))["items"]
     if which == "clockwork":
-        return sum(
-            any(c["type"] == "Ready" and c["status"] == "True" for c in (i.get("status") or {}).get("conditions", []))
-            for i in items
-        )
+        return sum(is_ready(i) for i in items)
     # kopf records a handled object in its diff-base annotation (status.* would be pruned by the schema)
     return sum("kopf.bench/last-handled-configuration" in (i["metadata"].get("annotations") or {}) for i in items)
 
