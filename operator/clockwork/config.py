@@ -101,8 +101,10 @@ class Settings:
     worker_limit: int = 20
     # CW_WATCH_TIMEOUT: seconds a watch may be idle before it is re-established (300).
     watch_timeout: int = 300
-    # CW_DAEMON_IDLE: longest sleep of a health daemon with nothing due (300).
+    # CW_DAEMON_IDLE: longest time between two health passes of an object with nothing due (300).
     daemon_idle_seconds: int = 300
+    # CW_HEALTH_CONCURRENCY: health passes (checks, remediation) running at once (100).
+    health_concurrency: int = 100
     # CW_STATUS_REPORT_SECONDS: a check that changes nothing but its time is written to
     # status at most this often (300; 0 writes every check) — like the kubelet's node
     # status, so 10,000 objects checked every 30 s do not cost 333 writes a second.
@@ -142,6 +144,7 @@ class Settings:
             warm_workers=_int(env, "CW_WARM_WORKERS", 1, 0, 8),
             watch_timeout=_int(env, "CW_WATCH_TIMEOUT", 300, 10, 3600),
             daemon_idle_seconds=_int(env, "CW_DAEMON_IDLE", 300, 1, 86400),
+            health_concurrency=_int(env, "CW_HEALTH_CONCURRENCY", 100, 1, 10000),
             status_report_seconds=_int(env, "CW_STATUS_REPORT_SECONDS", 300, 0, 86400),
             retry_seconds=_int(env, "CW_RETRY_SECONDS", 30, 1, 3600),
             job_image=env.get("CW_JOB_IMAGE") or "ghcr.io/clockwork-dev/clockwork:latest",

@@ -4,12 +4,13 @@ The kopf handlers in :mod:`clockwork.operator.handlers` call these methods and
 nothing else; this module decides nothing about *what* to do either — that is
 the reconcile core. What lives here is the Kubernetes side: reading bodies,
 serialising passes per object, writing status, posting Events, waking the
-health daemons.
+the health loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import logging
 import time
@@ -34,6 +35,7 @@ from clockwork.config import Settings
 from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner, summarise
 from clockwork.errors import PermanentError, TemporaryError, describe_validation_error
 from clockwork.fleet import edgenodes, scheduler
+from clockwork.operator.schedule import HealthScheduler
 from clockwork.plan import HostSpec, Origin, SecretRef
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile import conditions as cond
@@ -76,12 +78,16 @@ class ObjectState:
     target: str = "local"
     namespace: str = "default"
     spec: dict[str, Any] = field(default_factory=dict)
-    # The status this process last wrote. Bodies handed to a daemon can lag behind
+    # The status this process last wrote. Bodies (kopf's, the health loop's snapshot) lag behind
     # our own writes; this process is the only writer of status, so it trusts itself.
     status: dict[str, Any] | None = None
     # health.lastCheckTime as last written to the API (checks in between may be
     # kept in memory only: see Settings.status_report_seconds).
     reported_check: datetime | None = None
+    # What the health loop checks: the kind and the object as the last converge saw it
+    # (metadata and spec; status is ours, above). None while it is being deleted.
+    info: KindInfo | None = None
+    body: dict[str, Any] | None = None
 
 
 @dataclass
@@ -116,26 +122,47 @@ class OperatorDriver(DriverBase):
         self.task_slots: dict[str, int] = {}
         self.tasks_seen: set[str] = set()
         self._scheduling = asyncio.Lock()
+        self.health = HealthScheduler(
+            self._health_pass, idle=float(settings.daemon_idle_seconds), concurrency=settings.health_concurrency
+        )
+
+    def start(self) -> None:
+        """Start the health loop (in the operator's event loop)."""
+        self.health.start()
+
+    async def aclose(self) -> None:
+        await self.health.stop()
+        await super().aclose()
+
+    def _uid(self, body: Mapping[str, Any]) -> str:
+        return str(body.get("metadata", {}).get("uid") or _key(body))
 
     def state(self, body: Mapping[str, Any]) -> ObjectState:
-        uid = str(body.get("metadata", {}).get("uid") or _key(body))
+        uid = self._uid(body)
         if uid not in self.objects:
             self.objects[uid] = ObjectState()
         return self.objects[uid]
 
     def forget(self, body: Mapping[str, Any]) -> None:
-        uid = str(body.get("metadata", {}).get("uid") or _key(body))
+        uid = self._uid(body)
         self.objects.pop(uid, None)
+        self.health.drop(uid)
 
     # --- the three entry points ------------------------------------------------------------
 
     async def converge(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
         """create/update/resume: complete if the spec changed, apply if the plan changed, check."""
         state = self.state(body)
-        async with state.lock:
-            outcome = await self._pass(info, body, "converge")
-        state.poke.set()  # the health daemon recomputes when it is due next
-        return outcome
+        try:
+            async with state.lock:
+                return await self._pass(info, body, "converge")
+        finally:
+            # The health loop checks this object from now on, and looks at once
+            # when its next check is due.
+            state.info, state.body = info, _snapshot(body)
+            if state.status is None and body.get("status"):
+                state.status = copy.deepcopy(dict(body["status"]))  # nothing written: the API's is ours
+            self.health.wake(self._uid(body))
 
     async def monitor(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
         state = self.state(body)
@@ -144,6 +171,8 @@ class OperatorDriver(DriverBase):
 
     async def destroy(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
         state = self.state(body)
+        state.body = None  # no more health checks
+        self.health.drop(self._uid(body))
         async with state.lock:
             outcome = await self._pass(info, body, "destroy")
         if outcome.result is not None and outcome.result.forgotten:
@@ -152,25 +181,17 @@ class OperatorDriver(DriverBase):
             self.forget(body)
         return outcome
 
-    async def run_daemon(self, info: KindInfo, body: Mapping[str, Any], stopped: Any) -> None:
-        """The health loop of one object: wake when due (or poked), monitor, repeat."""
-        state = self.state(body)
-        idle = float(self.settings.daemon_idle_seconds)
-        while not stopped:
-            state.poke.clear()
-            try:
-                outcome = await self.monitor(info, body)
-                wake = outcome.result.step.wake_after if outcome.result else None
-            except Exception:  # one bad pass must not end the loop
-                log.exception("health pass of %s failed", _key(body))
-                wake = idle
-            delay = idle if wake is None else min(max(wake, 0.05), idle)
-            # Wake at the due time, when a converge pokes, or at once when kopf stops us.
-            poked = asyncio.ensure_future(state.poke.wait())
-            stopping = asyncio.ensure_future(stopped.wait(delay))
-            _, pending = await asyncio.wait({poked, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
+    async def _health_pass(self, uid: str) -> float | None:
+        """One pass of the health loop: seconds until this object wants the next."""
+        state = self.objects.get(uid)
+        if state is None or state.body is None or state.info is None:
+            return None
+        try:
+            outcome = await self.monitor(state.info, state.body)
+        except Exception:  # one bad pass must not end the object's checks
+            log.exception("health pass of %s failed", _key(state.body))
+            return None
+        return outcome.result.step.wake_after if outcome.result else None
 
     # --- one pass --------------------------------------------------------------------------
 
@@ -607,9 +628,9 @@ class OperatorDriver(DriverBase):
             seen = beat.status.last_seen.timestamp() if beat.status.last_seen else None
             metrics.record_node(namespace, node.metadata.name, beat.status.phase or "Unknown", seen)
         if status is None or beat.status.phase != status.phase:
-            for other in self.objects.values():
-                if other is not state and other.namespace == namespace:
-                    other.poke.set()
+            for uid, other in self.objects.items():
+                if other is not state and other.namespace == namespace and other.body is not None:
+                    self.health.wake(uid)
         return beat.status
 
     async def run_node_daemon(self, body: Mapping[str, Any], stopped: Any) -> None:
@@ -675,6 +696,18 @@ class OperatorDriver(DriverBase):
         # every completion made each pass O(objects).
         others = (o for o in self.objects.values() if o is not state and o.target == state.target and o.spec)
         return [{"spec": summarise(other.spec)} for other in itertools.islice(others, RELATED_LIMIT)]
+
+
+def _snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the health loop needs of a body: identity, metadata and spec (not status,
+    which this process keeps itself, nor managedFields)."""
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": copy.deepcopy({k: v for k, v in meta.items() if k != "managedFields"}),
+        "spec": copy.deepcopy(dict(body.get("spec") or {})),
+    }
 
 
 def _without_check_time(wire: dict[str, Any]) -> dict[str, Any]:

@@ -105,7 +105,3 @@ def _register_kind(registry: kopf.OperatorRegistry, driver: OperatorDriver, info
         if outcome.result is None or not outcome.result.forgotten:
             ready = outcome.status.condition("Ready")
             raise kopf.TemporaryError(ready.message if ready else "destroy failed", delay=retry)
-
-    @kopf.daemon(*resource, registry=registry, id=f"{info.plural}-health", cancellation_timeout=5.0)
-    async def health(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
-        await driver.run_daemon(info, body, stopped)

@@ -1,7 +1,7 @@
 """The few Kubernetes API calls the operator makes itself (kopf does the rest).
 
-Status patches from the health daemons (kopf applies no patches for daemons that
-keep running). The official client is synchronous, so every call runs in a worker
+Status patches from the health loop and the EdgeNode heartbeats (kopf applies no patches
+outside its handlers). The official client is synchronous, so every call runs in a worker
 thread: never on the event loop.
 """
 
@@ -89,6 +89,10 @@ class KubeClient:
         if key not in data:
             raise PermanentError(f"Secret {namespace}/{name} has no key {key!r} (it has: {', '.join(sorted(data))})")
         return base64.b64decode(data[key]).decode()
+
+    async def create_event(self, namespace: str, body: dict[str, Any]) -> None:
+        """Create a core/v1 Event (clockwork.operator.events builds it)."""
+        await asyncio.to_thread(self.core.create_namespaced_event, namespace, body)
 
     # --- what the Job runner needs (runners.job.JobApi) ---
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 import kopf
@@ -14,6 +14,7 @@ from clockwork import metrics
 from clockwork.config import Settings
 from clockwork.operator import handlers
 from clockwork.operator.driver import OperatorDriver
+from clockwork.operator.events import EventPoster
 from clockwork.operator.kube import KubeClient
 from clockwork.runners.job import JobOptions, JobRunner
 
@@ -27,20 +28,22 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
     registry = kopf.OperatorRegistry()
     kube = KubeClient.from_environment()
 
-    def post_event(body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
-        kopf.event(body, type=type_, reason=reason, message=message)  # type: ignore[arg-type]
-
+    # Our own Event poster, not kopf.event(): that works only inside kopf's per-object
+    # tasks, and the health loop runs outside them.
+    events = EventPoster(kube.create_event)
     job = JobRunner(
         kube,
         JobOptions(
             image=settings.job_image, service_account=settings.job_service_account, ttl_seconds=settings.job_ttl
         ),
     )
-    driver = OperatorDriver(settings, post_event=post_event, patch_status=kube.patch_status, fleet=kube, job=job)
+    driver = OperatorDriver(settings, post_event=events.post, patch_status=kube.patch_status, fleet=kube, job=job)
 
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_kopf(settings, driver.settings)
+        events.start()
+        driver.start()  # the health loop of every object (driver.health)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -50,6 +53,7 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
     @kopf.on.cleanup(registry=registry)
     async def close(**_: Any) -> None:
         await driver.aclose()
+        await events.stop()
         kube.close()
 
     handlers.register(registry, driver)
