@@ -18,6 +18,7 @@ markers in the model's type hints, so a new kind is guarded by declaring its typ
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import types
@@ -95,8 +96,15 @@ def _is_proposed(walk: _Walk, path: str) -> bool:
     return any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in walk.proposed)
 
 
+@functools.cache
+def _hints(model: type[BaseModel]) -> dict[str, Any]:
+    # Resolving a model's annotations is slow (string forward references) and the
+    # models do not change: once per class, not once per field per pass.
+    return typing.get_type_hints(model, include_extras=True)
+
+
 def _walk_model(walk: _Walk, model: type[BaseModel], values: dict[str, Any], prefix: str) -> None:
-    hints = typing.get_type_hints(model, include_extras=True)
+    hints = _hints(model)
     for name, info in model.model_fields.items():
         wire = info.alias or name
         if wire not in values or values[wire] is None:
@@ -149,7 +157,7 @@ SENSITIVE = {Guarded.IMAGE, Guarded.PORT, Guarded.HOST_PATH, Guarded.PRIVILEGED}
 
 def sensitive_fields(spec_model: type[BaseModel]) -> set[str]:
     """Top-level wire names of fields holding (anywhere inside) a sensitive value."""
-    hints = typing.get_type_hints(spec_model, include_extras=True)
+    hints = _hints(spec_model)
     return {
         info.alias or name for name, info in spec_model.model_fields.items() if _holds(hints[name], SENSITIVE, depth=0)
     }
@@ -163,7 +171,7 @@ def _holds(hint: Any, wanted: set[Guarded], depth: int) -> bool:
         return False
     for candidate in inner:
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            sub = typing.get_type_hints(candidate, include_extras=True)
+            sub = _hints(candidate)
             if any(_holds(sub[n], wanted, depth + 1) for n in candidate.model_fields):
                 return True
         elif typing.get_origin(candidate) in (list, dict) and any(

@@ -153,16 +153,20 @@ class OperatorDriver(DriverBase):
     async def converge(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
         """create/update/resume: complete if the spec changed, apply if the plan changed, check."""
         state = self.state(body)
+        due = 0.0
         try:
             async with state.lock:
-                return await self._pass(info, body, "converge")
+                outcome = await self._pass(info, body, "converge")
+            if outcome.result is not None and outcome.result.step.wake_after is not None:
+                due = outcome.result.step.wake_after
+            return outcome
         finally:
-            # The health loop checks this object from now on, and looks at once
-            # when its next check is due.
+            # The health loop checks this object from now on, from when this pass
+            # says the next check is due (at once if it could not say).
             state.info, state.body = info, _snapshot(body)
             if state.status is None and body.get("status"):
                 state.status = copy.deepcopy(dict(body["status"]))  # nothing written: the API's is ours
-            self.health.wake(self._uid(body))
+            self.health.wake(self._uid(body), due)
 
     async def monitor(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
         state = self.state(body)
