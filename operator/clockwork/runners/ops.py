@@ -7,13 +7,16 @@ reports no changes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import posixpath
 import shlex
 from collections.abc import Callable, Generator
 from typing import Any
 
 from pyinfra.api.command import QuoteString, StringCommand
+from pyinfra.api.facts import FactBase
 from pyinfra.api.operation import operation
 from pyinfra.context import host
 from pyinfra.facts.files import File, Sha256File
@@ -137,11 +140,88 @@ def container(
         yield StringCommand(runtime, "stop", "--time", "10", QuoteString(container))
 
 
+# Content up to this size is written by one shell command (base64 on its command line:
+# the whole command is one argument to `sh -c`, and Linux caps an argument at 128 KiB).
+INLINE_LIMIT = 64 * 1024
+
+
+class FileState(FactBase):  # type: ignore[type-arg]
+    """What ``put`` needs to know of a path, in one command: ``None`` when absent, else
+    kind, and for a regular file mode, owner, group and sha256. ``{"kind": "unknown"}``
+    where stat -c or sha256sum is missing (not GNU or BusyBox): ``put`` then leaves the
+    path to PyInfra's files.put."""
+
+    def command(self, path: str) -> str:
+        q = shlex.quote(path)
+        return (
+            f"if [ -L {q} ]; then echo other; "
+            f"elif [ -f {q} ]; then echo file && stat -c '%a %U %G' {q} && sha256sum {q} || echo unknown; "
+            f"elif [ -e {q} ]; then echo other; else echo absent; fi"
+        )
+
+    def process(self, output: list[str]) -> dict[str, str] | None:
+        words = " ".join(output).split()
+        if words == ["absent"]:
+            return None
+        if len(words) >= 5 and words[0] == "file" and "unknown" not in words:
+            return {"kind": "file", "mode": words[1], "user": words[2], "group": words[3], "sha256": words[4]}
+        return {"kind": "other" if words[:1] == ["other"] else "unknown"}
+
+
+@operation()
+def put(
+    dest: str,
+    content: str,
+    mode: str | None = None,
+    user: str | None = None,
+    group: str | None = None,
+    create_remote_dir: bool = True,
+) -> Generator[Any, None, None]:
+    """files.put for inline text, in at most two commands instead of five or six.
+
+    PyInfra's files.put asks for the file, its directory and its checksum one command
+    each, then uploads over SFTP and runs chmod and chown on their own: on a busy
+    node every one is an SSH channel and a process. Here one command reads type,
+    mode, owner and checksum; one writes a temporary file next to ``dest`` (mode and
+    owner set) and renames it over ``dest``, so readers never see half a file.
+    Large content, no mode, and anything but a regular file go to PyInfra's files.put.
+    """
+    data = content.encode()
+    found = host.get_fact(FileState, path=dest)
+    if len(data) > INLINE_LIMIT or mode is None or (found is not None and found["kind"] != "file"):
+        yield from files.put._inner(src=io.BytesIO(data), dest=dest, mode=mode, user=user, group=group,
+                                    create_remote_dir=create_remote_dir)  # fmt: skip
+        return
+    want_mode = f"{int(str(mode), 8):o}"
+    owner = f"{user or ''}:{group or ''}" if user or group else None
+    if found is not None and found["sha256"] == hashlib.sha256(data).hexdigest():
+        if found["mode"] != want_mode:
+            yield StringCommand("chmod", want_mode, QuoteString(dest))
+        if (user and found["user"] != user) or (group and found["group"] != group):
+            yield StringCommand("chown", QuoteString(owner or ""), QuoteString(dest))
+        return
+    parent = posixpath.dirname(dest) or "/"
+    temp = f"{parent.rstrip('/')}/.{posixpath.basename(dest)}.clockwork-XXXXXX"
+    where = shlex.quote(parent)
+    steps = [f"{{ [ -d {where} ] || mkdir -p {where}; }}"] if create_remote_dir else []
+    steps += [
+        f"t=$(mktemp {shlex.quote(temp)})",
+        f'{{ printf %s {base64.b64encode(data).decode()} | base64 -d > "$t"; }}',
+        f'chmod {want_mode} "$t"',
+        *([f'chown {shlex.quote(owner)} "$t"'] if owner else []),
+        f'mv -f "$t" {shlex.quote(dest)}',
+    ]
+    # On any failure the temporary file goes and the command fails.
+    yield " && ".join(steps) + ' || { rc=$?; [ -n "${t:-}" ] && rm -f "$t"; exit $rc; }'
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
+    # The compiler's files.put always carries inline text: this one writes it in fewer commands.
+    "files.put": put,
     "clockwork.package_index_update": package_index_update,
     "clockwork.git_checkout": git_checkout,
     "clockwork.systemd_unit": systemd_unit,

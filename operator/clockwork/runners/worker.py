@@ -15,7 +15,6 @@ from gevent import monkey
 monkey.patch_all()
 
 import contextlib  # noqa: E402
-import io  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
@@ -59,7 +58,6 @@ from clockwork.runners import ops as clockwork_ops  # noqa: E402
 from clockwork.runners.job import result_line  # noqa: E402
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
-    "files.put": files.put,
     "files.file": files.file,
     "files.directory": files.directory,
     "server.shell": server.shell,
@@ -210,11 +208,7 @@ def _learned(spec: HostSpec, secrets: _Secrets) -> list[str]:
 
 
 def _operation_kwargs(op: Operation) -> dict[str, Any]:
-    args: dict[str, Any] = dict(op.args)
-    if op.op == "files.put":
-        # Content travels inline in the plan; PyInfra uploads from a file-like object.
-        args["src"] = io.BytesIO(str(args.pop("content", "")).encode())
-    return args
+    return dict(op.args)
 
 
 def _json_safe(value: Any) -> JsonValue:
