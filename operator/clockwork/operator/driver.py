@@ -153,12 +153,14 @@ class OperatorDriver(DriverBase):
     async def converge(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
         """create/update/resume: complete if the spec changed, apply if the plan changed, check."""
         state = self.state(body)
-        due = 0.0
+        due: float | None = 0.0
         try:
             async with state.lock:
                 outcome = await self._pass(info, body, "converge")
-            if outcome.result is not None and outcome.result.step.wake_after is not None:
-                due = outcome.result.step.wake_after
+            # No result: the spec is invalid, and nothing is checked until it changes.
+            due = outcome.result.step.wake_after if outcome.result is not None else None
+            if outcome.result is not None and due is None:
+                due = 0.0
             return outcome
         finally:
             # The health loop checks this object from now on, from when this pass
@@ -166,7 +168,10 @@ class OperatorDriver(DriverBase):
             state.info, state.body = info, _snapshot(body)
             if state.status is None and body.get("status"):
                 state.status = copy.deepcopy(dict(body["status"]))  # nothing written: the API's is ours
-            self.health.wake(self._uid(body), due)
+            if due is None:
+                self.health.drop(self._uid(body))
+            else:
+                self.health.wake(self._uid(body), due)
 
     async def monitor(self, info: KindInfo, body: Mapping[str, Any]) -> Outcome:
         state = self.state(body)

@@ -38,6 +38,7 @@ class HealthScheduler:
         self._slots = asyncio.Semaphore(concurrency)
         self._loop_task: asyncio.Task[None] | None = None
         self._passes: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     def __len__(self) -> int:
         return len(self._due) + len(self._running)
@@ -63,15 +64,25 @@ class HealthScheduler:
         self._running.discard(key)
 
     def start(self) -> None:
-        if self._loop_task is None:
+        if self._loop_task is None and not self._stopped:
             self._loop_task = asyncio.get_running_loop().create_task(self._loop(), name="clockwork-health")
+            self._loop_task.add_done_callback(self._ended)
 
     async def stop(self) -> None:
+        self._stopped = True
         tasks = [t for t in (self._loop_task, *self._passes) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._loop_task = None
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        # A bug in the loop must not end every object's checks: say so, start again.
+        log.error("the health loop failed; restarting it in 1 s", exc_info=task.exception())
+        self._loop_task = None
+        asyncio.get_running_loop().call_later(1.0, self.start)
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()

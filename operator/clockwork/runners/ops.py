@@ -203,7 +203,9 @@ def put(
     parent = posixpath.dirname(dest) or "/"
     temp = f"{parent.rstrip('/')}/.{posixpath.basename(dest)}.clockwork-XXXXXX"
     where = shlex.quote(parent)
-    steps = [f"{{ [ -d {where} ] || mkdir -p {where}; }}"] if create_remote_dir else []
+    # A file where the directory should be: say so as the system would (mkdir -p says "File exists").
+    is_file = f"{{ ! [ -e {where} ] || {{ echo {shlex.quote(parent + ': Not a directory')} >&2; false; }}; }}"
+    steps = [f"{{ [ -d {where} ] || {{ {is_file} && mkdir -p {where}; }}; }}"] if create_remote_dir else []
     steps += [
         f"t=$(mktemp {shlex.quote(temp)})",
         f'{{ printf %s {base64.b64encode(data).decode()} | base64 -d > "$t"; }}',
