@@ -3,8 +3,8 @@
 The kopf handlers in :mod:`clockwork.operator.handlers` call these methods and
 nothing else; this module decides nothing about *what* to do either — that is
 the reconcile core. What lives here is the Kubernetes side: reading bodies,
-serialising passes per object, writing status, posting Events, waking the
-the health loop.
+serialising passes per object, writing status, posting Events, feeding the
+health loop.
 """
 
 from __future__ import annotations
@@ -158,9 +158,7 @@ class OperatorDriver(DriverBase):
             async with state.lock:
                 outcome = await self._pass(info, body, "converge")
             # No result: the spec is invalid, and nothing is checked until it changes.
-            due = outcome.result.step.wake_after if outcome.result is not None else None
-            if outcome.result is not None and due is None:
-                due = 0.0
+            due = None if outcome.result is None else (outcome.result.step.wake_after or 0.0)
             return outcome
         finally:
             # The health loop checks this object from now on, from when this pass
