@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import posixpath
+import re
 import shlex
 from collections.abc import Callable, Generator
 from typing import Any
@@ -55,7 +56,7 @@ def systemd_unit(
     """A unit file with this content; reloaded and restarted only when it changed."""
     path = f"{UNIT_DIR}/{unit}"
     before = host.get_fact(Sha256File, path=path)
-    yield from files.put._inner(src=io.BytesIO(content.encode()), dest=path, mode="0644")
+    yield from put._inner(dest=path, content=content, mode="0644")
     changed = before != _sha256(content)
     if changed:
         yield StringCommand("systemctl", "daemon-reload")
@@ -163,7 +164,8 @@ class FileState(FactBase):  # type: ignore[type-arg]
         words = " ".join(output).split()
         if words == ["absent"]:
             return None
-        if len(words) >= 5 and words[0] == "file" and "unknown" not in words:
+        # file, then `stat -c` (mode user group), then `sha256sum` (digest path) — or "unknown" where either failed
+        if len(words) >= 5 and words[0] == "file" and re.fullmatch("[0-9a-f]{64}", words[4]):
             return {"kind": "file", "mode": words[1], "user": words[2], "group": words[3], "sha256": words[4]}
         return {"kind": "other" if words[:1] == ["other"] else "unknown"}
 
@@ -194,7 +196,7 @@ def put(
         return
     want_mode = f"{int(str(mode), 8):o}"
     owner = f"{user or ''}:{group or ''}" if user or group else None
-    if found is not None and found["sha256"] == hashlib.sha256(data).hexdigest():
+    if found is not None and found["sha256"] == _sha256(content):
         if found["mode"] != want_mode:
             yield StringCommand("chmod", want_mode, QuoteString(dest))
         if (user and found["user"] != user) or (group and found["group"] != group):
