@@ -245,7 +245,7 @@ class OperatorDriver(DriverBase):
             context = CompletionContext(
                 namespace=namespace,
                 name=name,
-                related=(dependencies + self._related(body, state))[:20],
+                related=(dependencies + self._related(body, state))[:RELATED_LIMIT],
                 diagnostics=action.diagnostics,
                 attempt=action.attempt,
             )

@@ -46,7 +46,6 @@ from clockwork.plan import (  # noqa: E402
     HostOutcome,
     HostResult,
     HostSpec,
-    Operation,
     OperationResult,
     Probe,
     ProbeResult,
@@ -207,10 +206,6 @@ def _learned(spec: HostSpec, secrets: _Secrets) -> list[str]:
     return [line for line in now if line not in before]
 
 
-def _operation_kwargs(op: Operation) -> dict[str, Any]:
-    return dict(op.args)
-
-
 def _json_safe(value: Any) -> JsonValue:
     if value is None or isinstance(value, bool | int | float | str):
         return value
@@ -312,7 +307,7 @@ def _execute(request: RunRequest, secrets: _Secrets) -> RunResult:
             active = list(state.inventory.get_active_hosts())
             for op in request.operations:
                 try:
-                    add_op(state, OPERATIONS[op.op], host=active, **_operation_kwargs(op))
+                    add_op(state, OPERATIONS[op.op], host=active, **op.args)
                 except Exception as exc:
                     return RunResult.failed(
                         request.hosts,
