@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -48,45 +49,42 @@ class Recorder:
             await asyncio.wait_for(self._changed.wait_for(what), WAIT)
 
 
-async def running(recorder: Callable[[str], Awaitable[float | None]], **kw: float) -> HealthScheduler:
-    scheduler = HealthScheduler(recorder, idle=float(kw.get("idle", 300)), concurrency=int(kw.get("concurrency", 10)))
+@contextlib.asynccontextmanager
+async def running(
+    recorder: Callable[[str], Awaitable[float | None]], idle: float = 300, concurrency: int = 10
+) -> AsyncIterator[HealthScheduler]:
+    """A started scheduler, stopped at the end whatever happened."""
+    scheduler = HealthScheduler(recorder, idle=idle, concurrency=concurrency)
     scheduler.start()
-    return scheduler
+    try:
+        yield scheduler
+    finally:
+        await scheduler.stop()
 
 
 async def test_a_woken_key_runs_and_runs_again_when_its_pass_says() -> None:
     recorder = Recorder(delay=0.1)
-    scheduler = await running(recorder)
-    try:
+    async with running(recorder) as scheduler:
         scheduler.wake("a")
         await recorder.until(lambda: recorder.runs["a"] >= 3)
-    finally:
-        await scheduler.stop()
 
 
 async def test_a_long_delay_is_not_run_early_and_the_idle_time_caps_it() -> None:
     recorder = Recorder(delay=3600)
-    scheduler = await running(recorder, idle=0.2)
-    try:
+    async with running(recorder, idle=0.2) as scheduler:
         scheduler.wake("a")
         await recorder.until(lambda: recorder.runs["a"] >= 2)  # capped at idle, not an hour
-    finally:
-        await scheduler.stop()
     recorder = Recorder(delay=3600)
-    scheduler = await running(recorder)
-    try:
+    async with running(recorder) as scheduler:
         scheduler.wake("a")
         await recorder.until(lambda: recorder.runs["a"] >= 1)
         await asyncio.sleep(0.3)
         assert recorder.runs["a"] == 1
-    finally:
-        await scheduler.stop()
 
 
 async def test_a_wake_while_running_runs_once_more_after_never_alongside() -> None:
     recorder = Recorder(delay=3600, hold=0.2)
-    scheduler = await running(recorder)
-    try:
+    async with running(recorder) as scheduler:
         scheduler.wake("a")
         await recorder.until(lambda: recorder.active["a"] == 1)
         for _ in range(5):
@@ -97,27 +95,21 @@ async def test_a_wake_while_running_runs_once_more_after_never_alongside() -> No
         await asyncio.sleep(0.4)
         assert recorder.runs["a"] == 2
         assert recorder.most_of_one_key == 1
-    finally:
-        await scheduler.stop()
 
 
 async def test_the_earlier_of_two_wakes_wins() -> None:
     recorder = Recorder(delay=3600)
-    scheduler = await running(recorder)
-    try:
+    async with running(recorder) as scheduler:
         scheduler.wake("a", 3600)
         scheduler.wake("a", 0.05)
         scheduler.wake("a", 1800)
         await recorder.until(lambda: recorder.runs["a"] == 1)
         assert len(scheduler) == 1
-    finally:
-        await scheduler.stop()
 
 
 async def test_a_dropped_key_is_not_run_again() -> None:
     recorder = Recorder(delay=0.05)
-    scheduler = await running(recorder)
-    try:
+    async with running(recorder) as scheduler:
         scheduler.wake("a")
         scheduler.wake("b")
         await recorder.until(lambda: recorder.runs["a"] >= 2)
@@ -126,53 +118,42 @@ async def test_a_dropped_key_is_not_run_again() -> None:
         await recorder.until(lambda: recorder.runs["b"] >= after + 4)
         assert recorder.runs["a"] <= after + 1  # at most the pass already running
         assert len(scheduler) == 1
-    finally:
-        await scheduler.stop()
 
 
 async def test_no_more_passes_at_once_than_the_concurrency() -> None:
     recorder = Recorder(delay=3600, hold=0.1)
-    scheduler = await running(recorder, concurrency=3)
-    try:
+    async with running(recorder, concurrency=3) as scheduler:
         for i in range(12):
             scheduler.wake(f"k{i}")
         await recorder.until(lambda: sum(recorder.runs.values()) == 12)
         assert recorder.most_at_once == 3
-    finally:
-        await scheduler.stop()
 
 
 async def test_a_failing_pass_is_retried_at_the_idle_time_and_the_others_go_on() -> None:
     recorder = Recorder(delay=0.05)
     recorder.fail.add("bad")
-    scheduler = await running(recorder, idle=0.3)
-    try:
+    async with running(recorder, idle=0.3) as scheduler:
         scheduler.wake("bad")
         scheduler.wake("good")
         await recorder.until(lambda: recorder.runs["bad"] >= 2 and recorder.runs["good"] >= 6)
         assert recorder.runs["good"] > recorder.runs["bad"]
-    finally:
-        await scheduler.stop()
 
 
 async def test_stop_cancels_running_passes() -> None:
     recorder = Recorder(hold=3600)
-    scheduler = await running(recorder)
-    scheduler.wake("a")
-    await recorder.until(lambda: recorder.active["a"] == 1)
-    await asyncio.wait_for(scheduler.stop(), WAIT)
-    assert recorder.active["a"] == 0
+    async with running(recorder) as scheduler:
+        scheduler.wake("a")
+        await recorder.until(lambda: recorder.active["a"] == 1)
+        await asyncio.wait_for(scheduler.stop(), WAIT)
+        assert recorder.active["a"] == 0
 
 
 @pytest.mark.parametrize("keys", [1000])
 async def test_many_keys_each_run_once_per_due_time(keys: int) -> None:
     recorder = Recorder(delay=3600)
-    scheduler = await running(recorder, concurrency=50)
-    try:
+    async with running(recorder, concurrency=50) as scheduler:
         for i in range(keys):
             scheduler.wake(f"k{i}", (i % 10) / 100)
         await recorder.until(lambda: sum(recorder.runs.values()) == keys)
         assert set(recorder.runs.values()) == {1}
         assert len(scheduler) == keys
-    finally:
-        await scheduler.stop()
