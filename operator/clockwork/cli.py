@@ -269,6 +269,17 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
                 + (f" ({completion.model})" if completion.model else "")
                 + f", from {where}; completed hash: [bold]{completion.completed_hash}[/]"
             )
+        waiting = o.status.condition("Applied")
+        if waiting is not None and waiting.reason == "AwaitingApproval":
+            if completion is not None and completion.review:
+                out.print("  [yellow]waits for approval[/] of what a completer proposed:")
+                for line in completion.review:
+                    out.print(f"    {line}", markup=False)
+            else:
+                out.print("  [yellow]waits for approval[/] (spec.completion.approval: manual)")
+            out.print(
+                f"  approve with: clockwork approve -f FILE --hash {completion.completed_hash if completion else '?'}"
+            )
         table = Table(show_header=True, box=None, padding=(0, 2))
         for column in ("FIELD", "VALUE", "SOURCE"):
             table.add_column(column, overflow="fold")

@@ -47,6 +47,23 @@ def _roots(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
     return roots
 
 
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list (blanks dropped)."""
+    return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
+
+
+def _lines_file(env: Mapping[str, str], name: str) -> frozenset[str]:
+    """The lines of the file NAME names (blank lines and # comments dropped)."""
+    path = env.get(name)
+    if not path:
+        return frozenset()
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise PermanentError(f"{name}={path}: cannot read the file: {exc.strerror}") from None
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+
+
 def _secret(env: Mapping[str, str], name: str) -> str | None:
     """A secret from NAME_FILE (a mounted Secret) or, failing that, NAME."""
     path = env.get(f"{name}_FILE")
@@ -84,6 +101,15 @@ class Settings:
     max_completed_content: int = 64 * 1024
     # CW_DEFAULT_ROOT: where the offline completer puts files it names (/srv/clockwork).
     default_root: str = "/srv/clockwork"
+    # CW_ALLOWED_REGISTRIES: comma-separated registries or repository prefixes
+    # (docker.io/library, ghcr.io/acme) whose images a completer may choose without review.
+    allowed_registries: tuple[str, ...] = ()
+    # CW_ALLOWED_GIT_HOSTS: comma-separated hosts or host/path prefixes (github.com/acme)
+    # whose repositories a completer may choose without review.
+    allowed_git_hosts: tuple[str, ...] = ()
+    # CW_ALLOWED_COMMANDS_FILE: a file of commands (one per line, exact) a completer may
+    # choose without review.
+    allowed_commands: frozenset[str] = frozenset()
     # CW_METRICS_FILE: local mode writes its metrics here (node_exporter textfile format).
     metrics_file: Path | None = None
     # CW_CHECK_INTERVAL_DEFAULT: seconds between health checks for resources that do not
@@ -136,6 +162,9 @@ class Settings:
             allow_privileged_ports=_bool(env, "CW_ALLOW_PRIVILEGED_PORTS", False),
             max_completed_content=_int(env, "CW_MAX_COMPLETED_CONTENT", 64 * 1024, 0, 256 * 1024),
             default_root=default_root.rstrip("/") or "/",
+            allowed_registries=_list(env, "CW_ALLOWED_REGISTRIES"),
+            allowed_git_hosts=_list(env, "CW_ALLOWED_GIT_HOSTS"),
+            allowed_commands=_lines_file(env, "CW_ALLOWED_COMMANDS_FILE"),
             metrics_file=Path(env["CW_METRICS_FILE"]) if env.get("CW_METRICS_FILE") else None,
             metrics_address=env.get("CW_METRICS_ADDRESS") or "0.0.0.0",
             metrics_port=_int(env, "CW_METRICS_PORT", 8080, 0, 65535),
@@ -165,4 +194,7 @@ class Settings:
             allowed_roots=self.allowed_roots,
             allow_privileged_ports=self.allow_privileged_ports,
             max_content_bytes=self.max_completed_content,
+            allowed_registries=self.allowed_registries,
+            allowed_git_hosts=self.allowed_git_hosts,
+            allowed_commands=self.allowed_commands,
         )

@@ -10,11 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
+from clockwork.api import fields
 from clockwork.api.assertions import Assertion
 from clockwork.api.common import DeployableSpec
 from clockwork.api.registry import FLEET_KINDS, KINDS
+from clockwork.api.types import Trait
 from clockwork.completion.defaults import COMMON_DEFAULTS, KIND_DEFAULTS
 
 HEADER = """# Resources
@@ -26,6 +28,12 @@ unless marked **required**: a left-out field is completed (offline rules, or a m
 when one is configured) or takes the default shown, and the completed spec is written
 to `status.completed` with who filled each field. A value you write is never replaced.
 
+The **tier** column says who may set a field ([docs/completion.md](completion.md)):
+`safe` — a completer may fill it (and remediation may change it); `review` — a
+completer may propose it, but nothing is applied until a person approves that value
+(unless an allowlist covers it); `never` — only you write it (defaults may fill it).
+Fields marked *removes* name what `present: false` removes: no completer ever
+chooses them for a removal.
 """
 
 
@@ -58,25 +66,49 @@ def _default(value: Any) -> str:
 
 
 def _table(
-    model: type[Any], defaults: dict[str, Any], skip: set[str], types: dict[str, Any] | None = None
+    model: type[Any],
+    defaults: dict[str, Any],
+    skip: set[str],
+    types: dict[str, Any] | None = None,
+    tiered: bool = False,
 ) -> list[str]:
     schema = model.model_json_schema(by_alias=True)
     defs = schema.get("$defs", {})
     if types is not None:
         types.update(defs)
-    return _rows(schema, defs, defaults, skip)
+    return _rows(schema, defs, defaults, skip, _tier_cells(model) if tiered else None)
 
 
-def _rows(schema: dict[str, Any], defs: dict[str, Any], defaults: dict[str, Any], skip: set[str]) -> list[str]:
+def _tier_cells(model: type[BaseModel]) -> dict[str, str]:
+    tiers, traits = fields.tiers(model), fields.traits(model)
+    return {
+        name: f"`{tier.value}`" + (" *removes*" if Trait.REMOVES in traits[name] else "")
+        for name, tier in tiers.items()
+    }
+
+
+def _rows(
+    schema: dict[str, Any],
+    defs: dict[str, Any],
+    defaults: dict[str, Any],
+    skip: set[str],
+    tiers: dict[str, str] | None = None,
+) -> list[str]:
     required = set(schema.get("required", []))
-    lines = ["| field | type | meaning | default |", "|---|---|---|---|"]
+    if tiers is None:
+        lines = ["| field | type | meaning | default |", "|---|---|---|---|"]
+    else:
+        lines = ["| field | type | meaning | default | tier |", "|---|---|---|---|---|"]
     for name, prop in schema.get("properties", {}).items():
         if name in skip:
             continue
         meaning = (prop.get("description") or "").replace("|", "\\|").replace("\n", " ")
         if name in required:
             meaning = "**required.** " + meaning
-        lines.append(f"| `{name}` | {_type(prop, defs)} | {meaning} | {_default(defaults.get(name))} |")
+        row = f"| `{name}` | {_type(prop, defs)} | {meaning} | {_default(defaults.get(name))} |"
+        if tiers is not None:
+            row += f" {tiers.get(name, '`never`')} |"
+        lines.append(row)
     return lines
 
 
@@ -84,7 +116,7 @@ def render() -> str:
     out = [HEADER, "## Fields every deployable kind has\n"]
     common = set(DeployableSpec.model_json_schema(by_alias=True)["properties"])
     types: dict[str, Any] = {}
-    out += _table(DeployableSpec, COMMON_DEFAULTS, set(), types)
+    out += _table(DeployableSpec, COMMON_DEFAULTS, set(), types, tiered=True)
     out.append("")
     for info in KINDS.values():
         defaults = KIND_DEFAULTS.get(info.kind, {})
@@ -96,7 +128,7 @@ def render() -> str:
         if info.name_field:
             facts.append(f"`{info.name_field}` defaults to the resource's name")
         out.append("; ".join(facts) + ".\n")
-        out += _table(info.spec_model, defaults, common, types)
+        out += _table(info.spec_model, defaults, common, types, tiered=True)
         out.append("")
     for fleet in FLEET_KINDS.values():
         out += [f"## {fleet.kind}\n", f"{fleet.description}\n"]

@@ -595,6 +595,7 @@ class LocalDriver(DriverBase):
         spec_changes = intent in ("converge", "plan")
         inputs = Inputs(
             info=info,
+            ref=item.ref,
             spec=item.spec if spec_changes or record is None else info.spec_model.model_validate(record.spec),
             generation=generation if spec_changes or record is None else record.generation,
             now=utcnow(),

@@ -175,8 +175,9 @@ async def _converge(
         context = CompletionContext(namespace=rollout.metadata.namespace, name=name)
         return await pipeline.complete(info, action.spec, context, completer, identity=action.spec_hash)
 
+    owner = f"Rollout/{rollout.metadata.namespace}/{rollout.metadata.name}/{template.kind}/{name}"
     inputs = Inputs(
-        info=info, spec=spec, generation=1, now=utcnow(), intent="converge", targets=list(nodes),
+        info=info, spec=spec, ref=owner, generation=1, now=utcnow(), intent="converge", targets=list(nodes),
         inventory=ctx.inventory, always_apply=True, run_timeout=ctx.driver.settings.run_timeout,
         connect_timeout=ctx.driver.settings.connect_timeout, completer=ctx.driver.completer_key(spec),
         policy=ctx.driver.settings.policy, default_interval=0,

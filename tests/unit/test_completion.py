@@ -145,7 +145,7 @@ def test_invalid_output_goes_back_to_the_model_and_is_corrected() -> None:
 def test_guard_violation_goes_back_to_the_model() -> None:
     script = Script({"path": "/etc/passwd", "content": "x"}, {"path": "/srv/app/notes.txt", "content": "x"})
     result = complete({}, ai(script))
-    assert "spec.path: /etc/passwd touches credentials or accounts" in script.feedback(1)
+    assert "spec.path: /etc/passwd holds accounts or credentials (rule: sensitive-path)" in script.feedback(1)
     assert result.completed["path"] == "/srv/app/notes.txt"
 
 

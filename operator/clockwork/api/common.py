@@ -203,7 +203,16 @@ class CompletionStatus(CWModel):
     error: str | None = Field(default=None, description="Why the completer gave up on this spec.")
     completed_hash: str | None = Field(
         default=None,
-        description="Hash of the completed spec: the value clockwork.dev/approve must carry when approval is manual.",
+        description="Hash of the completed spec: the value clockwork.dev/approve must carry to approve it.",
+    )
+    review: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Review-tier values a completer proposed that wait for a person's approval.",
+    )
+    review_hash: str | None = Field(default=None, description="Hash of the values under review.")
+    approved_review: str | None = Field(
+        default=None, description="The reviewHash a person approved (kept while those values stay the same)."
     )
     time: datetime | None = None
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, Field, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
-from clockwork.api.types import AbsolutePath, EnvMap, Guarded
+from clockwork.api.types import AbsolutePath, EnvMap, Guarded, Tier
 from clockwork.model import CWModel
 
 ImageRef = Annotated[
@@ -64,19 +64,23 @@ def _words(command: str) -> str:
 class ContainerSpec(DeployableSpec):
     """A container: image, ports, volumes, environment; kept running and checked every 30 s."""
 
-    image: ImageRef | None = Field(default=None, description="Image reference, e.g. nginx:1.27-alpine.")
+    image: Annotated[ImageRef, Tier.REVIEW] | None = Field(
+        default=None, description="Image reference, e.g. nginx:1.27-alpine."
+    )
     name: ContainerName | None = Field(default=None, description="Container name (the resource's name).")
-    ports: list[PortMapping] | None = Field(default=None, max_length=64)
-    volumes: list[VolumeMount] | None = Field(default=None, max_length=64)
-    env: EnvMap | None = Field(default=None, description="Environment variables.")
+    ports: Annotated[list[PortMapping], Tier.SAFE] | None = Field(default=None, max_length=64)
+    volumes: Annotated[list[VolumeMount], Tier.SAFE] | None = Field(default=None, max_length=64)
+    env: Annotated[EnvMap, Tier.SAFE] | None = Field(default=None, description="Environment variables.")
     networks: list[ContainerName] | None = Field(default=None, max_length=16, description="Networks to join.")
-    command: Annotated[str, AfterValidator(_words)] | None = Field(
+    command: Annotated[str, AfterValidator(_words), Guarded.COMMAND, Tier.REVIEW] | None = Field(
         default=None, max_length=4096, description="Command and arguments, split like a shell would (the image's)."
     )
-    restart_policy: RestartPolicy | None = Field(default=None, description="(unless-stopped)")
+    restart_policy: Annotated[RestartPolicy, Tier.SAFE] | None = Field(default=None, description="(unless-stopped)")
     memory_limit_mb: int | None = Field(default=None, ge=4, le=1048576)
     privileged: Annotated[bool, Guarded.PRIVILEGED] | None = Field(default=None, description="(false)")
-    http_check: HttpCheck | None = Field(default=None, description="Also check an HTTP answer on a mapped port.")
+    http_check: Annotated[HttpCheck, Tier.SAFE] | None = Field(
+        default=None, description="Also check an HTTP answer on a mapped port."
+    )
     present: bool | None = Field(default=None, description="true: exists; false: removed (true).")
     running: bool | None = Field(default=None, description="true: started; false: created but stopped (true).")
     runtime: Runtime | None = Field(default=None, description="docker (default) or podman.")

@@ -9,7 +9,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import Field, JsonValue, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
-from clockwork.api.types import AbsolutePath, FileMode, FileName, Guarded, PosixName
+from clockwork.api.types import AbsolutePath, FileMode, FileName, Guarded, PosixName, Tier, Trait
 
 # A File's content lives in its spec and again in status.completed; Kubernetes
 # objects are capped near 1.5 MiB by etcd, so one copy may take at most 256 KiB.
@@ -28,21 +28,27 @@ def render(template: str, variables: dict[str, Any]) -> str:
 class FileSpec(DeployableSpec):
     """A file: give path, or directory and name; the rest can be completed."""
 
-    path: AbsolutePath | None = Field(default=None, description="Absolute path of the file.")
-    directory: AbsolutePath | None = Field(
+    path: Annotated[AbsolutePath, Tier.SAFE, Trait.REMOVES] | None = Field(
+        default=None, description="Absolute path of the file."
+    )
+    directory: Annotated[AbsolutePath, Tier.SAFE, Trait.REMOVES] | None = Field(
         default=None, description="Directory of the file, with name (instead of path)."
     )
-    name: FileName | None = Field(default=None, description="File name inside directory.")
-    content: Annotated[str, Guarded.CONTENT] | None = Field(
+    name: Annotated[FileName, Tier.SAFE, Trait.REMOVES] | None = Field(
+        default=None, description="File name inside directory."
+    )
+    content: Annotated[str, Guarded.CONTENT, Tier.SAFE, Trait.SECRET] | None = Field(
         default=None, max_length=MAX_FILE_CONTENT, description="Full content of the file."
     )
-    template: Annotated[str, Guarded.CONTENT] | None = Field(
+    template: Annotated[str, Guarded.CONTENT, Trait.SECRET] | None = Field(
         default=None,
         max_length=MAX_FILE_CONTENT,
         description="Jinja2 template of the content (instead of content); undefined variables are errors.",
     )
-    variables: dict[str, JsonValue] | None = Field(default=None, description="Values for the template.")
-    mode: FileMode | None = Field(default=None, description='Octal mode, e.g. "0644" (0644).')
+    variables: Annotated[dict[str, JsonValue], Trait.SECRET] | None = Field(
+        default=None, description="Values for the template."
+    )
+    mode: Annotated[FileMode, Tier.SAFE] | None = Field(default=None, description='Octal mode, e.g. "0644" (0644).')
     owner: PosixName | None = Field(default=None, description="Owning user (left as is when unset).")
     group: PosixName | None = Field(default=None, description="Owning group (left as is when unset).")
     present: bool | None = Field(

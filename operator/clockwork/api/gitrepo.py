@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
-from clockwork.api.types import AbsolutePath, PosixName
+from clockwork.api.types import AbsolutePath, Guarded, PosixName, Tier, Trait
 
 GitUrl = Annotated[
     str,
@@ -30,9 +30,13 @@ def is_commit(ref: str) -> bool:
 class GitRepoSpec(DeployableSpec):
     """A git checkout: url, ref, destination; checked every 5 minutes for the right revision."""
 
-    url: GitUrl | None = None
-    ref: GitRef | None = Field(default=None, description="Branch, tag or commit (the remote's default branch).")
-    dest: AbsolutePath | None = Field(default=None, description="Where the working copy lives.")
+    url: Annotated[GitUrl, Guarded.GIT_URL, Tier.REVIEW] | None = None
+    ref: Annotated[GitRef, Tier.SAFE] | None = Field(
+        default=None, description="Branch, tag or commit (the remote's default branch)."
+    )
+    dest: Annotated[AbsolutePath, Tier.SAFE, Trait.REMOVES] | None = Field(
+        default=None, description="Where the working copy lives."
+    )
     pull: bool | None = Field(default=None, description="Follow the branch's new commits on every apply (true).")
     depth: int | None = Field(default=None, ge=1, le=100000, description="Shallow clone of this many commits.")
     owner: PosixName | None = Field(default=None, description="Owner of the checkout (left as is when unset).")

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from clockwork.api import fields
 from clockwork.api.base import API_VERSION
 from clockwork.api.common import UNION_TAGS, DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.container import Container, ContainerSpec, ResolvedContainer
@@ -75,14 +76,17 @@ class KindInfo(KindBase):
     resolved_model: type[ResolvedCommon]
     # Seconds between health checks; 0 means once after apply (and after changes).
     default_health_interval: int
-    # Spec fields a completer (offline or AI) may fill; everything else comes from
-    # the user or from defaults.
-    completable: tuple[str, ...] = ()
     # Sets of field groups that say the same thing in different ways: once the user
     # set any field of one group of a set, the other groups of that set are not completed.
     alternatives: tuple[tuple[tuple[str, ...], ...], ...] = ()
     # The field that names the thing on the node; it defaults to the resource's name.
     name_field: str | None = None
+
+    @property
+    def completable(self) -> tuple[str, ...]:
+        """Spec fields a completer (offline or AI) may fill: those with a tier on their type
+        (:class:`clockwork.api.types.Tier`); everything else comes from the user or defaults."""
+        return fields.completable(self.spec_model)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,8 +110,6 @@ KINDS: dict[str, KindInfo] = {
             resolved_model=ResolvedFile,
             default_health_interval=0,
             description="A file on a target machine: content (or a template), mode and ownership.",
-            # Not owner/group: a made-up account that does not exist on the node breaks apply.
-            completable=("path", "directory", "name", "content", "mode"),
             alternatives=((("path",), ("directory", "name")), (("content",), ("template",))),
         ),
         KindInfo(
@@ -120,7 +122,6 @@ KINDS: dict[str, KindInfo] = {
             resolved_model=ResolvedDirectory,
             default_health_interval=0,
             description="A directory on a target machine: mode and ownership, optionally recursive.",
-            completable=("path", "mode"),
         ),
         KindInfo(
             kind="User",
@@ -132,7 +133,6 @@ KINDS: dict[str, KindInfo] = {
             resolved_model=ResolvedUser,
             default_health_interval=0,
             description="A local user account on a target machine.",
-            completable=("home", "shell"),
             name_field="name",
         ),
         KindInfo(
@@ -145,7 +145,6 @@ KINDS: dict[str, KindInfo] = {
             resolved_model=ResolvedPackage,
             default_health_interval=0,
             description="System packages through the node's package manager (apt, dnf, apk).",
-            completable=("names",),
         ),
         KindInfo(
             kind="Container",
@@ -157,7 +156,6 @@ KINDS: dict[str, KindInfo] = {
             resolved_model=ResolvedContainer,
             default_health_interval=30,
             description="A container on a target machine (Docker or Podman), kept running and checked.",
-            completable=("image", "ports", "volumes", "env", "command", "restartPolicy", "httpCheck"),
             name_field="name",
         ),
         KindInfo(
@@ -170,7 +168,6 @@ KINDS: dict[str, KindInfo] = {
             resolved_model=ResolvedGitRepo,
             default_health_interval=300,
             description="A git working copy on a target machine at a branch, tag or commit.",
-            completable=("url", "ref", "dest"),
         ),
         KindInfo(
             kind="Workload",
@@ -182,21 +179,6 @@ KINDS: dict[str, KindInfo] = {
             resolved_model=ResolvedWorkload,
             default_health_interval=60,
             description="A program run forever, n times or on a schedule, as systemd units with limits.",
-            completable=(
-                "type",
-                "command",
-                "module",
-                "entryPoint",
-                "params",
-                "runMode",
-                "schedule",
-                "maxRuns",
-                "timeoutSeconds",
-                "restartDelaySeconds",
-                "memoryLimitMb",
-                "cpuNice",
-                "env",
-            ),
             alternatives=((("command",), ("module", "entryPoint", "params")),),
             name_field="name",
         ),

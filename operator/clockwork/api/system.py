@@ -4,20 +4,37 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
-from clockwork.api.types import AbsolutePath, FileMode, Guarded, PosixName
+from clockwork.api.types import AbsolutePath, FileMode, Guarded, PosixName, Tier, Trait
 
-PackageName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.+_:=~-]{0,127}$"), Guarded.NAME]
-Shell = Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]+$", max_length=256)]
+# No trailing '-': apt reads "openssh-server-" as "remove openssh-server".
+PackageName = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9][a-z0-9.+_:=~-]{0,126}[a-z0-9.+_:=~]$|^[a-z0-9]$"),
+    Guarded.PACKAGE,
+]
+
+
+def _plain_shell(value: str) -> str:
+    if ".." in value.split("/") or "//" in value or value.endswith("/"):
+        raise ValueError(f"{value!r} must be a plain absolute path (no '..', '//' or trailing '/')")
+    return value
+
+
+Shell = Annotated[
+    str, Field(pattern=r"^/[A-Za-z0-9/_.-]+$", max_length=256), AfterValidator(_plain_shell), Guarded.SHELL
+]
 
 
 class DirectorySpec(DeployableSpec):
     """A directory: path, mode and ownership (optionally applied to everything inside)."""
 
-    path: AbsolutePath | None = Field(default=None, description="Absolute path of the directory.")
-    mode: FileMode | None = Field(default=None, description="Octal mode (0755).")
+    path: Annotated[AbsolutePath, Tier.SAFE, Trait.REMOVES] | None = Field(
+        default=None, description="Absolute path of the directory."
+    )
+    mode: Annotated[FileMode, Tier.SAFE] | None = Field(default=None, description="Octal mode (0755).")
     owner: PosixName | None = Field(default=None, description="Owning user (left as is when unset).")
     group: PosixName | None = Field(default=None, description="Owning group (left as is when unset).")
     recursive: bool | None = Field(
@@ -45,8 +62,8 @@ class UserSpec(DeployableSpec):
     """A local user account."""
 
     name: PosixName | None = Field(default=None, description="Login name.")
-    home: AbsolutePath | None = Field(default=None, description="Home directory (/home/NAME).")
-    shell: Shell | None = Field(default=None, description="Login shell (the system's default).")
+    home: Annotated[AbsolutePath, Tier.REVIEW] | None = Field(default=None, description="Home directory (/home/NAME).")
+    shell: Annotated[Shell, Tier.REVIEW] | None = Field(default=None, description="Login shell (the system's default).")
     group: PosixName | None = Field(default=None, description="Primary group (created by the system when unset).")
     groups: list[PosixName] | None = Field(default=None, max_length=64, description="Supplementary groups.")
     system: bool | None = Field(default=None, description="A system account (false).")
@@ -81,7 +98,9 @@ PackageManager = Literal["auto", "apt", "dnf", "apk"]
 class PackageSpec(DeployableSpec):
     """System packages, through the node's package manager."""
 
-    names: list[PackageName] | None = Field(default=None, min_length=1, max_length=128, description="Package names.")
+    names: Annotated[list[PackageName], Tier.REVIEW, Trait.REMOVES] | None = Field(
+        default=None, min_length=1, max_length=128, description="Package names."
+    )
     manager: PackageManager | None = Field(default=None, description="auto (detect), apt, dnf or apk (auto).")
     present: bool | None = Field(default=None, description="true: installed; false: removed (true).")
     update: bool | None = Field(default=None, description="Refresh the package index before installing (false).")

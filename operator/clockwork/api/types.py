@@ -32,6 +32,33 @@ class Guarded(Enum):
     PORT = "port"  # port number: in range, not privileged unless allowed
     PRIVILEGED = "privileged"  # a switch that grants privilege: completers may not set it
     HOST_PATH = "hostPath"  # a host path mounted into a container: completers may not add one
+    SHELL = "shell"  # a login shell: one of the usual shells, no '..'
+    PACKAGE = "package"  # a package name: no apt suffixes that turn an install into a removal
+    ENV = "env"  # environment variables: no names that load code (LD_PRELOAD, PYTHONPATH, ...)
+    NICE = "nice"  # CPU priority: completers may lower it, never raise it (negative nice)
+    GIT_URL = "gitUrl"  # a repository: no local files, no credentials in the URL
+    COMMAND = "command"  # a program to run: allowed only from the command allowlist without review
+
+
+class Tier(Enum):
+    """Who may set a field: declared on the spec types, one per completable field.
+
+    A field without a tier is ``never``: only the user writes it (and defaults fill it).
+    The tiers are documented per field in docs/resources.md (generated).
+    """
+
+    SAFE = "safe"  # a completer may fill it; remediation may change it
+    REVIEW = "review"  # a completer may propose it; applying waits for a person's approval
+    NEVER = "never"  # only a user writes it
+
+
+class Trait(Enum):
+    """What else a field's value means, beyond its tier."""
+
+    # Names what `present: false` removes: then no completer may choose it, whatever its tier.
+    REMOVES = "removes"
+    # Never shown to a model (names and shapes only): environment values, file content.
+    SECRET = "secret"
 
 
 def _absolute_path(value: str) -> str:
@@ -102,4 +129,4 @@ def _env_names(env: dict[str, str]) -> dict[str, str]:
 
 
 # A CRD schema cannot constrain map keys, so names are checked by the model.
-EnvMap = Annotated[dict[str, str], AfterValidator(_env_names)]
+EnvMap = Annotated[dict[str, str], AfterValidator(_env_names), Trait.SECRET]

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Field, JsonValue, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
-from clockwork.api.types import AbsolutePath, EnvMap, Guarded, PosixName
+from clockwork.api.types import AbsolutePath, EnvMap, Guarded, PosixName, Tier, Trait
 from clockwork.fleet import cron
 
 ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$", max_length=256)]
@@ -32,23 +32,43 @@ class WorkloadSpec(DeployableSpec):
     name: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$", max_length=200), Guarded.NAME] | None = (
         Field(default=None, description="Unit name suffix: clockwork-NAME.service (the resource's name).")
     )
-    type: WorkloadType | None = Field(default=None, description="agent, script or service (service).")
-    command: Annotated[str, Field(min_length=1, max_length=4096)] | None = Field(
+    type: Annotated[WorkloadType, Tier.SAFE] | None = Field(
+        default=None, description="agent, script or service (service)."
+    )
+    command: Annotated[str, Field(min_length=1, max_length=4096), Guarded.COMMAND, Tier.REVIEW] | None = Field(
         default=None, description="Shell command to run (or module and entryPoint)."
     )
-    module: ModuleName | None = Field(default=None, description="Python module to import (with entryPoint).")
-    entry_point: Identifier | None = Field(default=None, description="Function of the module to call.")
-    params: dict[str, JsonValue] | None = Field(default=None, description="Keyword arguments for the entry point.")
-    run_mode: RunMode | None = Field(default=None, description="forever, nTimes or schedule (forever).")
-    schedule: Annotated[str, Field(max_length=256)] | None = Field(
+    module: Annotated[ModuleName, Tier.REVIEW] | None = Field(
+        default=None, description="Python module to import (with entryPoint)."
+    )
+    entry_point: Annotated[Identifier, Tier.REVIEW] | None = Field(
+        default=None, description="Function of the module to call."
+    )
+    params: Annotated[dict[str, JsonValue], Tier.REVIEW, Trait.SECRET] | None = Field(
+        default=None, description="Keyword arguments for the entry point."
+    )
+    run_mode: Annotated[RunMode, Tier.SAFE] | None = Field(
+        default=None, description="forever, nTimes or schedule (forever)."
+    )
+    schedule: Annotated[str, Field(max_length=256), Tier.SAFE] | None = Field(
         default=None, description="Cron expression (5 fields or @hourly/@daily/...) for runMode schedule."
     )
-    max_runs: int | None = Field(default=None, ge=1, le=1000000, description="Runs for runMode nTimes.")
-    timeout_seconds: int | None = Field(default=None, ge=1, le=604800, description="Longest a run may take.")
-    restart_delay_seconds: int | None = Field(default=None, ge=0, le=86400, description="Wait before a restart (5).")
-    memory_limit_mb: int | None = Field(default=None, ge=4, le=1048576, description="Memory cap (MemoryMax).")
-    cpu_nice: int | None = Field(default=None, ge=-20, le=19, description="CPU priority, -20..19 (0).")
-    env: EnvMap | None = Field(default=None, description="Environment variables.")
+    max_runs: Annotated[int, Tier.SAFE] | None = Field(
+        default=None, ge=1, le=1000000, description="Runs for runMode nTimes."
+    )
+    timeout_seconds: Annotated[int, Tier.SAFE] | None = Field(
+        default=None, ge=1, le=604800, description="Longest a run may take."
+    )
+    restart_delay_seconds: Annotated[int, Tier.SAFE] | None = Field(
+        default=None, ge=0, le=86400, description="Wait before a restart (5)."
+    )
+    memory_limit_mb: Annotated[int, Tier.SAFE] | None = Field(
+        default=None, ge=4, le=1048576, description="Memory cap (MemoryMax)."
+    )
+    cpu_nice: Annotated[int, Guarded.NICE, Tier.SAFE] | None = Field(
+        default=None, ge=-20, le=19, description="CPU priority, -20..19 (0)."
+    )
+    env: Annotated[EnvMap, Guarded.ENV, Tier.REVIEW] | None = Field(default=None, description="Environment variables.")
     user: Annotated[PosixName, Guarded.NAME] | None = Field(default=None, description="Run as this user (root).")
     working_directory: AbsolutePath | None = Field(default=None, description="Working directory.")
     present: bool | None = Field(default=None, description="true: installed; false: stopped and removed (true).")

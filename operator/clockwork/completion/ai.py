@@ -187,7 +187,7 @@ class AICompleter:
             except ValidationError as exc:
                 rejections.append("; ".join(describe_validation_error(exc, "spec")))
                 raise ModelRetry(rejections[-1]) from None
-            problems = guard.check(info.spec_model, merged, proposed, info.completable, self.policy)
+            problems = guard.check(info.spec_model, merged, proposed, self.policy)
             if problems:
                 rejections.append("; ".join(str(p) for p in problems))
                 raise ModelRetry("These values are not allowed: " + rejections[-1])

@@ -47,6 +47,10 @@ SERVICES: tuple[Service, ...] = (
 )  # fmt: skip
 
 
+# Catalogue images need no review: they are pinned and chosen here, not by a model.
+IMAGES: frozenset[str] = frozenset(service.image for service in SERVICES)
+
+
 def service_for_image(image: str | None) -> Service | None:
     """The catalogue entry an image reference belongs to (by repository name)."""
     if not image:

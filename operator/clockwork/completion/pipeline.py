@@ -11,15 +11,18 @@ import time
 from typing import Any
 
 from clockwork import metrics
+from clockwork.api import fields
 from clockwork.api.common import FilledField
 from clockwork.api.registry import KindInfo
-from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
+from clockwork.api.types import Trait
+from clockwork.completion.base import Completer, Completion, CompletionContext, Unresolved, spec_hash
 from clockwork.completion.defaults import defaults_for, merge_missing
 
 
 def missing_fields(info: KindInfo, spec: dict[str, Any]) -> list[str]:
-    """Completable fields the user left out, minus alternatives to what they did set."""
-    skip: set[str] = set()
+    """Completable fields the user left out, minus alternatives to what they did set,
+    minus what no completer may choose for this spec (:func:`withheld`)."""
+    skip: set[str] = {u.field for u in withheld(info, spec)}
     for groups in info.alternatives:
         chosen = [g for g in groups if any(spec.get(f) is not None for f in g)]
         if chosen:
@@ -27,6 +30,22 @@ def missing_fields(info: KindInfo, spec: dict[str, Any]) -> list[str]:
         else:
             skip |= {f for g in groups[1:] for f in g}
     return [f for f in info.completable if spec.get(f) is None and f not in skip]
+
+
+def withheld(info: KindInfo, spec: dict[str, Any]) -> list[Unresolved]:
+    """Completable fields left out that a completer is never asked for, with why:
+    what ``present: false`` removes, and who the root account is."""
+    found: list[Unresolved] = []
+    if spec.get("present") is False:
+        for name in fields.with_trait(info.spec_model, Trait.REMOVES):
+            if spec.get(name) is None and name in info.completable:
+                why = "Clockwork never lets a completer choose what is removed (present: false); set it yourself"
+                found.append(Unresolved(field=name, reason=why))
+    if info.name_field == "name" and "home" in info.completable and (spec.get("name") or "") == "root":
+        for name in ("home", "shell"):
+            if spec.get(name) is None:
+                found.append(Unresolved(field=name, reason="a completer never changes the root account"))
+    return found
 
 
 async def complete(
@@ -50,11 +69,15 @@ async def complete(
 async def _complete(
     info: KindInfo, spec: dict[str, Any], context: CompletionContext, completer: Completer | None
 ) -> Completion:
-    missing = missing_fields(info, spec)
+    # What names the thing on the node defaults to the resource's name (a User "root").
+    named = {**spec, info.name_field: spec.get(info.name_field) or context.name} if info.name_field else spec
+    missing = missing_fields(info, named)
+    held = withheld(info, named)
     if completer is None or not missing:
         completion = with_defaults(info, spec, context.name)
         if completer is not None:
             completion.completer, completion.model = completer.name, completer.model
+        completion.unresolved += held
         return completion
     started = time.monotonic()
     proposal = await completer.propose(info, spec, missing, context)
@@ -69,7 +92,7 @@ async def _complete(
         model=completer.model,
         completed=completed,
         filled=filled,
-        unresolved=proposal.unresolved,
+        unresolved=[*held, *(u for u in proposal.unresolved if u.field not in {h.field for h in held})],
         temporary_error=proposal.temporary_error,
         error=proposal.error,
     )

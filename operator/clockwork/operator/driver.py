@@ -224,6 +224,7 @@ class OperatorDriver(DriverBase):
         inputs = Inputs(
             info=info,
             spec=spec,
+            ref=f"{info.kind}/{namespace}/{name}",
             generation=int(meta.get("generation") or 1),
             now=utcnow(),
             intent=intent,

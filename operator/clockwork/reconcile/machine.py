@@ -138,6 +138,8 @@ class Inputs:
     generation: int
     now: datetime
     intent: Intent = "converge"
+    # Kind/namespace/name: who owns what the plan claims on a node.
+    ref: str = ""
     # Names of the target hosts, resolved by the driver from spec.target; None when
     # the target cannot be resolved (then ``target_error`` says why).
     targets: list[str] | None = None
@@ -199,6 +201,8 @@ class _Pass:
         self.events: list[Event] = []
         self.resolved: ResolvedCommon | None = None
         self.operations: list[Operation] = []
+        # Review-tier values a completer proposed that no allowlist covers (resolve()).
+        self.review: list[guard.ReviewItem] = []
 
     def run(self) -> Step:
         intent = self.inp.intent
@@ -242,6 +246,7 @@ class _Pass:
         operations = compiler.compile_apply(inp.info.kind, resolved)
         self.operations = operations
         if inp.intent == "plan":
+            self.approved_or_waiting(resolved)  # says what waits for a person
             return self.emit([])
         if not self.approved_or_waiting(resolved):
             return self.finish()
@@ -289,6 +294,8 @@ class _Pass:
         resolved = self.resolve()
         if resolved is None or inp.targets is None or (s.applied is None and not self.failing(s)):
             return self.finish()
+        if not self.approved_or_waiting(resolved):
+            return self.finish()  # nothing unapproved reaches a node, not even one that fell behind
         self.operations = compiler.compile_apply(inp.info.kind, resolved)
         hosts = self.hosts(inp.targets)
         remediation = resolved.remediation
@@ -508,19 +515,33 @@ class _Pass:
         )
 
     def approved_or_waiting(self, resolved: ResolvedCommon) -> bool:
-        if resolved.completion.approval != "manual":
+        """Manual approval, and review-tier values a completer proposed, wait for a person.
+
+        An approval names the completed hash. Approved review values stay approved
+        while they stay the same, so remediation may still change safe fields.
+        """
+        manual = resolved.completion.approval == "manual"
+        review_hash = guard.review_hash(self.review)
+        if not manual and review_hash is None:
             return True
         completion = self.s.completion
         if completion is not None and self.inp.approved_hash == completion.completed_hash:
+            completion.approved_review = review_hash or completion.approved_review
+            return True
+        if not manual and completion is not None and completion.approved_review == review_hash:
             return True
         hash_ = completion.completed_hash if completion else "?"
-        self.set(
-            APPLIED,
-            "False",
-            "AwaitingApproval",
-            f"approval is manual: review the completed spec, then set the annotation "
-            f"clockwork.dev/approve={hash_} (local mode: clockwork approve)",
-        )
+        how = f"set the annotation clockwork.dev/approve={hash_} (local mode: clockwork approve --hash {hash_})"
+        if review_hash is not None:
+            values = "; ".join(str(item) for item in self.review)
+            completer = completion.completer if completion else "a completer"
+            message = (
+                f"{len(self.review)} value(s) proposed by {completer} wait for a person's approval: {values}. "
+                f"Review them (clockwork plan), then {how}"
+            )
+        else:
+            message = f"approval is manual: review the completed spec, then {how}"
+        self.set(APPLIED, "False", "AwaitingApproval", message)
         return False
 
     def record_completion(self, completion: Completion, keep_from: ResourceStatus[Any] | None = None) -> None:
@@ -530,6 +551,7 @@ class _Pass:
             # Values kept through a re-completion keep who filled them originally.
             kept = set(completion.completed) - {f.field.split(".")[0] for f in filled} - set(inp.spec.wire())
             filled += [f for f in keep_from.completion.filled if f.field.split(".")[0] in kept]
+        previous = s.completion
         s.completion = CompletionStatus(
             spec_hash=completion.spec_hash,
             completer=completion.completer,
@@ -538,6 +560,8 @@ class _Pass:
             unresolved=[f"{u.field}: {u.reason}" for u in completion.unresolved],
             error=completion.error,
             completed_hash=spec_hash(completion.completed),
+            # A person's approval of review values holds while the values do (checked in approved_or_waiting).
+            approved_review=previous.approved_review if previous is not None else None,
             time=inp.now,
         )
         try:
@@ -565,7 +589,7 @@ class _Pass:
             self.set(COMPLETED, "False", "CompletionRejected", s.completion.error)
             return None
         proposed = [f.field for f in (s.completion.filled if s.completion else []) if f.source != "default"]
-        violations = guard.check(inp.info.spec_model, completed, proposed, inp.info.completable, inp.policy)
+        violations = guard.check(inp.info.spec_model, completed, proposed, inp.policy)
         completer = s.completion.completer if s.completion else "none"
         if violations:
             self.set(
@@ -600,6 +624,13 @@ class _Pass:
             return None
         filled = len(s.completion.filled) if s.completion else 0
         self.set(COMPLETED, "True", "Completed", f"{filled} field(s) filled by {completer}")
+        # The offline completer's values come from its catalogue and the resource's own
+        # names, never from a model: like catalogue entries, they need no review.
+        from_model = [f.field for f in (s.completion.filled if s.completion else []) if f.source == "ai"]
+        self.review = guard.review(inp.info.spec_model, completed, from_model, inp.policy)
+        if s.completion is not None:
+            s.completion.review = [str(item)[:1000] for item in self.review]
+            s.completion.review_hash = guard.review_hash(self.review)
         self.resolved = resolved
         return resolved
 
