@@ -15,8 +15,9 @@ from pydantic import AfterValidator, Field, model_validator
 
 from clockwork.api.base import Condition, DNSSubdomain
 from clockwork.api.common import Resource
-from clockwork.api.types import AbsolutePath, PosixName
+from clockwork.api.types import AbsolutePath, Line, PosixName
 from clockwork.model import CWModel
+from clockwork.text import single_line
 
 _ADDRESS = re.compile(
     r"^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*|[0-9a-fA-F:]+)$"
@@ -27,6 +28,7 @@ _KNOWN_HOSTS_KEY = re.compile(
 
 
 def _known_hosts_line(line: str) -> str:
+    single_line(line.strip())  # one entry per line: a line break would smuggle in another
     if not _KNOWN_HOSTS_KEY.match(line.strip()):
         raise ValueError(
             f"{line[:60]!r} is not a known_hosts entry ('[host] ssh-ed25519 AAAA...'); "
@@ -146,7 +148,7 @@ class EdgeNodeStatus(CWModel):
     consecutive_failures: int = 0
     message: str = Field(default="", max_length=4096)
     facts: NodeFacts | None = None
-    host_key: str | None = Field(
+    host_key: Line | None = Field(
         default=None, max_length=16384, description="The host key trusted on first use (known_hosts line)."
     )
     conditions: list[Condition] = Field(

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from clockwork.text import env_value, single_line
+
 MAX_PATH = 4096
 
 
@@ -64,15 +66,15 @@ class Trait(Enum):
 def _absolute_path(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError(f"{value!r} is not an absolute path (it must start with '/')")
-    if any(ch in value for ch in "\x00\n\r"):
-        raise ValueError("path must not contain NUL or line breaks")
+    single_line(value)  # no control characters: paths are written into unit files and commands
     if ".." in value.split("/"):
         raise ValueError(f"{value!r} must not contain '..' components")
     return value
 
 
 def _file_name(value: str) -> str:
-    if "/" in value or value in (".", "..") or any(ch in value for ch in "\x00\n\r"):
+    single_line(value)
+    if "/" in value or value in (".", ".."):
         raise ValueError(f"{value!r} is not a plain file name (no '/', not '.' or '..')")
     return value
 
@@ -128,5 +130,11 @@ def _env_names(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+# One line of a file another program reads (known_hosts, a unit's Description=): no controls but tab.
+Line = Annotated[str, AfterValidator(single_line)]
+# An environment variable's value: line breaks and tabs allowed (each renderer escapes them), no
+# other control characters.
+EnvValue = Annotated[str, AfterValidator(env_value)]
+
 # A CRD schema cannot constrain map keys, so names are checked by the model.
-EnvMap = Annotated[dict[str, str], AfterValidator(_env_names), Trait.SECRET]
+EnvMap = Annotated[dict[str, EnvValue], AfterValidator(_env_names), Trait.SECRET]

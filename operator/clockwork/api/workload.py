@@ -14,6 +14,7 @@ from pydantic import Field, JsonValue, model_validator
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, EnvMap, Guarded, PosixName, Tier, Trait
 from clockwork.fleet import cron
+from clockwork.text import single_line
 
 ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$", max_length=256)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
@@ -22,6 +23,7 @@ RunMode = Literal["forever", "nTimes", "schedule"]
 
 
 def _cron(value: str) -> str:
+    single_line(value)  # the schedule is written into the timer unit
     cron.parse(value)  # raises ValueError naming the field and the rule
     return value
 

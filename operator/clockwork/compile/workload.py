@@ -12,6 +12,7 @@ import shlex
 
 from pydantic import JsonValue
 
+from clockwork import text
 from clockwork.api.workload import ResolvedWorkload
 from clockwork.fleet import cron
 from clockwork.plan import Operation
@@ -73,7 +74,7 @@ def wrapper(w: ResolvedWorkload, name: str) -> str:
 def service_unit(w: ResolvedWorkload, name: str) -> str:
     service = [
         "[Unit]",
-        f"Description=Clockwork workload {name} ({w.type}, {w.run_mode})",
+        f"Description={text.systemd_text(f'Clockwork workload {name} ({w.type}, {w.run_mode})')}",
         "After=network-online.target",
         "Wants=network-online.target",
     ]
@@ -98,9 +99,9 @@ def service_unit(w: ResolvedWorkload, name: str) -> str:
     if w.user:
         service += [f"User={w.user}"]
     if w.working_directory:
-        service += [f"WorkingDirectory={w.working_directory}"]
+        service += [f"WorkingDirectory={text.systemd_text(w.working_directory)}"]
     for key, value in sorted(w.env.items()):
-        service += [f"Environment={_quote_env(key, value)}"]
+        service += [f"Environment={text.systemd_quoted(f'{key}={value}')}"]
     if w.run_mode != "schedule":
         service += ["", "[Install]", "WantedBy=multi-user.target"]
     return "\n".join(service) + "\n"
@@ -108,7 +109,8 @@ def service_unit(w: ResolvedWorkload, name: str) -> str:
 
 def timer_unit(w: ResolvedWorkload, name: str) -> str:
     assert w.schedule is not None
-    lines = ["[Unit]", f"Description=Schedule of Clockwork workload {name} ({w.schedule})", "", "[Timer]"]
+    described = text.systemd_text(f"Schedule of Clockwork workload {name} ({w.schedule})")
+    lines = ["[Unit]", f"Description={described}", "", "[Timer]"]
     calendar = cron.on_calendar(w.schedule)
     if calendar:
         lines += [f"OnCalendar={c}" for c in calendar] + ["Persistent=true"]
@@ -116,11 +118,6 @@ def timer_unit(w: ResolvedWorkload, name: str) -> str:
         lines += ["OnBootSec=0"]
     lines += [f"Unit={unit_name(name)}.service", "", "[Install]", "WantedBy=timers.target"]
     return "\n".join(lines) + "\n"
-
-
-def _quote_env(key: str, value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
-    return f'"{key}={escaped}"'
 
 
 def apply(w: ResolvedWorkload) -> list[Operation]:

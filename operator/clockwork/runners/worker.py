@@ -40,6 +40,7 @@ from pyinfra.context import ctx_host, ctx_state  # noqa: E402
 from pyinfra.facts import files as file_facts  # noqa: E402
 from pyinfra.operations import apk, apt, dnf, docker, files, git, server  # noqa: E402
 
+from clockwork import text  # noqa: E402
 from clockwork.plan import (  # noqa: E402
     CommandProbe,
     FactProbe,
@@ -109,6 +110,10 @@ def known_hosts_lines(spec: HostSpec) -> list[str]:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        try:
+            text.known_hosts_line(line)
+        except ValueError as exc:
+            raise ValueError(f"host {spec.name}: a known_hosts entry {exc}") from None
         first = line.split()[0]
         if first.startswith(("ssh-", "ecdsa-", "sk-")):
             line = f"{known_hosts_pattern(spec)} {line}"
