@@ -19,6 +19,7 @@ from clockwork import __version__
 from clockwork.config import Settings
 from clockwork.plan import CommandProbe, HostSpec, RunRequest
 from clockwork.runners.pyinfra import PyinfraRunner
+from clockwork.text import redact_url
 
 TIMEOUT = 10
 
@@ -94,7 +95,7 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(_engine("podman", "podman"))
     checks.append(_kubernetes())
     model = settings.model
-    completer = f"AI: {model} at {settings.base_url or 'OpenAI'}" if model else "offline (no CW_MODEL)"
+    completer = f"AI: {model} at {redact_url(settings.base_url or 'OpenAI')}" if model else "offline (no CW_MODEL)"
     checks.append(Check("completion", "completer", True, completer))
     state = settings.state_dir.resolve()
     parent = state if state.exists() else state.parent

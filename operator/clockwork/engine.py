@@ -25,7 +25,6 @@ from clockwork.runners.base import Runner
 from clockwork.runners.pyinfra import PyinfraRunner
 
 MAX_STEPS = 16
-RELATED_TEXT_LIMIT = 300
 
 CompleteFn = Callable[[Complete], Awaitable[Completion]]
 
@@ -119,14 +118,6 @@ class DriverBase:
         """The cache identity of the completer this resource gets."""
         completer = self.completer_for(spec)
         return completer_id(completer.name, completer.model) if completer else "defaults"
-
-
-def summarise(spec: dict[str, Any]) -> dict[str, Any]:
-    """A spec short enough for a completion prompt's related resources."""
-    return {
-        k: (v[:RELATED_TEXT_LIMIT] + "…" if isinstance(v, str) and len(v) > RELATED_TEXT_LIMIT else v)
-        for k, v in spec.items()
-    }
 
 
 class Engine:

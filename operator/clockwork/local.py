@@ -25,10 +25,11 @@ from clockwork.api.registry import KINDS, KindInfo, kind_info, parse_resource, s
 from clockwork.api.rollout import Rollout, RolloutStatus
 from clockwork.api.task import Task, TaskStatus
 from clockwork.api.workflow import Workflow, WorkflowStatus, WorkflowStep
+from clockwork.completion import context as model_context
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
-from clockwork.engine import DriverBase, Engine, UnavailableRunner, summarise
+from clockwork.engine import DriverBase, Engine, UnavailableRunner
 from clockwork.errors import InvalidResource
 from clockwork.fleet import edgenodes, scheduler
 from clockwork.plan import HostSpec, Operation, RunResult
@@ -224,7 +225,7 @@ class LocalDriver(DriverBase):
                 completed = status.completed.wire()
             if completed is not None:
                 kind, _, name = ref.split("/", 2)
-                related.append({"kind": kind, "name": name, "dependency": True, "spec": summarise(completed)})
+                related.append(model_context.related(kind, name, completed, dependency=True))
         short = [ref.replace(f"/{item.metadata.namespace}/", "/", 1) for ref in refs]
         waiting = deps.waiting_for(short, {s: self._is_ready(r) for s, r in zip(short, refs, strict=True)})
         return waiting, related
@@ -246,7 +247,7 @@ class LocalDriver(DriverBase):
         """Other resources for the same target in this run, in short, for the completer."""
         target = (item.spec.target or Target(local=True)).summary()
         related = [
-            {"kind": other.kind, "name": other.metadata.name, "spec": summarise(other.spec.wire())}
+            model_context.related(other.kind, other.metadata.name, other.spec.wire())
             for other in self.batch
             if other is not item and other.deployable and (other.spec.target or Target(local=True)).summary() == target
         ]

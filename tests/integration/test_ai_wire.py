@@ -26,7 +26,7 @@ from clockwork.completion.ai import AICompleter
 from clockwork.completion.base import Completion, CompletionContext
 from clockwork.completion.guard import GuardPolicy
 from tests.conftest import CliRunner
-from tests.helpers import file_resource, write_resources
+from tests.helpers import file_resource, free_port, write_resources
 from tests.support.fake_openai import Step, serve
 
 pytestmark = pytest.mark.integration
@@ -156,3 +156,13 @@ def test_cli_reports_unreachable_model_as_not_completed(cli: CliRunner, workdir:
     assert completed["reason"] == "CompletionUnavailable"
     assert "unreachable" in completed["message"]
     assert not (workdir / "x.txt").exists()
+
+
+def test_credentials_in_the_endpoint_url_are_never_printed(cli: CliRunner, workdir: Path) -> None:
+    secret = "pw-4d1e7a9b"
+    write_resources(workdir / "f.yaml", file_resource("motd", path=str(workdir / "motd.txt")))
+    env = {"CW_MODEL": "m", "CW_BASE_URL": f"http://ops:{secret}@127.0.0.1:{free_port()}/v1", "CW_STATE_DIR": ".cw"}
+    for args in (("plan", "-f", "f.yaml"), ("apply", "-f", "f.yaml", "-o", "json"), ("doctor", "-o", "json")):
+        result = cli(*args, env=env)
+        assert secret not in result.stdout + result.stderr, args
+    assert "ops:***@127.0.0.1" in cli("apply", "-f", "f.yaml", "-o", "json", env=env).stdout

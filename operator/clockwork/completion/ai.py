@@ -29,10 +29,12 @@ from pydantic_ai.settings import ModelSettings
 
 from clockwork.api.common import CompletionSource
 from clockwork.api.registry import KindInfo
+from clockwork.completion import context as model_context
 from clockwork.completion import guard
 from clockwork.completion.base import CompletionContext, Proposal, Unresolved
 from clockwork.errors import describe_validation_error
 from clockwork.model import CWModel
+from clockwork.text import redact_url
 
 INSTRUCTIONS = """\
 You complete resource specifications for Clockwork, which deploys infrastructure to
@@ -77,7 +79,8 @@ def _prompt(info: KindInfo, spec: dict[str, Any], missing: list[str], context: C
         "name": context.name,
         "namespace": context.namespace,
         "description": spec.get("description"),
-        "userSpec": {k: v for k, v in spec.items() if k != "description"},
+        # The user's own values too: secrets as their shape, URLs without passwords.
+        "userSpec": model_context.shown_spec(info.kind, {k: v for k, v in spec.items() if k != "description"}),
         "fieldsToFill": missing,
         "fieldDescriptions": {
             k: v.get("description", "") for k, v in schema.get("properties", {}).items() if k in missing
@@ -86,7 +89,7 @@ def _prompt(info: KindInfo, spec: dict[str, Any], missing: list[str], context: C
     if context.related:
         payload["related"] = context.related
     if context.diagnostics:
-        payload["diagnostics"] = context.diagnostics
+        payload["diagnostics"] = redact_url(context.diagnostics)
         payload["attempt"] = context.attempt
     return json.dumps(payload, indent=2, sort_keys=False)
 
@@ -144,7 +147,7 @@ class AICompleter:
             policy=policy,
             max_retries=max_retries,
             timeout=timeout,
-            endpoint=base_url or "https://api.openai.com/v1",
+            endpoint=redact_url(base_url or "https://api.openai.com/v1"),
             secret=api_key,
             close=provider.client.close,
         )
@@ -160,7 +163,9 @@ class AICompleter:
         for name in ("temporary_error", "error"):
             text = getattr(proposal, name)
             if text and self._secret and len(self._secret) >= 4:
-                setattr(proposal, name, text.replace(self._secret, "***"))
+                text = text.replace(self._secret, "***")
+            if text:
+                setattr(proposal, name, redact_url(text))
         return proposal
 
     async def _propose(

@@ -29,10 +29,11 @@ from clockwork.api.registry import KINDS, KindInfo, status_model
 from clockwork.api.rollout import Rollout, RolloutStatus
 from clockwork.api.task import Task, TaskStatus
 from clockwork.api.workflow import Workflow, WorkflowStatus, WorkflowStep
+from clockwork.completion import context as model_context
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
-from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner, summarise
+from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner
 from clockwork.errors import PermanentError, TemporaryError, describe_validation_error
 from clockwork.fleet import edgenodes, scheduler
 from clockwork.operator.schedule import HealthScheduler
@@ -77,6 +78,8 @@ class ObjectState:
     poke: asyncio.Event = field(default_factory=asyncio.Event)
     target: str = "local"
     namespace: str = "default"
+    kind: str = ""
+    name: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
     # The status this process last wrote. Bodies (kopf's, the health loop's snapshot) lag behind
     # our own writes; this process is the only writer of status, so it trusts itself.
@@ -216,7 +219,7 @@ class OperatorDriver(DriverBase):
             return await self._invalid(info, body, status, previous, exc, started)
 
         state.target = (spec.target or Target(local=True)).summary()
-        state.namespace = namespace
+        state.namespace, state.kind, state.name = namespace, info.kind, name
         state.spec = spec.wire()
         resolution, inventory = await self._targets(spec, meta)
         waiting, dependencies = (None, []) if intent != "converge" else await self._dependencies(spec, namespace)
@@ -679,9 +682,7 @@ class OperatorDriver(DriverBase):
             conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
             ready[dep.ref] = conditions.get(cond.READY) == "True"
             if status.get("completed"):
-                related.append(
-                    {"kind": dep.kind, "name": dep.name, "dependency": True, "spec": summarise(status["completed"])}
-                )
+                related.append(model_context.related(dep.kind, dep.name, status["completed"], dependency=True))
         return deps.waiting_for([d.ref for d in wanted], ready), related
 
     async def dependents(self, kind: str, body: Mapping[str, Any]) -> list[str]:
@@ -703,7 +704,10 @@ class OperatorDriver(DriverBase):
         # At most 20, found lazily: with 10,000 objects, summarising all of them for
         # every completion made each pass O(objects).
         others = (o for o in self.objects.values() if o is not state and o.target == state.target and o.spec)
-        return [{"spec": summarise(other.spec)} for other in itertools.islice(others, RELATED_LIMIT)]
+        return [
+            model_context.related(other.kind, other.name, other.spec)
+            for other in itertools.islice(others, RELATED_LIMIT)
+        ]
 
 
 def _snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
