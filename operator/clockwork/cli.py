@@ -121,7 +121,7 @@ def _load(paths: tuple[Path, ...], as_json: bool) -> list[Loaded]:
     if not paths:
         _fail_input("give at least one -f FILE or folder", as_json=as_json)
     try:
-        return load(paths)
+        return load(paths, _settings(None).input_limits)
     except InvalidResource as exc:
         _fail_input("invalid input, nothing was changed", exc.problems, as_json=as_json)
 
@@ -423,7 +423,7 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
     wanted: set[tuple[str, str, str]] | None = None
     if paths:
         try:
-            wanted = {(i.kind, i.metadata.namespace, i.metadata.name) for i in load(paths)}
+            wanted = {(i.kind, i.metadata.namespace, i.metadata.name) for i in load(paths, settings.input_limits)}
         except InvalidResource as exc:
             _fail_input("invalid input", exc.problems, as_json=output == "json")
     try:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clockwork import inputs
 from clockwork.api.registry import KindInfo
 from clockwork.completion.guard import DEFAULT_ALLOWED_ROOTS, GuardPolicy
 from clockwork.errors import PermanentError
@@ -110,6 +111,8 @@ class Settings:
     # CW_ALLOWED_COMMANDS_FILE: a file of commands (one per line, exact) a completer may
     # choose without review.
     allowed_commands: frozenset[str] = frozenset()
+    # CW_MAX_INPUT_BYTES: largest YAML/JSON file `clockwork -f` reads (4 MiB).
+    max_input_bytes: int = inputs.DEFAULT_MAX_BYTES
     # CW_METRICS_FILE: local mode writes its metrics here (node_exporter textfile format).
     metrics_file: Path | None = None
     # CW_CHECK_INTERVAL_DEFAULT: seconds between health checks for resources that do not
@@ -165,6 +168,7 @@ class Settings:
             allowed_registries=_list(env, "CW_ALLOWED_REGISTRIES"),
             allowed_git_hosts=_list(env, "CW_ALLOWED_GIT_HOSTS"),
             allowed_commands=_lines_file(env, "CW_ALLOWED_COMMANDS_FILE"),
+            max_input_bytes=_int(env, "CW_MAX_INPUT_BYTES", inputs.DEFAULT_MAX_BYTES, 1024, 1024**3),
             metrics_file=Path(env["CW_METRICS_FILE"]) if env.get("CW_METRICS_FILE") else None,
             metrics_address=env.get("CW_METRICS_ADDRESS") or "0.0.0.0",
             metrics_port=_int(env, "CW_METRICS_PORT", 8080, 0, 65535),
@@ -187,6 +191,10 @@ class Settings:
     def check_interval_default(self, info: KindInfo) -> int:
         """Seconds between checks for a resource of this kind that does not say."""
         return self.check_interval if self.check_interval is not None else info.default_health_interval
+
+    @property
+    def input_limits(self) -> inputs.Limits:
+        return inputs.Limits(max_bytes=self.max_input_bytes)
 
     @property
     def policy(self) -> GuardPolicy:

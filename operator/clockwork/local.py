@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from clockwork import deps, metrics, rollouts, tasks, workflows
+from clockwork import deps, inputs, metrics, rollouts, tasks, workflows
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
@@ -100,18 +98,15 @@ def _files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load(paths: Iterable[Path]) -> list[Loaded]:
+def load(paths: Iterable[Path], limits: inputs.Limits | None = None) -> list[Loaded]:
     """Every resource in the files; all problems of all documents in one error."""
     loaded: list[Loaded] = []
     problems: list[str] = []
     for path in _files(paths):
         try:
-            documents = list(yaml.safe_load_all(path.read_text()))
-        except yaml.YAMLError as exc:
-            problems.append(f"{path}: not valid YAML: {exc}")
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{path}: cannot read: {exc}")
+            documents = inputs.read_documents(path, limits or inputs.Limits())
+        except inputs.InputError as exc:
+            problems.append(str(exc))
             continue
         for index, doc in enumerate(documents):
             if doc is None:
@@ -794,7 +789,7 @@ class Watcher:
             return
         self._stamps = stamps
         try:
-            fresh = {item.ref: item for item in load(self.paths)}
+            fresh = {item.ref: item for item in load(self.paths, self.driver.settings.input_limits)}
         except InvalidResource as exc:
             self.report(Outcome(ref="input", intent="converge", ok=False, status=None, message=str(exc)))
             return
@@ -806,7 +801,7 @@ class Watcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stamps = self._stamp()
-        self.items = {item.ref: item for item in load(self.paths)}
+        self.items = {item.ref: item for item in load(self.paths, self.driver.settings.input_limits)}
         await self._converge(list(self.items.values()))
         while not stop.is_set():
             now = time.monotonic()

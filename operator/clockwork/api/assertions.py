@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from clockwork.api.types import AbsolutePath, FileMode, PosixName
 from clockwork.model import CWModel
@@ -58,7 +58,7 @@ class PortAssertion(_Base):
     port: Port
     host: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.:-]+$", max_length=253, description="(127.0.0.1)")
     protocol: Literal["tcp", "udp"] | None = Field(default=None, description="tcp (default) or udp.")
-    open: bool | None = Field(default=None, description="true: must accept (default); false: must not.")
+    open: StrictBool | None = Field(default=None, description="true: must accept (default); false: must not.")
 
 
 class ContainerRunningAssertion(_Base):
@@ -100,7 +100,7 @@ FileKind = Literal["file", "directory"]
 class FileExistsAssertion(_Base):
     type: Literal["fileExists"]
     path: AbsolutePath
-    present: bool | None = Field(default=None, description="true: must exist (default); false: must be absent.")
+    present: StrictBool | None = Field(default=None, description="true: must exist (default); false: must be absent.")
     kind: FileKind | None = Field(default=None, description="file (default) or directory.")
 
 

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.assertions import ASSERTION_TAGS, Assertion
 from clockwork.api.base import Condition, CWModel, ObjectMeta
@@ -44,7 +44,7 @@ class Target(CWModel):
     node_selector: dict[Annotated[str, AfterValidator(_label_key)], str] | None = Field(
         default=None, description="Labels an EdgeNode must carry; every matching node is a target."
     )
-    local: bool | None = Field(
+    local: StrictBool | None = Field(
         default=None,
         description="Apply on the machine running Clockwork (the CLI host, or the operator pod).",
     )
@@ -90,7 +90,7 @@ class HealthSpec(CWModel):
 
 
 class RemediationSpec(CWModel):
-    enabled: bool | None = Field(default=None, description="Repair failed health checks (true).")
+    enabled: StrictBool | None = Field(default=None, description="Repair failed health checks (true).")
     max_attempts: int | None = Field(default=None, ge=0, le=100, description="Attempts before giving up (3).")
     backoff_seconds: int | None = Field(
         default=None, ge=0, le=86400, description="First wait between attempts, doubled each time (10)."
@@ -225,7 +225,7 @@ class NodeStatus(CWModel):
     applied_hash: str | None = Field(default=None, description="Hash of the last plan applied.")
     last_result: NodeResult | None = None
     last_apply_time: datetime | None = None
-    healthy: bool | None = None
+    healthy: StrictBool | None = None
     message: str = Field(default="", max_length=4096)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, EnvMap, Guarded, Tier
@@ -38,7 +38,7 @@ class VolumeMount(CWModel):
         default=None, description="A directory of the node (bind mount)."
     )
     volume: ContainerName | None = Field(default=None, description="A named volume.")
-    read_only: bool | None = None
+    read_only: StrictBool | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -77,12 +77,12 @@ class ContainerSpec(DeployableSpec):
     )
     restart_policy: Annotated[RestartPolicy, Tier.SAFE] | None = Field(default=None, description="(unless-stopped)")
     memory_limit_mb: int | None = Field(default=None, ge=4, le=1048576)
-    privileged: Annotated[bool, Guarded.PRIVILEGED] | None = Field(default=None, description="(false)")
+    privileged: Annotated[StrictBool, Guarded.PRIVILEGED] | None = Field(default=None, description="(false)")
     http_check: Annotated[HttpCheck, Tier.SAFE] | None = Field(
         default=None, description="Also check an HTTP answer on a mapped port."
     )
-    present: bool | None = Field(default=None, description="true: exists; false: removed (true).")
-    running: bool | None = Field(default=None, description="true: started; false: created but stopped (true).")
+    present: StrictBool | None = Field(default=None, description="true: exists; false: removed (true).")
+    running: StrictBool | None = Field(default=None, description="true: started; false: created but stopped (true).")
     runtime: Runtime | None = Field(default=None, description="docker (default) or podman.")
 
 

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.base import Condition, DNSSubdomain
 from clockwork.api.common import Resource
@@ -58,7 +58,7 @@ class HostKeySpec(CWModel):
         max_length=16,
         description="Accepted host keys: known_hosts lines, or bare 'ssh-ed25519 AAAA...'. Other keys are refused.",
     )
-    trust_on_first_use: bool | None = Field(
+    trust_on_first_use: StrictBool | None = Field(
         default=None,
         description="Without knownHosts: record the key seen first in status and refuse any other later (true).",
     )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-from pydantic import Field, JsonValue, model_validator
+from pydantic import Field, JsonValue, StrictBool, model_validator
 
+from clockwork import templates
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, FileMode, FileName, Guarded, PosixName, Tier, Trait
 
@@ -17,12 +16,8 @@ MAX_FILE_CONTENT = 256 * 1024
 
 
 def render(template: str, variables: dict[str, Any]) -> str:
-    """Render a Jinja2 template in a sandbox; an undefined variable is an error."""
-    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    try:
-        return environment.from_string(template).render(**variables)
-    except TemplateError as exc:
-        raise ValueError(f"template: {exc}") from None
+    """Render a Jinja2 template in a bounded sandbox; an undefined variable is an error."""
+    return templates.render(template, variables)
 
 
 class FileSpec(DeployableSpec):
@@ -51,7 +46,7 @@ class FileSpec(DeployableSpec):
     mode: Annotated[FileMode, Tier.SAFE] | None = Field(default=None, description='Octal mode, e.g. "0644" (0644).')
     owner: PosixName | None = Field(default=None, description="Owning user (left as is when unset).")
     group: PosixName | None = Field(default=None, description="Owning group (left as is when unset).")
-    present: bool | None = Field(
+    present: StrictBool | None = Field(
         default=None, description="true: the file exists with this content; false: it is absent (true)."
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, Guarded, PosixName, Tier, Trait
@@ -37,10 +37,10 @@ class GitRepoSpec(DeployableSpec):
     dest: Annotated[AbsolutePath, Tier.SAFE, Trait.REMOVES] | None = Field(
         default=None, description="Where the working copy lives."
     )
-    pull: bool | None = Field(default=None, description="Follow the branch's new commits on every apply (true).")
+    pull: StrictBool | None = Field(default=None, description="Follow the branch's new commits on every apply (true).")
     depth: int | None = Field(default=None, ge=1, le=100000, description="Shallow clone of this many commits.")
     owner: PosixName | None = Field(default=None, description="Owner of the checkout (left as is when unset).")
-    present: bool | None = Field(default=None, description="true: checked out; false: removed (true).")
+    present: StrictBool | None = Field(default=None, description="true: checked out; false: removed (true).")
 
 
 class GitRepo(Resource):

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, JsonValue, ValidationError, model_validator
+from pydantic import AfterValidator, Field, JsonValue, StrictBool, ValidationError, model_validator
 
 from clockwork.api.assertions import Assertion
 from clockwork.api.base import Condition
@@ -89,8 +89,10 @@ class RolloutSpec(CWModel):
     resources: list[ResourceTemplate] = Field(min_length=1, max_length=32)
     strategy: Strategy | None = None
     health_gate: HealthGate | None = None
-    auto_rollback: bool | None = Field(default=None, description="Roll touched nodes back when a batch fails (true).")
-    pause: bool | None = Field(default=None, description="Stop before the next batch until set back to false.")
+    auto_rollback: StrictBool | None = Field(
+        default=None, description="Roll touched nodes back when a batch fails (true)."
+    )
+    pause: StrictBool | None = Field(default=None, description="Stop before the next batch until set back to false.")
 
     @model_validator(mode="after")
     def _unique(self) -> Self:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, FileMode, Guarded, PosixName, Tier, Trait
@@ -37,10 +37,12 @@ class DirectorySpec(DeployableSpec):
     mode: Annotated[FileMode, Tier.SAFE] | None = Field(default=None, description="Octal mode (0755).")
     owner: PosixName | None = Field(default=None, description="Owning user (left as is when unset).")
     group: PosixName | None = Field(default=None, description="Owning group (left as is when unset).")
-    recursive: bool | None = Field(
+    recursive: StrictBool | None = Field(
         default=None, description="Apply owner, group and mode to everything inside (false)."
     )
-    present: bool | None = Field(default=None, description="true: exists; false: removed with its content (true).")
+    present: StrictBool | None = Field(
+        default=None, description="true: exists; false: removed with its content (true)."
+    )
 
 
 class Directory(Resource):
@@ -66,8 +68,8 @@ class UserSpec(DeployableSpec):
     shell: Annotated[Shell, Tier.REVIEW] | None = Field(default=None, description="Login shell (the system's default).")
     group: PosixName | None = Field(default=None, description="Primary group (created by the system when unset).")
     groups: list[PosixName] | None = Field(default=None, max_length=64, description="Supplementary groups.")
-    system: bool | None = Field(default=None, description="A system account (false).")
-    present: bool | None = Field(default=None, description="true: exists; false: removed (true).")
+    system: StrictBool | None = Field(default=None, description="A system account (false).")
+    present: StrictBool | None = Field(default=None, description="true: exists; false: removed (true).")
 
 
 class User(Resource):
@@ -102,8 +104,8 @@ class PackageSpec(DeployableSpec):
         default=None, min_length=1, max_length=128, description="Package names."
     )
     manager: PackageManager | None = Field(default=None, description="auto (detect), apt, dnf or apk (auto).")
-    present: bool | None = Field(default=None, description="true: installed; false: removed (true).")
-    update: bool | None = Field(default=None, description="Refresh the package index before installing (false).")
+    present: StrictBool | None = Field(default=None, description="true: installed; false: removed (true).")
+    update: StrictBool | None = Field(default=None, description="Refresh the package index before installing (false).")
 
 
 class Package(Resource):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from clockwork.api.base import Condition
 from clockwork.api.common import Resource
@@ -41,7 +41,7 @@ class TaskSpec(CWModel):
         default=None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253, description="Run on this node only."
     )
     retries: int | None = Field(default=None, ge=0, le=10, description="Runs again when its node is lost (0).")
-    cancel: bool | None = Field(default=None, description="true: stop it (kills it on the node when running).")
+    cancel: StrictBool | None = Field(default=None, description="true: stop it (kills it on the node when running).")
 
     @model_validator(mode="after")
     def _one_program(self) -> Self:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from clockwork import deps
 from clockwork.api.base import Condition
@@ -22,7 +22,7 @@ class WorkflowStep(CWModel):
     depends_on: list[StepName] | None = Field(
         default=None, max_length=32, description="Steps that must succeed first (default: the previous step)."
     )
-    continue_on_failure: bool | None = Field(
+    continue_on_failure: StrictBool | None = Field(
         default=None, description="A failure of this step does not fail the workflow (false)."
     )
 

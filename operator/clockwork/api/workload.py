@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, JsonValue, model_validator
+from pydantic import Field, JsonValue, StrictBool, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, EnvMap, Guarded, PosixName, Tier, Trait
@@ -73,7 +73,7 @@ class WorkloadSpec(DeployableSpec):
     env: Annotated[EnvMap, Guarded.ENV, Tier.REVIEW] | None = Field(default=None, description="Environment variables.")
     user: Annotated[PosixName, Guarded.NAME] | None = Field(default=None, description="Run as this user (root).")
     working_directory: AbsolutePath | None = Field(default=None, description="Working directory.")
-    present: bool | None = Field(default=None, description="true: installed; false: stopped and removed (true).")
+    present: StrictBool | None = Field(default=None, description="true: installed; false: stopped and removed (true).")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
