@@ -248,3 +248,25 @@ def test_offline_gitrepo_and_workload_say_what_they_cannot_know() -> None:
     work = offline("Workload", {"schedule": "@daily"}, "backup")
     assert work.completed["runMode"] == "schedule" and work.completed["type"] == "script"
     assert [u.field for u in work.unresolved] == ["command"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (
+            {"content": "x", "mode": "999"},
+            "spec.mode: String should match pattern '^[0-7]{3,4}$' (got '999') (rule: schema)",
+        ),
+        ({"content": 5, "mode": "0644"}, "spec.content: Input should be a valid string (got 5) (rule: schema)"),
+        (
+            {"content": "x", "mode": "0644", "path": "/etc/shadow"},
+            "spec.path: /etc/shadow holds accounts or credentials (rule: sensitive-path)",
+        ),
+        ({"content": "x", "mode": "0777"}, "spec.mode: 0777 is world-writable (rule: file-mode)"),
+    ],
+)
+def test_a_rejected_answer_names_the_field_and_the_rule(answer: dict[str, Any], named: str) -> None:
+    result = complete({}, ai(Script(answer), retries=1))
+    assert result.error is not None
+    assert result.error.endswith(f"last answer rejected: {named}")
+    assert "Exceeded maximum output retries" not in result.error

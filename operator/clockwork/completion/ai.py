@@ -190,7 +190,7 @@ class AICompleter:
             try:
                 info.spec_model.model_validate(merged, by_alias=True, by_name=False)
             except ValidationError as exc:
-                rejections.append("; ".join(describe_validation_error(exc, "spec")))
+                rejections.append(_schema_problems(exc))
                 raise ModelRetry(rejections[-1]) from None
             problems = guard.check(info.spec_model, merged, proposed, self.policy)
             if problems:
@@ -224,7 +224,10 @@ class AICompleter:
         # A request that failed on the wire still went out (a connection refused did not).
         sent = max(1, requests)
         if isinstance(exc, UnexpectedModelBehavior):
-            why = last_rejection or _short(exc)
+            # The last answer failed either the output schema (before our validator ran: the
+            # cause is its ValidationError) or our validator (the last rejection).
+            cause = exc.__cause__
+            why = _schema_problems(cause) if isinstance(cause, ValidationError) else (last_rejection or _short(exc))
             return Proposal(
                 error=f"model {self.model} gave no acceptable values after {self.max_retries} retries; "
                 f"last answer rejected: {why}",
@@ -244,6 +247,11 @@ class AICompleter:
         else:
             message, sent = f"model {self.model} failed: {_short(exc)}", requests
         return Proposal(temporary_error=message, requests=sent)
+
+
+def _schema_problems(exc: ValidationError) -> str:
+    """Each problem of a model's answer with the field and the rule (the field's schema)."""
+    return "; ".join(f"{line} (rule: schema)" for line in describe_validation_error(exc, "spec"))
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
