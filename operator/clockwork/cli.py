@@ -201,6 +201,7 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
             "cached": outcome.completion_cached,
         },
         "operations": [op.wire() for op in outcome.operations] if outcome.intent == "plan" else None,
+        "notes": outcome.notes if outcome.intent == "plan" else None,
         "apply": outcome.apply.wire() if outcome.apply else None,
         "check": outcome.check.wire() if outcome.check else None,
         "destroy": outcome.destroy.wire() if outcome.destroy else None,
@@ -293,6 +294,9 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
         out.print(table)
         for op in o.operations:
             out.print(f"  [cyan]{op.op}[/] {_escape(op.description)}")
+        for note in o.notes:
+            colour = "red" if ": refuses: " in note else ("yellow" if "backup" in note or "kept aside" in note else "")
+            out.print(f"  [{colour or 'default'}]{_escape(note)}[/]")
         out.print()
     _exit_for(outcomes)
 

@@ -111,6 +111,10 @@ class Settings:
     # CW_ALLOWED_COMMANDS_FILE: a file of commands (one per line, exact) a completer may
     # choose without review.
     allowed_commands: frozenset[str] = frozenset()
+    # CW_NODE_STATE_DIR: where @local (this machine, or the operator's pod) keeps the claims and
+    # backups of what Clockwork changed (local mode: <CW_STATE_DIR>/node; operator: the node's
+    # default, /var/lib/clockwork for root). EdgeNodes keep theirs in /var/lib/clockwork.
+    node_state_dir: Path | None = None
     # CW_MAX_INPUT_BYTES: largest YAML/JSON file `clockwork -f` reads (4 MiB).
     max_input_bytes: int = inputs.DEFAULT_MAX_BYTES
     # CW_METRICS_FILE: local mode writes its metrics here (node_exporter textfile format).
@@ -168,6 +172,7 @@ class Settings:
             allowed_registries=_list(env, "CW_ALLOWED_REGISTRIES"),
             allowed_git_hosts=_list(env, "CW_ALLOWED_GIT_HOSTS"),
             allowed_commands=_lines_file(env, "CW_ALLOWED_COMMANDS_FILE"),
+            node_state_dir=Path(env["CW_NODE_STATE_DIR"]) if env.get("CW_NODE_STATE_DIR") else None,
             max_input_bytes=_int(env, "CW_MAX_INPUT_BYTES", inputs.DEFAULT_MAX_BYTES, 1024, 1024**3),
             metrics_file=Path(env["CW_METRICS_FILE"]) if env.get("CW_METRICS_FILE") else None,
             metrics_address=env.get("CW_METRICS_ADDRESS") or "0.0.0.0",

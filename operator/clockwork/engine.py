@@ -163,7 +163,7 @@ class Engine:
             result = await runner.run(request)
         kind = "check" if isinstance(action, Check) else ("destroy" if isinstance(action, Destroy) else "apply")
         metrics.RUNNER_DURATION.labels(runner.name, kind).observe(time.monotonic() - started)
-        if isinstance(action, Check):
+        if isinstance(action, Check) and action.slot != "inspect":
             metrics.HEALTH_CHECKS.labels(inputs.info.kind, _check_outcome(inputs, current, result)).inc()
         elif isinstance(action, Apply) and request.probes:
             # A check that rode along with the apply: judged on the nodes the apply reached.

@@ -166,6 +166,8 @@ class Outcome:
     completion_cached: bool = False
     events: list[Event] = field(default_factory=list)
     wake_after: float | None = None
+    # plan: what applying would do on each node, in words.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -280,7 +282,9 @@ class LocalDriver(DriverBase):
     def _targets_for(self, target: Target, meta: ObjectMeta) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
         nodes = self._nodes()
         resolution = edgenodes.resolve_targets(target, meta, nodes)
-        inventory: dict[str, HostSpec] = {LOCAL_HOST: HostSpec(name=LOCAL_HOST)}
+        # What @local records of what it changes lives beside the local state (not in /var/lib).
+        node_state = self.settings.node_state_dir or (self.settings.state_dir / "node")
+        inventory: dict[str, HostSpec] = {LOCAL_HOST: HostSpec(name=LOCAL_HOST, state_dir=str(node_state.absolute()))}
         for node, status in nodes:
             if node.metadata.namespace != meta.namespace:
                 continue
@@ -618,7 +622,7 @@ class LocalDriver(DriverBase):
         self._remember_host_keys(result)
         final = result.step
         outcome.status, outcome.resolved, outcome.operations = final.status, final.resolved, final.operations
-        outcome.events, outcome.wake_after = final.events, final.wake_after
+        outcome.events, outcome.wake_after, outcome.notes = final.events, final.wake_after, final.notes
         outcome.forgotten = result.forgotten
         outcome.apply = result.observations.apply or result.observations.fixapply or result.observations.reapply
         outcome.check = result.observations.fixcheck or result.observations.recheck or result.observations.check

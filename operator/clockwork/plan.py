@@ -35,6 +35,8 @@ OperationName = Literal[
     "clockwork.systemd_unit",
     "clockwork.container",
     "clockwork.systemd_unit_absent",
+    "clockwork.claim",
+    "clockwork.release",
 ]
 
 # Facts a probe may read.
@@ -42,6 +44,7 @@ FactName = Literal[
     "files.File",
     "files.Directory",
     "files.Sha256File",
+    "clockwork.Claims",
 ]
 
 OUTPUT_TAIL_CHARS = 4000
@@ -111,6 +114,9 @@ class HostSpec(CWModel):
     key_secret: SecretRef | None = None
     # The Kubernetes node this machine is (a Job runs there when it names one).
     kubernetes_node: str | None = None
+    # Where Clockwork keeps its claims and backups on this host (the node's default:
+    # /var/lib/clockwork for root, ~/.local/state/clockwork otherwise).
+    state_dir: str | None = None
 
     @field_serializer("private_key", when_used="always")
     def _key(self, value: SecretStr | None, info: SerializationInfo) -> str | None:

@@ -2,9 +2,11 @@
 
 Each resource of a version is reconciled through the same core as any resource
 (complete -> guard -> compile -> apply -> check) with the batch's nodes as its
-targets, so a rollout applies exactly what the resource would. Rolling back
-converges the previous version on the touched nodes, and removes (``present:
-false``) what the new version added.
+targets, so a rollout applies exactly what the resource would. Each template is
+the owner of what it claims on a node (``Rollout/<ns>/<name>/<Kind>/<name>``):
+rolling back converges the previous version on the touched nodes (releasing what
+the newer version claimed and the older does not name), and releases what the new
+version added; destroy releases everything the rollout's templates claimed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
+from clockwork import compile as compiler
 from clockwork import metrics
 from clockwork.api.base import utcnow
 from clockwork.api.registry import KINDS, status_model
@@ -23,7 +28,7 @@ from clockwork.completion import pipeline
 from clockwork.completion.base import Completion, CompletionContext
 from clockwork.engine import DriverBase, Engine
 from clockwork.fleet import batches
-from clockwork.plan import HostSpec, Origin
+from clockwork.plan import HostSpec, Operation, Origin, RunRequest
 from clockwork.reconcile import Complete, Event, Inputs
 from clockwork.reconcile.conditions import READY, set_condition
 
@@ -175,9 +180,9 @@ async def _converge(
         context = CompletionContext(namespace=rollout.metadata.namespace, name=name)
         return await pipeline.complete(info, action.spec, context, completer, identity=action.spec_hash)
 
-    owner = f"Rollout/{rollout.metadata.namespace}/{rollout.metadata.name}/{template.kind}/{name}"
     inputs = Inputs(
-        info=info, spec=spec, ref=owner, generation=1, now=utcnow(), intent="converge", targets=list(nodes),
+        info=info, spec=spec, ref=owner(rollout, template), exclusive=True, generation=1, now=utcnow(),
+        intent="converge", targets=list(nodes),
         inventory=ctx.inventory, always_apply=True, run_timeout=ctx.driver.settings.run_timeout,
         connect_timeout=ctx.driver.settings.connect_timeout, completer=ctx.driver.completer_key(spec),
         policy=ctx.driver.settings.policy, default_interval=0,
@@ -199,6 +204,53 @@ async def _converge(
             ]
             problems[name_] = f"{template.kind}/{template.name}{UNHEALTHY}{'; '.join(failing) or node.message}"
     return problems
+
+
+def owner(rollout: Rollout, template: ResourceTemplate) -> str:
+    """Who owns what a template claims on a node."""
+    return f"Rollout/{rollout.metadata.namespace}/{rollout.metadata.name}/{template.kind}/{template.name}"
+
+
+async def _release(
+    ctx: RolloutRun, rollout: Rollout, nodes: list[str], templates: list[ResourceTemplate]
+) -> dict[str, str]:
+    """Release everything each template claimed on the nodes: what it made goes, what it replaced comes back."""
+    problems: dict[str, str] = {}
+    for template in templates:
+        hosts = [ctx.inventory[n] for n in nodes if n in ctx.inventory and n not in problems]
+        if not hosts:
+            continue
+        settings = ctx.driver.settings
+        request = RunRequest(hosts=hosts, operations=await _destroy_operations(ctx, rollout, template),
+                             timeout_seconds=settings.run_timeout, connect_timeout_seconds=settings.connect_timeout,
+                             origin=ctx.origin)  # fmt: skip
+        async with ctx.driver.slots.hold([h.name for h in hosts]):
+            result = await ctx.driver.runners["pyinfra"].run(request)
+        for host in hosts:
+            found = result.host(host.name)
+            if found is None or found.outcome == "failed":
+                why = (found.error if found else None) or result.error or "not run"
+                problems[host.name] = f"{template.kind}/{template.name}: {why}"
+    for name in nodes:
+        if name not in ctx.inventory:
+            problems[name] = "cannot reach the node to release what was applied there"
+    return problems
+
+
+async def _destroy_operations(ctx: RolloutRun, rollout: Rollout, template: ResourceTemplate) -> list[Operation]:
+    """What destroying the template's resource runs: its kind's own steps (a Workload's units
+    are stopped first), then the release of everything the template claimed on the node."""
+    release = Operation(id="release", op="clockwork.release", args={"owner": owner(rollout, template)},
+                        description=f"release what {template.kind}/{template.name} claimed")  # fmt: skip
+    info = KINDS[template.kind]
+    try:
+        spec = info.spec_model.model_validate(dict(template.spec), by_alias=True, by_name=False)
+        context = CompletionContext(namespace=rollout.metadata.namespace, name=template.name)
+        completion = await pipeline.complete(info, spec.wire(), context, ctx.driver.completer_for(spec))
+        resolved = info.resolved_model.model_validate(completion.completed, by_alias=True, by_name=False)
+    except ValidationError:
+        return [release]  # nothing but the claims can be known: those are enough to put things back
+    return [*compiler.COMPILERS[template.kind].destroy(resolved), release]
 
 
 async def _deploy(
@@ -252,12 +304,9 @@ async def _rollback(ctx: RolloutRun, rollout: Rollout, status: RolloutStatus, fa
     for previous, names in groups.items():
         before = status.resources_of(previous) or []
         keep = {(r.kind, r.name) for r in before}
-        removals = [
-            ResourceTemplate(kind=r.kind, name=r.name, spec={**r.spec, "present": False})
-            for r in spec.resources
-            if (r.kind, r.name) not in keep
-        ]
-        problems = await _deploy(ctx, rollout, names, [*reversed(removals), *before])
+        added = [r for r in spec.resources if (r.kind, r.name) not in keep]
+        problems = await _release(ctx, rollout, names, list(reversed(added)))
+        problems.update(await _deploy(ctx, rollout, [n for n in names if n not in problems], before))
         for name in names:
             node = status.node(name)
             if name in problems:
@@ -281,6 +330,8 @@ async def _rollback(ctx: RolloutRun, rollout: Rollout, status: RolloutStatus, fa
 async def remove(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun) -> dict[str, str]:
     """Take what the rollout put on its nodes off them again (`clockwork destroy`)."""
     names = [n.name for n in status.nodes if n.version is not None and n.name in ctx.targets]
-    resources = status.resources_of(status.version) or list(rollout.spec.resources)
-    gone = [ResourceTemplate(kind=r.kind, name=r.name, spec={**r.spec, "present": False}) for r in reversed(resources)]
-    return await _deploy(ctx, rollout, names, gone) if names else {}
+    # Every template any recorded version had: each owns its claims, whichever version made them.
+    resources: dict[tuple[str, str], ResourceTemplate] = {}
+    for template in [r for v in status.versions for r in v.resources] + list(rollout.spec.resources):
+        resources.setdefault((template.kind, template.name), template)
+    return await _release(ctx, rollout, names, list(reversed(resources.values()))) if names else {}

@@ -70,6 +70,8 @@ class OperatorLauncher:
             "CW_HEALTH_PORT": str(health_port),
             "CW_WATCH_TIMEOUT": "30",
             "CW_RETRY_SECONDS": "2",
+            # What target local: true records of what it changed stays in this test's folder.
+            "CW_NODE_STATE_DIR": str(self.workdir / "node-state"),
             **env,
         }
         handle = log.open("wb")

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
-PRIVATE_DIRS = ("/srv", "/opt", "/tmp")
+# /var/lib/clockwork too: each node keeps its own claims and backups there.
+PRIVATE_DIRS = ("/srv", "/opt", "/tmp", "/var/lib/clockwork")
 LAB_ROOT = Path("/var/tmp/clockwork-edge-lab")  # not under /tmp: nodes mount over /tmp
 
 
@@ -68,6 +69,8 @@ class EdgeNode:
     def start_holder(self) -> None:
         if self.lab.mode == "loopback":
             return
+        for folder in PRIVATE_DIRS:
+            Path(folder).mkdir(parents=True, exist_ok=True)  # a mount point (empty on the host)
         mounts = "; ".join(f"mount -t tmpfs -o mode=0755 tmpfs {d}" for d in PRIVATE_DIRS)
         self.holder = subprocess.Popen(
             [

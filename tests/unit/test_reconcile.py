@@ -96,6 +96,12 @@ def run_to_end(inp: Inputs, status: Any, apply_result: RunResult | None = None, 
 SPEC = {"path": "/srv/a.txt", "content": "hello\n"}
 
 
+def where(op: Any) -> Any:
+    """The path an operation works on (a claim's or release's first target)."""
+    targets = op.args.get("targets")
+    return targets[0]["key"] if targets else op.args.get("path") or op.args.get("dest")
+
+
 def conditions(status: Any) -> dict[str, tuple[str, str]]:
     return {c.type: (c.status, c.reason) for c in status.conditions}
 
@@ -114,7 +120,8 @@ def test_first_reconcile_completes_applies_checks_and_is_ready() -> None:
     filled = {f.field: f.source for f in final.status.completion.filled}
     assert filled["mode"] == "default" and "path" not in filled
     assert final.status.nodes[0].applied_hash and final.status.nodes[0].healthy is True
-    assert final.status.applied.undo[0].op == "files.file"
+    # What destroy runs: the release of what the plan claimed (the file is removed, or put back).
+    assert [(op.op, where(op)) for op in final.status.applied.undo] == [("clockwork.release", "/srv/a.txt")]
 
 
 def test_unchanged_spec_is_not_completed_or_applied_again() -> None:
@@ -142,7 +149,7 @@ def test_changed_spec_recompletes_and_reapplies() -> None:
     assert [type(a).__name__ for a in seen] == ["Complete", "Apply"]
     assert final.status.observed_generation == 2
     apply = next(a for a in seen if isinstance(a, Apply))
-    assert [op.id for op in apply.request.operations] == ["file.put"]  # same path: no cleanup
+    assert [op.id for op in apply.request.operations] == ["claim", "file.put"]  # same path: no cleanup
 
 
 def test_missing_content_without_model_is_completed_false_and_nothing_runs() -> None:
@@ -175,8 +182,8 @@ def test_changed_path_removes_the_old_file_first() -> None:
     moved = {**SPEC, "path": "/srv/b.txt"}
     _, seen = run_to_end(inputs(moved), first.status, check=checked("/srv/b.txt", "hello\n"))
     apply = next(a for a in seen if isinstance(a, Apply))
-    ops = [(op.id, op.args.get("path") or op.args.get("dest")) for op in apply.request.operations]
-    assert ops == [("cleanup:file.remove", "/srv/a.txt"), ("file.put", "/srv/b.txt")]
+    ops = [(op.id, where(op)) for op in apply.request.operations]
+    assert ops == [("cleanup:release", "/srv/a.txt"), ("claim", "/srv/b.txt"), ("file.put", "/srv/b.txt")]
 
 
 def test_unresolvable_target_is_applied_false() -> None:
@@ -190,7 +197,7 @@ def test_destroy_runs_recorded_undo_then_forgets() -> None:
     _, seen = run_to_end(inputs(SPEC, intent="destroy"), first.status)
     assert [type(a).__name__ for a in seen] == ["Destroy", "Forget"]
     destroy = seen[0]
-    assert [(op.op, op.args["path"]) for op in destroy.request.operations] == [("files.file", "/srv/a.txt")]
+    assert [(op.op, where(op)) for op in destroy.request.operations] == [("clockwork.release", "/srv/a.txt")]
 
 
 def test_failed_destroy_keeps_state_and_says_why() -> None:

@@ -220,5 +220,5 @@ def test_apply_request_reuses_the_plan() -> None:
         "check": lambda a: probe(None), "reapply": lambda a: applied(), "recheck": lambda a: probe("hello\n"),
     })  # fmt: skip
     reapply = next(a for a in seen if isinstance(a, Apply))
-    assert [op.id for op in reapply.request.operations] == ["file.put"]
+    assert [op.id for op in reapply.request.operations] == ["claim", "file.put"]
     assert isinstance(seen[0], Check)

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.assertions import ASSERTION_TAGS, Assertion
 from clockwork.api.base import Condition, CWModel, ObjectMeta
+from clockwork.claims import OnExisting
 from clockwork.plan import Operation
 
 MAX_DESCRIPTION = 4096
@@ -140,6 +141,12 @@ class DeployableSpec(CWModel):
         max_length=32,
         description="Resources (same namespace) applied and Ready before this one; destroyed after it.",
     )
+    on_existing: OnExisting | None = Field(
+        default=None,
+        description="What apply does with something already there that Clockwork did not make: refuse; backup "
+        "(a copy is kept and destroy puts it back); adopt (Clockwork's from now on, removed on destroy). Default: "
+        "backup, except refuse for a File or GitRepo outside the allowed roots and for a Container.",
+    )
 
 
 # --- resolved (after completion) -------------------------------------------------
@@ -164,6 +171,7 @@ class ResolvedCompletion(CWModel):
 
 class ResolvedCommon(CWModel):
     description: str | None = None
+    on_existing: OnExisting | None = None
     target: Target
     runner: RunnerKind
     health: ResolvedHealth

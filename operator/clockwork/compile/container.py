@@ -9,6 +9,7 @@ import json
 from pydantic import JsonValue
 
 from clockwork.api.container import ResolvedContainer
+from clockwork.claims import ClaimTarget
 from clockwork.plan import Operation
 
 BUILTIN_NETWORKS = {"bridge", "host", "none", "default"}
@@ -61,9 +62,11 @@ def apply(c: ResolvedContainer) -> list[Operation]:
 
 
 def destroy(c: ResolvedContainer) -> list[Operation]:
-    if not c.present:
-        return []
-    return [_container(c, present=False, op_id="container.remove")]
+    return []  # the release removes the container Clockwork made and brings back one it set aside
+
+
+def claims(c: ResolvedContainer) -> list[ClaimTarget]:
+    return [ClaimTarget(type="container", key=c.name, field="spec.name", present=c.present, runtime=c.runtime)]
 
 
 def _container(c: ResolvedContainer, present: bool, op_id: str = "container") -> Operation:

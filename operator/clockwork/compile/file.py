@@ -6,6 +6,7 @@ from pydantic import JsonValue
 
 from clockwork.api.file import ResolvedFile
 from clockwork.api.types import normalise_mode
+from clockwork.claims import ClaimTarget
 from clockwork.plan import Operation
 
 
@@ -36,7 +37,9 @@ def apply(file: ResolvedFile) -> list[Operation]:
 
 
 def destroy(file: ResolvedFile) -> list[Operation]:
-    # Only what apply made is removed: a File that declared absence made nothing.
-    if not file.present:
-        return []
-    return [_remove(file, "file.remove")]
+    # The release that ends every destroy removes what apply made and restores what it replaced.
+    return []
+
+
+def claims(file: ResolvedFile) -> list[ClaimTarget]:
+    return [ClaimTarget(type="file", key=file.path, field="spec.path", present=file.present)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import JsonValue
 
 from clockwork.api.gitrepo import ResolvedGitRepo, is_commit
+from clockwork.claims import ClaimTarget
 from clockwork.plan import Operation
 
 
@@ -44,13 +45,8 @@ def apply(g: ResolvedGitRepo) -> list[Operation]:
 
 
 def destroy(g: ResolvedGitRepo) -> list[Operation]:
-    if not g.present:
-        return []
-    return [
-        Operation(
-            id="gitrepo.remove",
-            op="files.directory",
-            args={"path": g.dest, "present": False},
-            description=f"remove checkout {g.dest}",
-        )
-    ]
+    return []  # the release: a checkout Clockwork made goes (kept aside with local changes)
+
+
+def claims(g: ResolvedGitRepo) -> list[ClaimTarget]:
+    return [ClaimTarget(type="checkout", key=g.dest, field="spec.dest", present=g.present)]

@@ -6,6 +6,7 @@ from pydantic import JsonValue
 
 from clockwork.api.system import ResolvedDirectory, ResolvedPackage, ResolvedUser
 from clockwork.api.types import normalise_mode
+from clockwork.claims import ClaimTarget
 from clockwork.plan import Operation
 
 
@@ -35,16 +36,11 @@ def directory_apply(d: ResolvedDirectory) -> list[Operation]:
 
 
 def directory_destroy(d: ResolvedDirectory) -> list[Operation]:
-    if not d.present:
-        return []
-    return [
-        Operation(
-            id="directory.remove",
-            op="files.directory",
-            args={"path": d.path, "present": False},
-            description=f"remove directory {d.path}",
-        )
-    ]
+    return []  # the release: a directory Clockwork made goes (kept aside when not empty)
+
+
+def directory_claims(d: ResolvedDirectory) -> list[ClaimTarget]:
+    return [ClaimTarget(type="directory", key=d.path, field="spec.path", present=d.present, recursive=d.recursive)]
 
 
 def user_apply(u: ResolvedUser) -> list[Operation]:
@@ -69,16 +65,13 @@ def user_apply(u: ResolvedUser) -> list[Operation]:
 
 
 def user_destroy(u: ResolvedUser) -> list[Operation]:
-    if not u.present:
-        return []
-    return [
-        Operation(
-            id="user.remove",
-            op="server.user",
-            args={"user": u.name, "present": False},
-            description=f"remove user {u.name}",
-        )
-    ]
+    return []  # the release: an account Clockwork made goes, one it changed gets its fields back
+
+
+def user_claims(u: ResolvedUser) -> list[ClaimTarget]:
+    # pyinfra gives a new account /home/NAME when it names no home (and makes it theirs).
+    home = u.home or (None if u.system else f"/home/{u.name}")
+    return [ClaimTarget(type="user", key=u.name, field="spec.name", present=u.present, home=home, shell=u.shell)]
 
 
 def _package_op(p: ResolvedPackage, present: bool, op_id: str) -> Operation:
@@ -111,4 +104,11 @@ def package_apply(p: ResolvedPackage) -> list[Operation]:
 
 
 def package_destroy(p: ResolvedPackage) -> list[Operation]:
-    return [_package_op(p, False, "package.remove")] if p.present else []
+    return []  # the release: packages Clockwork installed go, packages it removed come back
+
+
+def package_claims(p: ResolvedPackage) -> list[ClaimTarget]:
+    return [
+        ClaimTarget(type="package", key=name, field="spec.names", present=p.present, manager=p.manager)
+        for name in p.names
+    ]

@@ -14,10 +14,12 @@ from pydantic import JsonValue
 
 from clockwork import text
 from clockwork.api.workload import ResolvedWorkload
+from clockwork.claims import ClaimTarget
 from clockwork.fleet import cron
 from clockwork.plan import Operation
 
 STATE_DIR = "/var/lib/clockwork/workloads"
+UNIT_DIR = "/etc/systemd/system"
 LIB_DIR = "/usr/local/lib/clockwork/workloads"
 DONE_CODE = 77
 HISTORY_LINES = 100
@@ -163,6 +165,17 @@ def apply(w: ResolvedWorkload) -> list[Operation]:
 
 def destroy(w: ResolvedWorkload) -> list[Operation]:
     return _remove(w.name) if w.present else []
+
+
+def claims(w: ResolvedWorkload) -> list[ClaimTarget]:
+    """The files Clockwork names itself: a unit someone else left there is kept and put back."""
+    if not w.present:
+        return []
+    unit = unit_name(w.name)
+    found = [f"{wrapper_path(w.name)}", f"{UNIT_DIR}/{unit}.service"]
+    if w.run_mode == "schedule":
+        found.append(f"{UNIT_DIR}/{unit}.timer")
+    return [ClaimTarget(type="file", key=path) for path in found]
 
 
 def _remove(name: str) -> list[Operation]:

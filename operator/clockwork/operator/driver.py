@@ -383,7 +383,8 @@ class OperatorDriver(DriverBase):
     async def _resolve(
         self, target: Target, meta: Mapping[str, Any]
     ) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
-        inventory: dict[str, HostSpec] = {LOCAL_HOST: HostSpec(name=LOCAL_HOST)}
+        local = HostSpec(name=LOCAL_HOST, state_dir=str(self.settings.node_state_dir or "") or None)
+        inventory: dict[str, HostSpec] = {LOCAL_HOST: local}
         if target.local or not (target.node_name or target.node_selector):
             return edgenodes.Resolution(targets=[LOCAL_HOST]), inventory
         object_meta = ObjectMeta.model_validate(dict(meta))

@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from clockwork import claims, health
 from clockwork import compile as compiler
-from clockwork import health
 from clockwork.api.common import (
     AppliedStatus,
     AssertionResult,
@@ -47,7 +47,7 @@ from clockwork.api.registry import KindInfo
 from clockwork.completion import guard
 from clockwork.completion.base import Completion, completer_id, spec_hash
 from clockwork.errors import describe_validation_error
-from clockwork.plan import HostSpec, Operation, Probe, RunRequest, RunResult, plan_hash
+from clockwork.plan import FactProbe, HostSpec, Operation, Probe, RunRequest, RunResult, plan_hash
 from clockwork.reconcile import conditions as cond
 from clockwork.reconcile.conditions import APPLIED, COMPLETED, HEALTHY, READY
 
@@ -115,6 +115,8 @@ class Observations:
     fixcheck: RunResult | None = None
     # Removing what was applied from nodes the target no longer names.
     cleanup: RunResult | None = None
+    # plan: what is on the target nodes now, for each thing the plan would claim.
+    inspect: RunResult | None = None
 
     def put(self, slot: str, value: Any) -> None:
         if slot not in self.__dataclass_fields__:
@@ -140,6 +142,8 @@ class Inputs:
     intent: Intent = "converge"
     # Kind/namespace/name: who owns what the plan claims on a node.
     ref: str = ""
+    # Release what this owner claimed before and the plan no longer names (a Rollout's template).
+    exclusive: bool = False
     # Names of the target hosts, resolved by the driver from spec.target; None when
     # the target cannot be resolved (then ``target_error`` says why).
     targets: list[str] | None = None
@@ -179,6 +183,8 @@ class Step:
     events: list[Event] = field(default_factory=list)
     # When the health loop should look at this resource again (seconds from now).
     wake_after: float | None = None
+    # plan: what applying would do on each node, in words.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -203,6 +209,7 @@ class _Pass:
         self.operations: list[Operation] = []
         # Review-tier values a completer proposed that no allowlist covers (resolve()).
         self.review: list[guard.ReviewItem] = []
+        self.notes: list[str] = []
 
     def run(self) -> Step:
         intent = self.inp.intent
@@ -243,11 +250,11 @@ class _Pass:
         resolved = self.resolve()
         if resolved is None:
             return self.finish()
-        operations = compiler.compile_apply(inp.info.kind, resolved)
+        operations = compiler.compile_apply(inp.info.kind, resolved, self.context())
         self.operations = operations
         if inp.intent == "plan":
             self.approved_or_waiting(resolved)  # says what waits for a person
-            return self.emit([])
+            return self.inspect(resolved)
         if not self.approved_or_waiting(resolved):
             return self.finish()
         if inp.targets is None:
@@ -296,7 +303,7 @@ class _Pass:
             return self.finish()
         if not self.approved_or_waiting(resolved):
             return self.finish()  # nothing unapproved reaches a node, not even one that fell behind
-        self.operations = compiler.compile_apply(inp.info.kind, resolved)
+        self.operations = compiler.compile_apply(inp.info.kind, resolved, self.context())
         hosts = self.hosts(inp.targets)
         remediation = resolved.remediation
         rem = s.remediation or RemediationStatus()
@@ -357,7 +364,7 @@ class _Pass:
             condition = cond.get(s.conditions, COMPLETED)
             why = f"re-completion rejected: {condition.message if condition else 'no completed spec'}"
             return self.attempt_failed(rem, attempt, why, remediation)
-        self.operations = compiler.compile_apply(inp.info.kind, fixed)
+        self.operations = compiler.compile_apply(inp.info.kind, fixed, self.context())
         if not self.approved_or_waiting(fixed):
             return self.attempt_failed(rem, attempt, "re-completed values wait for approval", remediation)
         new_hash = plan_hash(self.operations)
@@ -373,6 +380,42 @@ class _Pass:
             return self.remediated(rem, attempt, "re-completed with the diagnostics and re-applied")
         diagnostics = health.diagnostics(s.health.results if s.health else [], s.nodes)
         return self.attempt_failed(rem, attempt, diagnostics, remediation)
+
+    def context(self) -> compiler.Context:
+        """Who owns the plan's claims, which paths a completer chose, and the allowed roots."""
+        filled = self.s.completion.filled if self.s.completion else []
+        proposed = frozenset(f.field.split(".", 1)[0].split("[", 1)[0] for f in filled if f.source != "default")
+        applied = self.initial.applied
+        # Applied by a Clockwork from before claims: what it made is there without a record.
+        legacy = applied is not None and not any(op.op == "clockwork.release" for op in applied.undo)
+        return compiler.Context(
+            owner=self.inp.ref,
+            proposed=proposed,
+            roots=self.inp.policy.allowed_roots,
+            adopt_existing=legacy,
+            exclusive=self.inp.exclusive,
+        )
+
+    def inspect(self, resolved: ResolvedCommon) -> Step:
+        """plan: read what is on the target nodes, and say what applying would do there."""
+        inp, obs = self.inp, self.obs
+        if inp.targets is None:
+            self.notes.append(f"cannot look at the target: {inp.target_error or 'no target'}")
+            return self.emit([])
+        if obs.inspect is None:
+            args = compiler.compile_apply(inp.info.kind, resolved, self.context())[0].args
+            probe = FactProbe(id="claims", fact="clockwork.Claims", args=args)
+            request = self.run_request(self.hosts(inp.targets), [], [probe])
+            return self.emit([Check(request, slot="inspect")])
+        targets = compiler.claim_targets(inp.info.kind, resolved, self.context())
+        for host in obs.inspect.hosts:
+            found = host.probe("claims")
+            if found is None or not found.success or not isinstance(found.value, dict):
+                why = host.error or (found.error if found else None) or "no answer"
+                self.notes.append(f"{host.name}: could not look at the node: {why}")
+                continue
+            self.notes += claims.preview(inp.ref, targets, claims.node_state(found.value), host.name)
+        return self.emit([])
 
     def recomplete(self, diagnostics: str, attempt: int) -> Complete:
         """Ask again for the completer's fields; sensitive ones keep their values."""
@@ -498,6 +541,11 @@ class _Pass:
         if obs.destroy is None:
             return self.emit([Destroy(self.run_request(self.hosts(known), undo))])
         if obs.destroy.ok:
+            for host in obs.destroy.hosts:
+                for op in host.operations:
+                    for line in op.stdout_tail.splitlines():
+                        if line.startswith(claims.NOTE):
+                            self.event("Normal", "Kept", f"{host.name}: {line.removeprefix(claims.NOTE)}")
             return self.emit([Forget()])
         failed = "; ".join(f"{h.name}: {h.error}" for h in obs.destroy.hosts if h.outcome == "failed")
         message = f"destroy failed, will retry: {failed or obs.destroy.error}"
@@ -648,7 +696,7 @@ class _Pass:
                 node.applied_hash = new_hash
             self.put_node(node)
         if any(h.outcome != "failed" for h in result.hosts):
-            undo = compiler.compile_destroy(inp.info.kind, resolved)
+            undo = compiler.compile_destroy(inp.info.kind, resolved, self.context())
             s.applied = AppliedStatus(plan_hash=new_hash, time=inp.now, undo=undo)
         changed = sum(1 for h in result.hosts if h.outcome == "changed")
         if changed:
@@ -759,6 +807,7 @@ class _Pass:
             self.operations,
             self.events + (self.transition_events() if not actions else []),
             self.wake_after() if not actions else None,
+            list(self.notes),
         )
 
     def finish(self) -> Step:
@@ -833,7 +882,7 @@ class _Pass:
         applied = self.s.applied
         if applied is None or not applied.undo:
             return []
-        undo = compiler.compile_destroy(self.inp.info.kind, resolved)
+        undo = compiler.compile_destroy(self.inp.info.kind, resolved, self.context())
         if [op.wire() for op in applied.undo] == [op.wire() for op in undo]:
             return []
         return [op.model_copy(update={"id": f"cleanup:{op.id}"}) for op in applied.undo]

@@ -155,7 +155,7 @@ class FileState(FactBase):  # type: ignore[type-arg]
     def command(self, path: str) -> str:
         q = shlex.quote(path)
         return (
-            f"if [ -L {q} ]; then echo other; "
+            f"if [ -L {q} ]; then echo link; "
             f"elif [ -f {q} ]; then echo file && stat -c '%a %U %G' {q} && sha256sum {q} || echo unknown; "
             f"elif [ -e {q} ]; then echo other; else echo absent; fi"
         )
@@ -167,7 +167,7 @@ class FileState(FactBase):  # type: ignore[type-arg]
         # file, then `stat -c` (mode user group), then `sha256sum` (digest path) — or "unknown" where either failed
         if len(words) >= 5 and words[0] == "file" and re.fullmatch("[0-9a-f]{64}", words[4]):
             return {"kind": "file", "mode": words[1], "user": words[2], "group": words[3], "sha256": words[4]}
-        return {"kind": "other" if words[:1] == ["other"] else "unknown"}
+        return {"kind": words[0] if words[:1] in (["other"], ["link"]) else "unknown"}
 
 
 @operation()
@@ -190,6 +190,11 @@ def put(
     """
     data = content.encode()
     found = host.get_fact(FileState, path=dest)
+    if found is not None and found["kind"] == "link":
+        # A write goes to the path named, never through a link to somewhere else (the claim
+        # before this kept the link, and destroy puts it back).
+        yield StringCommand("rm", "-f", "--", QuoteString(dest))
+        found = None
     if len(data) > INLINE_LIMIT or mode is None or (found is not None and found["kind"] != "file"):
         yield from files.put._inner(src=io.BytesIO(data), dest=dest, mode=mode, user=user, group=group,
                                     create_remote_dir=create_remote_dir)  # fmt: skip

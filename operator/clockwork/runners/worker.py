@@ -54,6 +54,7 @@ from clockwork.plan import (  # noqa: E402
     RunResult,
     tail,
 )
+from clockwork.runners import claim_ops  # noqa: E402
 from clockwork.runners import ops as clockwork_ops  # noqa: E402
 from clockwork.runners.job import result_line  # noqa: E402
 
@@ -70,12 +71,14 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "docker.container": docker.container,
     "docker.network": docker.network,
     **clockwork_ops.OPERATIONS,
+    **claim_ops.OPERATIONS,
 }
 
 FACTS: dict[str, Any] = {
     "files.File": file_facts.File,
     "files.Directory": file_facts.Directory,
     "files.Sha256File": file_facts.Sha256File,
+    "clockwork.Claims": claim_ops.Claims,
 }
 
 _RC_MARKER = "__clockwork_rc="
@@ -151,16 +154,17 @@ class _Secrets:
 
 
 def _inventory_entry(spec: HostSpec, index: int, secrets: _Secrets) -> tuple[str, dict[str, Any]]:
+    common = {"clockwork_name": spec.name, "clockwork_state_dir": spec.state_dir}
     if spec.connector == "local":
-        return ("@local", {"clockwork_name": spec.name})
+        return ("@local", common)
     if spec.connector == "docker":
         if not spec.container:
             raise ValueError(f"host {spec.name}: the docker connector needs a container")
-        return (f"@docker/{spec.container}", {"clockwork_name": spec.name})
+        return (f"@docker/{spec.container}", common)
     if not spec.address:
         raise ValueError(f"host {spec.name}: the ssh connector needs an address")
     data: dict[str, Any] = {
-        "clockwork_name": spec.name,
+        **common,
         "ssh_hostname": spec.address,
         "ssh_port": spec.port,
         "ssh_user": spec.user,
@@ -226,7 +230,10 @@ def _json_safe(value: Any) -> JsonValue:
 def _run_probe(host: Host, probe: Probe) -> ProbeResult:
     try:
         if isinstance(probe, FactProbe):
-            value = host.get_fact(FACTS[probe.fact], **probe.args)
+            args = dict(probe.args)
+            if probe.fact == "clockwork.Claims":
+                args["state_dir"] = host.data.get("clockwork_state_dir")
+            value = host.get_fact(FACTS[probe.fact], **args)
             return ProbeResult(id=probe.id, success=True, value=_json_safe(value))
         return _run_command_probe(host, probe)
     except Exception as exc:  # a probe failing is a result, not a crash
@@ -327,6 +334,9 @@ def _execute(request: RunRequest, secrets: _Secrets) -> RunResult:
                         for index, op_hash in enumerate(host.op_hash_order):
                             try:
                                 ok = run_host_op(state, host, op_hash)
+                            except claim_ops.Refused as exc:
+                                op_errors[(host.name, index)] = str(exc)  # already says field, thing and what to do
+                                return
                             except Exception as exc:
                                 op_errors[(host.name, index)] = f"{type(exc).__name__}: {exc}"
                                 return

@@ -1,7 +1,9 @@
 """compile/ as data, in the pyinfra style: each case file is a spec in and operations out.
 
 Cases live in ``cases/<kind>/<case>.yaml`` with ``spec`` (what a user writes;
-defaults are filled as the reconcile core would), ``apply`` and ``destroy``.
+defaults are filled as the reconcile core would), optionally ``proposed`` (fields a
+completer filled) and ``roots``, then ``apply`` and ``destroy``. The owner of the
+plan's claims is ``Kind/default/<case>``.
 """
 
 from __future__ import annotations
@@ -30,8 +32,13 @@ def test_case(case: str, path: Path) -> None:
     info = KIND_DIRS[path.parent.name]
     completion = with_defaults(info, data["spec"])
     resolved = info.resolved_model.model_validate(completion.completed, by_alias=True, by_name=False)
-    assert [op.wire() for op in compiler.compile_apply(info.kind, resolved)] == data["apply"]
-    assert [op.wire() for op in compiler.compile_destroy(info.kind, resolved)] == data["destroy"]
+    ctx = compiler.Context(
+        owner=f"{info.kind}/default/{path.stem}",
+        proposed=frozenset(data.get("proposed", [])),
+        roots=tuple(data.get("roots", compiler.Context().roots)),
+    )
+    assert [op.wire() for op in compiler.compile_apply(info.kind, resolved, ctx)] == data["apply"]
+    assert [op.wire() for op in compiler.compile_destroy(info.kind, resolved, ctx)] == data["destroy"]
 
 
 def test_every_kind_with_a_compiler_has_cases() -> None:
