@@ -142,7 +142,7 @@ _PRELUDE = (
     # The path as the node resolves it: the deepest existing ancestor through readlink -f, plus the rest.
     'rp() { p=$1; rest=\'\'; while [ "$p" != / ] && [ ! -e "$p" ] && [ ! -L "$p" ]; do '
     'rest="/${p##*/}$rest"; p=${p%/*}; [ -n "$p" ] || p=/; done; '
-    'r=$(readlink -f -- "$p" 2>/dev/null) || r=$p; printf \'%s%s\\n\' "${r%/}" "$rest"; }; '
+    'r=$(readlink -f -- "$p" 2>/dev/null) || r=$p; r="${r%/}$rest"; printf %s "${r:-/}"; }; '
 )
 
 

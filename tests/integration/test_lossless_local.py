@@ -176,3 +176,20 @@ def test_two_resources_cannot_own_one_file(cli: CliRunner, workdir: Path, tmp_pa
     assert clash.code == 1
     assert "is already managed by File/default/first" in clash.json()[0]["message"]
     assert Path(path).read_text() == "1\n"
+
+
+def test_the_read_command_sees_paths_as_this_node_resolves_them(tmp_path: Path) -> None:
+    from clockwork import claims
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    target = claims.ClaimTarget(type="file", key=str(tmp_path / "link" / "new" / "f.txt"), guard=True)
+    roots = [str(tmp_path / "link"), "/"]
+    output = subprocess.run(["sh", "-c", claims.read_command([target], str(tmp_path / "state"), roots)],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    state = claims.parse(output)
+    assert state.state_dir == str(tmp_path / "state")
+    assert state.roots == [str(tmp_path / "real"), "/"]
+    assert state.facts(target).get("kind") == "absent"
+    assert state.facts(target).text("real") == str(tmp_path / "real" / "new" / "f.txt")
+    assert state.facts(target).text("missing") == str(tmp_path / "link" / "new")
