@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, JsonValue, StrictBool, model_validator
+from pydantic import AfterValidator, Field, JsonValue, StrictBool, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, EnvMap, Guarded, PosixName, Tier, Trait
@@ -52,7 +52,7 @@ class WorkloadSpec(DeployableSpec):
     run_mode: Annotated[RunMode, Tier.SAFE] | None = Field(
         default=None, description="forever, nTimes or schedule (forever)."
     )
-    schedule: Annotated[str, Field(max_length=256), Tier.SAFE] | None = Field(
+    schedule: Annotated[str, Field(max_length=256), AfterValidator(_cron), Tier.SAFE] | None = Field(
         default=None, description="Cron expression (5 fields or @hourly/@daily/...) for runMode schedule."
     )
     max_runs: Annotated[int, Tier.SAFE] | None = Field(
@@ -83,8 +83,6 @@ class WorkloadSpec(DeployableSpec):
             raise ValueError("module and entryPoint go together")
         if self.params is not None and self.module is None:
             raise ValueError("params are for module and entryPoint")
-        if self.schedule is not None:
-            _cron(self.schedule)
         return self
 
 

@@ -250,8 +250,16 @@ class AICompleter:
 
 
 def _schema_problems(exc: ValidationError) -> str:
-    """Each problem of a model's answer with the field and the rule (the field's schema)."""
-    return "; ".join(f"{line} (rule: schema)" for line in describe_validation_error(exc, "spec"))
+    """Each problem of a model's answer with the field and the rule (the field's schema, or
+    not-completable for a field it was not asked to fill)."""
+    problems = []
+    for item, line in zip(exc.errors(include_url=False), describe_validation_error(exc, "spec"), strict=True):
+        if item["type"] == "extra_forbidden":
+            where = line.split(":", 1)[0]
+            problems.append(f"{where}: not asked for: a completer may not set it here (rule: not-completable)")
+        else:
+            problems.append(f"{line} (rule: schema)")
+    return "; ".join(problems)
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
