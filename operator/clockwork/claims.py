@@ -425,11 +425,14 @@ def decide(owner: str, target: ClaimTarget, facts: Facts, node: str, state: Node
         )
     if not exists(target, facts):
         return "created" if target.present else "absent"
-    if target.on_existing == "refuse" and target.present:
+    if target.on_existing == "refuse":
+        if target.present:
+            what = "backup to replace it (destroy puts it back), or adopt to take it over for good"
+        else:
+            what = "backup to remove it (it is kept aside and destroy puts it back), or adopt to remove it for good"
         raise Refused(
             f"{target.where()}{describe_existing(target, facts)} on {node} and Clockwork did not create it; "
-            "nothing was changed. Set spec.onExisting: backup to replace it (destroy puts it back), "
-            "or adopt to take it over for good"
+            f"nothing was changed. Set spec.onExisting: {what}"
         )
     return "adopted" if target.on_existing == "adopt" else "backup"
 

@@ -56,8 +56,11 @@ CASES: list[tuple[str, ClaimTarget, Facts, str]] = [
      "refused: spec.path: /srv/app/motd already exists as a file (mode 600, uid 0) on n1 and Clockwork did not "
      "create it"),
     ("removal of an absent file", FILE.model_copy(update={"present": False}), ABSENT, "absent"),
-    ("removal of an existing file keeps it aside", FILE.model_copy(update={"present": False, "on_existing": "refuse"}),
-     EXISTING, "backup"),
+    ("removal of an existing file keeps it aside", FILE.model_copy(update={"present": False}), EXISTING, "backup"),
+    ("removal of someone else's system file is refused", FILE.model_copy(update={"present": False,
+                                                                                "on_existing": "refuse"}),
+     EXISTING, "refused: spec.path: /srv/app/motd already exists as a file (mode 600, uid 0) on n1 and Clockwork did "
+     "not create it; nothing was changed. Set spec.onExisting: backup to remove it"),
     ("a file cannot replace a directory", FILE, facts(kind="dir", real="/srv/app/motd"),
      "refused: spec.path: /srv/app/motd is a directory on n1; a File cannot replace a directory"),
     ("completer path through a symlink out of the roots", FILE.model_copy(update={"guard": True}),
