@@ -245,3 +245,26 @@ def test_remediation_keeps_review_tier_values() -> None:
     assert guard.sensitive_fields(KINDS["Workload"].spec_model) >= {"command", "env", "module", "params"}
     assert "memoryLimitMb" not in guard.sensitive_fields(KINDS["Workload"].spec_model)
     assert guard.sensitive_fields(CONTAINER.spec_model) >= {"image", "command", "ports", "volumes"}
+
+
+def test_a_recompletion_in_remediation_cannot_change_review_values() -> None:
+    from clockwork.api.common import CompletionStatus
+    from clockwork.reconcile.machine import _Pass
+
+    workload = KINDS["Workload"]
+    user = {"description": "an agent"}
+    proposed = {"command": "python3 agent.py", "env": {"MODE": "x"}, "memoryLimitMb": 64}
+    base = with_defaults(workload, {**user, **proposed}, "agent").completed
+    status = status_model(workload)(
+        completed=workload.spec_model.model_validate(base),
+        completion=CompletionStatus(spec_hash=spec_hash(user), completer="ai", model="m",
+                                    filled=[FilledField(field=f, source="ai", model="m") for f in proposed]),
+    )  # fmt: skip
+    inputs = Inputs(info=workload, spec=workload.spec_model.model_validate(user), generation=1, now=NOW,
+                    ref="Workload/d/agent", targets=["@local"], completer="ai:m")  # fmt: skip
+    action = _Pass(inputs, status, Observations()).recomplete("the agent keeps crashing", attempt=1)
+    # Review-tier values go back as if the user had written them: the model may only change safe ones.
+    assert action.spec["command"] == "python3 agent.py"
+    assert action.spec["env"] == {"MODE": "x"}
+    assert "memoryLimitMb" not in action.spec
+    assert action.diagnostics == "the agent keeps crashing"
