@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -47,3 +48,14 @@ def file_probes(path: str, content: str | None, mode: int = 644, user: str = "ro
         ProbeResult(id=fact_probe("files.File", path=path).id, success=True, value=stat),
         ProbeResult(id=fact_probe("files.Sha256File", path=path).id, success=True, value=sha),
     ]
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, int, int, int, str]]:
+    """Every path under root (relative): kind, mode, uid, gid and content (or link target)."""
+    found = {}
+    for path in sorted([root, *root.rglob("*")]):
+        st = path.lstat()
+        kind = "link" if path.is_symlink() else ("dir" if path.is_dir() else "file")
+        body = os.readlink(path) if kind == "link" else (path.read_text() if kind == "file" else "")
+        found[str(path.relative_to(root))] = (kind, st.st_mode & 0o7777, st.st_uid, st.st_gid, body)
+    return found

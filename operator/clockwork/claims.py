@@ -304,12 +304,17 @@ def exists(target: ClaimTarget, facts: Facts) -> bool:
     return facts.get("container") is not None
 
 
+def _path_kind(facts: Facts) -> tuple[str, str]:
+    """What stands at a path ("file", "directory", ...) and its mode and owner, in words."""
+    kind = {"file": "file", "dir": "directory", "link": "symbolic link"}.get(facts.get("kind") or "", "path")
+    stat = _stat(facts)
+    return kind, f" (mode {stat['mode']}, uid {stat['uid']})" if stat else ""
+
+
 def describe_existing(target: ClaimTarget, facts: Facts) -> str:
     if target.type in PATH_TYPES:
-        kind = {"file": "a file", "dir": "a directory", "link": "a symbolic link"}.get(facts.get("kind") or "", "it")
-        stat = _stat(facts)
-        extra = f" (mode {stat['mode']}, uid {stat['uid']})" if stat else ""
-        return f"{target.key} already exists as {kind}{extra}"
+        kind, extra = _path_kind(facts)
+        return f"{target.key} already exists as a {kind}{extra}"
     if target.type == "user":
         return f"the account {target.key} already exists"
     if target.type == "package":
@@ -534,9 +539,7 @@ def preview(owner: str, targets: list[ClaimTarget], state: NodeState, node: str)
 
 def _existing(target: ClaimTarget, facts: Facts) -> str:
     if target.type in PATH_TYPES:
-        kind = {"file": "file", "dir": "directory", "link": "symbolic link"}.get(facts.get("kind") or "", "path")
-        stat = _stat(facts)
-        extra = f" (mode {stat['mode']}, uid {stat['uid']})" if stat else ""
+        kind, extra = _path_kind(facts)
         return f"the existing {kind} {target.key}{extra}"
     noun = {"user": "account", "package": "package", "container": "container"}[target.type]
     return f"the existing {noun} {target.key}"

@@ -20,30 +20,16 @@ import pytest
 import yaml
 
 from tests.conftest import CLOCKWORK
-from tests.support.edge_lab import EdgeLab, edge_lab
+from tests.helpers import snapshot
+from tests.support.edge_lab import EdgeLab, isolated_lab
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def lab1() -> Any:
-    reason = EdgeLab.available()
-    if reason:
-        pytest.skip(reason)
-    with edge_lab(1) as lab:
-        if not lab.isolated:
-            pytest.skip("nodes share the host's filesystem here (no network namespaces)")
+    with isolated_lab(1) as lab:
         yield lab
-
-
-def snapshot(root: Path) -> dict[str, tuple[str, int, int, int, str]]:
-    found = {}
-    for path in sorted([root, *root.rglob("*")]):
-        st = path.lstat()
-        kind = "link" if path.is_symlink() else ("dir" if path.is_dir() else "file")
-        body = os.readlink(path) if kind == "link" else (path.read_text() if kind == "file" else "")
-        found[str(path.relative_to(root))] = (kind, st.st_mode & 0o7777, st.st_uid, st.st_gid, body)
-    return found
 
 
 def run(lab: EdgeLab, workdir: Path, command: str, *docs: dict[str, Any]) -> tuple[int, Any]:

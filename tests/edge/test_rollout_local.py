@@ -15,19 +15,14 @@ from typing import Any
 import pytest
 
 from tests.edge.test_local_fleet import Fleet, by_ref, edge_node
-from tests.support.edge_lab import EdgeLab, edge_lab
+from tests.support.edge_lab import EdgeLab, isolated_lab
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def lab4() -> Iterator[EdgeLab]:
-    reason = EdgeLab.available()
-    if reason:
-        pytest.skip(reason)
-    with edge_lab(4) as lab:
-        if not lab.isolated:
-            pytest.skip("nodes share the host's filesystem here (no network namespaces): per-node files cannot differ")
+    with isolated_lab(4) as lab:
         yield lab
 
 

@@ -21,23 +21,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import CliRunner
-from tests.helpers import resource, write_resources
+from tests.helpers import resource, snapshot, write_resources
 
 pytestmark = pytest.mark.integration
-
-
-def snapshot(root: Path) -> dict[str, tuple[str, int, int, int, str]]:
-    """Every path under root: kind, mode, uid, gid and content (or link target)."""
-    found = {}
-    for path in sorted([root, *root.rglob("*")]):
-        st = path.lstat()
-        if path.is_symlink():
-            found[str(path)] = ("link", st.st_mode & 0o7777, st.st_uid, st.st_gid, os.readlink(path))
-        elif path.is_dir():
-            found[str(path)] = ("dir", st.st_mode & 0o7777, st.st_uid, st.st_gid, "")
-        else:
-            found[str(path)] = ("file", st.st_mode & 0o7777, st.st_uid, st.st_gid, path.read_text())
-    return found
 
 
 def apply(cli: CliRunner, manifest: Path, env: dict[str, str] | None = None) -> Any:

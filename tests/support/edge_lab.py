@@ -389,3 +389,17 @@ def edge_lab(size: int, mode: str | None = None) -> Iterator[EdgeLab]:
         yield lab.start()
     finally:
         lab.stop()
+
+
+@contextlib.contextmanager
+def isolated_lab(size: int) -> Iterator[EdgeLab]:
+    """A lab whose nodes have their own file systems, or the test is skipped saying why not."""
+    import pytest
+
+    reason = EdgeLab.available()
+    if reason:
+        pytest.skip(reason)
+    with edge_lab(size) as lab:
+        if not lab.isolated:
+            pytest.skip("nodes share the host's filesystem here (no network namespaces): per-node files cannot differ")
+        yield lab
