@@ -166,3 +166,31 @@ def test_credentials_in_the_endpoint_url_are_never_printed(cli: CliRunner, workd
         result = cli(*args, env=env)
         assert secret not in result.stdout + result.stderr, args
     assert "ops:***@127.0.0.1" in cli("apply", "-f", "f.yaml", "-o", "json", env=env).stdout
+
+
+def test_a_model_chosen_repository_waits_for_approval_then_applies(cli: CliRunner, workdir: Path) -> None:
+    from tests.helpers import resource
+
+    dest = workdir / "app"
+    url = f"https://127.0.0.1:{free_port()}/team/app.git"  # nothing answers: the clone fails after approval
+    manifest = write_resources(workdir / "g.yaml", resource("GitRepo", "app", description="our app", dest=str(dest)))
+    with serve([Step({"url": url})]) as fake:
+        env = {"CW_MODEL": "fake-model", "CW_BASE_URL": fake.url, "CW_ALLOWED_ROOTS": str(workdir)}
+        waiting = cli("apply", "-f", str(manifest), "-o", "json", env=env)
+        assert waiting.code == 1
+        applied = next(c for c in waiting.json()[0]["status"]["conditions"] if c["type"] == "Applied")
+        assert applied["reason"] == "AwaitingApproval"
+        assert (
+            f"spec.url = {url} (repository on 127.0.0.1/team/app.git, not in CW_ALLOWED_GIT_HOSTS)"
+            in applied["message"]
+        )
+        assert not dest.exists()
+        plan = cli("plan", "-f", str(manifest), env=env)
+        assert "waits for approval" in plan.stdout and f"spec.url = {url}" in plan.stdout
+        completed_hash = waiting.json()[0]["completion"]["completedHash"]
+        assert cli("approve", "-f", str(manifest), "--hash", "0000000000000000", env=env).code == 1
+        assert cli("approve", "-f", str(manifest), "--hash", completed_hash, env=env).code == 0
+        after = cli("apply", "-f", str(manifest), "-o", "json", env=env)
+        applied = next(c for c in after.json()[0]["status"]["conditions"] if c["type"] == "Applied")
+        assert applied["reason"] == "ApplyFailed"  # approved: it ran (and the clone found no server)
+        assert len(fake.requests) == 1  # one completion, approved, never asked again
