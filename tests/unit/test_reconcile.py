@@ -255,3 +255,21 @@ def test_a_node_whose_apply_failed_is_not_judged_healthy_from_it() -> None:
     assert conditions(final.status)["Applied"][0] == "False"
     assert conditions(final.status)["Ready"][0] == "False"
     assert final.status.nodes[0].healthy is not True
+
+
+def test_a_resource_applied_before_claims_takes_over_what_it_made() -> None:
+    """Applied by a Clockwork that kept no claims: what it made is on the node without a
+    record, so the next apply adopts it instead of refusing it as someone else's."""
+    from clockwork.api.common import AppliedStatus
+    from clockwork.plan import Operation
+
+    first, _ = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
+    old = Operation(id="file.remove", op="files.file", args={"path": "/srv/a.txt", "present": False})
+    legacy = first.status.model_copy(update={"applied": AppliedStatus(plan_hash="old", time=T0, undo=[old])}, deep=True)
+    _, seen = run_to_end(inputs(SPEC, always_apply=True), legacy, check=checked("/srv/a.txt", "hello\n"))
+    claim = next(a for a in seen if isinstance(a, Apply)).request.operations[0]
+    assert claim.op == "clockwork.claim"
+    assert claim.args["targets"][0]["onExisting"] == "adopt"
+    _, again = run_to_end(inputs(SPEC, always_apply=True), first.status, check=checked("/srv/a.txt", "hello\n"))
+    claim = next(a for a in again if isinstance(a, Apply)).request.operations[0]
+    assert "onExisting" not in claim.args["targets"][0]  # the default (backup) once claims exist

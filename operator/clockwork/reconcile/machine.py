@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import JsonValue, ValidationError
 
 from clockwork import claims, health
 from clockwork import compile as compiler
@@ -882,10 +882,29 @@ class _Pass:
         applied = self.s.applied
         if applied is None or not applied.undo:
             return []
+        if not any(op.op == "clockwork.release" for op in applied.undo):
+            # Recorded by a Clockwork from before claims: its undo removes without asking what
+            # was there. Left alone (at worst an old file stays); the next destroy releases.
+            return []
         undo = compiler.compile_destroy(self.inp.info.kind, resolved, self.context())
         if [op.wire() for op in applied.undo] == [op.wire() for op in undo]:
             return []
-        return [op.model_copy(update={"id": f"cleanup:{op.id}"}) for op in applied.undo]
+        # Only what the new plan no longer claims is released (the rest stays as it is).
+        keep = {t.key for t in compiler.claim_targets(self.inp.info.kind, resolved, self.context())}
+        stale: list[Operation] = []
+        for op in applied.undo:
+            if op.op == "clockwork.release":
+                listed = op.args.get("targets")
+                targets: list[JsonValue] = [
+                    t
+                    for t in (listed if isinstance(listed, list) else [])
+                    if isinstance(t, dict) and t.get("key") not in keep
+                ]
+                if not targets:
+                    continue
+                op = op.model_copy(update={"args": {**op.args, "targets": targets}})
+            stale.append(op)
+        return [op.model_copy(update={"id": f"cleanup:{op.id}"}) for op in stale]
 
 
 def _bounded(history: list[RemediationEntry]) -> list[RemediationEntry]:
