@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, JsonValue, SecretStr, SerializationInfo, field_serializer
 
 from clockwork.model import CWModel
+from clockwork.text import known_hosts_line
 
 # Operations the worker will execute; anything else is refused before it runs.
 OperationName = Literal[
@@ -124,6 +125,30 @@ class HostSpec(CWModel):
             return None
         revealed = isinstance(info.context, dict) and info.context.get("reveal_secrets") is True
         return value.get_secret_value() if revealed else "**********"
+
+
+def known_hosts_pattern(spec: HostSpec) -> str:
+    """How known_hosts (and paramiko) name a host: ``addr``, or ``[addr]:port`` off port 22."""
+    address = spec.address or spec.name
+    return address if spec.port == 22 else f"[{address}]:{spec.port}"
+
+
+def known_hosts_lines(spec: HostSpec) -> list[str]:
+    """The spec's lines, each with the host pattern in front when it was given as a bare key."""
+    lines = []
+    for line in spec.known_hosts:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            known_hosts_line(line)
+        except ValueError as exc:
+            raise ValueError(f"host {spec.name}: a known_hosts entry {exc}") from None
+        first = line.split()[0]
+        if first.startswith(("ssh-", "ecdsa-", "sk-")):
+            line = f"{known_hosts_pattern(spec)} {line}"
+        lines.append(line)
+    return lines
 
 
 class RunRequest(CWModel):

@@ -40,7 +40,7 @@ from pyinfra.context import ctx_host, ctx_state  # noqa: E402
 from pyinfra.facts import files as file_facts  # noqa: E402
 from pyinfra.operations import apk, apt, dnf, docker, files, git, server  # noqa: E402
 
-from clockwork import text  # noqa: E402
+from clockwork import plan  # noqa: E402
 from clockwork.plan import (  # noqa: E402
     CommandProbe,
     FactProbe,
@@ -100,30 +100,6 @@ class _Recorder(BaseStateCallback):
         self.connect_errors[host.name] = str(error) or type(error).__name__
 
 
-def known_hosts_pattern(spec: HostSpec) -> str:
-    """How known_hosts (and paramiko) name a host: ``addr``, or ``[addr]:port`` off port 22."""
-    address = spec.address or spec.name
-    return address if spec.port == 22 else f"[{address}]:{spec.port}"
-
-
-def known_hosts_lines(spec: HostSpec) -> list[str]:
-    """The spec's lines, each with the host pattern in front when it was given as a bare key."""
-    lines = []
-    for line in spec.known_hosts:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            text.known_hosts_line(line)
-        except ValueError as exc:
-            raise ValueError(f"host {spec.name}: a known_hosts entry {exc}") from None
-        first = line.split()[0]
-        if first.startswith(("ssh-", "ecdsa-", "sk-")):
-            line = f"{known_hosts_pattern(spec)} {line}"
-        lines.append(line)
-    return lines
-
-
 class _Secrets:
     """A private folder for keys and known_hosts files, removed whatever happens."""
 
@@ -179,7 +155,7 @@ def _inventory_entry(spec: HostSpec, index: int, secrets: _Secrets) -> tuple[str
         secrets.keys.append(data["ssh_key"])
     elif spec.key_file:
         data["ssh_key"] = spec.key_file
-    lines = known_hosts_lines(spec)
+    lines = plan.known_hosts_lines(spec)
     known = secrets.write(f"known_hosts-{index}", "".join(line + "\n" for line in lines))
     secrets.known_hosts[spec.name] = known
     data["ssh_known_hosts_file"] = known
@@ -211,7 +187,7 @@ def _learned(spec: HostSpec, secrets: _Secrets) -> list[str]:
             now = [line.strip() for line in handle if line.strip()]
     except OSError:
         return []
-    before = set(known_hosts_lines(spec))
+    before = set(plan.known_hosts_lines(spec))
     return [line for line in now if line not in before]
 
 
