@@ -65,7 +65,14 @@ def test_a_file_at_etc_passwd(cli: CliRunner, workdir: Path, systemd_node: Syste
 
 def test_accounts_that_were_there_come_back(cli: CliRunner, workdir: Path, systemd_node: SystemdNode) -> None:
     sh = systemd_node.sh
-    sh("userdel -r olduser; userdel -r keeper; userdel -r fresh; true")
+    try:
+        _accounts(cli, workdir, systemd_node)
+    finally:  # the node is shared by the session: leave no accounts (nor used uids) behind
+        sh("for u in olduser keeper fresh; do userdel -r $u; done 2>/dev/null; true")
+
+
+def _accounts(cli: CliRunner, workdir: Path, systemd_node: SystemdNode) -> None:
+    sh = systemd_node.sh
     assert sh("useradd -m -u 1501 -s /bin/sh keeper && usermod -aG adm keeper && echo keeper:s3cret | chpasswd"
               " && useradd -m -u 1502 -s /bin/sh olduser && echo olduser:0ld | chpasswd").returncode == 0  # fmt: skip
     keeper, old = account(systemd_node, "keeper"), account(systemd_node, "olduser")
