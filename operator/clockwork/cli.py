@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,10 +24,7 @@ from rich.table import Table
 
 from clockwork import __version__, crdgen, docgen, metrics
 from clockwork.api.base import utcnow
-from clockwork.api.edgenode import EdgeNodeStatus
-from clockwork.api.registry import FLEET_KINDS, KINDS, status_model
-from clockwork.api.rollout import RolloutStatus
-from clockwork.api.task import TaskStatus
+from clockwork.api.registry import ALL_KINDS, FLEET_KINDS, Column, FleetKind, KindBase, column_value, is_ok
 from clockwork.config import Settings
 from clockwork.errors import ClockworkError, InvalidResource, PermanentError
 from clockwork.local import Loaded, LocalDriver, Outcome, Watcher, load
@@ -165,9 +163,15 @@ def _exit_for(outcomes: list[Outcome]) -> NoReturn:
     sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED)
 
 
+def _kind(outcome: Outcome) -> str:
+    return outcome.ref.split("/", 1)[0]
+
+
 def _result_word(outcome: Outcome) -> str:
-    if isinstance(outcome.status, EdgeNodeStatus | RolloutStatus | TaskStatus) and outcome.intent != "destroy":
-        return outcome.status.phase or "-"
+    if _kind(outcome) in FLEET_KINDS and outcome.intent not in ("destroy", "plan"):
+        return str(getattr(outcome.status, "phase", None) or "-")
+    if outcome.intent == "plan":
+        return "planned" if outcome.ok else "incomplete"
     if outcome.intent == "destroy":
         return "destroyed" if outcome.forgotten and outcome.known else ("absent" if not outcome.known else "failed")
     if outcome.apply is None:
@@ -177,10 +181,11 @@ def _result_word(outcome: Outcome) -> str:
     return "changed" if outcome.changed else "unchanged"
 
 
-def _condition(status: Any, type_: str) -> str:
-    """A condition's status from any kind's status (EdgeNodes: Ready is Reachable)."""
-    if isinstance(status, EdgeNodeStatus) and type_ == "Ready":
-        type_ = "Reachable"
+def _condition(kind: str, status: Any, type_: str) -> str:
+    """A condition's status from any kind's status (the kind says which plays Ready's part)."""
+    info = ALL_KINDS.get(kind)
+    if type_ == "Ready" and isinstance(info, FleetKind):
+        type_ = info.ready_condition
     found = next((c for c in getattr(status, "conditions", []) if c.type == type_), None)
     return found.status if found else "-"
 
@@ -223,8 +228,8 @@ def _print_outcomes(outcomes: list[Outcome], output: str, title: str) -> None:
         table.add_row(
             o.ref,
             _result_word(o),
-            "-" if gone else _condition(o.status, "Ready"),
-            "-" if gone else _condition(o.status, "Healthy"),
+            "-" if gone else _condition(_kind(o), o.status, "Ready"),
+            "-" if gone else _condition(_kind(o), o.status, "Healthy"),
             f"[{colour}]{_escape(o.message)}[/]",
         )
     out.print(table)
@@ -254,8 +259,11 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
         _print_outcomes(outcomes, output, "plan")
         _exit_for(outcomes)
     for o in outcomes:
-        if isinstance(o.status, EdgeNodeStatus):
-            continue  # nothing to complete or compile for a node
+        if _kind(o) in FLEET_KINDS:  # nothing is completed or compiled: what applying will do
+            out.print(f"[bold]{o.ref}[/]  [green]planned[/]")
+            out.print(f"  {_escape(o.message)}")
+            out.print()
+            continue
         out.print(f"[bold]{o.ref}[/]  {'[green]complete[/]' if o.ok else '[red]incomplete[/]'}")
         if not o.ok:
             out.print(f"  [red]{_escape(o.message)}[/]")
@@ -312,29 +320,36 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 @click.option("--hash", "reviewed", default=None, help="Approve only if the completion still has this hash.")
 @with_model
 def approve(paths: tuple[Path, ...], state_dir: Path | None, output: str, reviewed: str | None, **flags: Any) -> None:
-    """Approve the reviewed completion of resources with approval: manual (see `clockwork plan`)."""
+    """Approve the reviewed completions that wait for a person (see `clockwork plan`): approval: manual,
+    or values a model proposed that need review. With --hash, only the completion with that hash."""
     as_json = output == "json"
     items = _load(paths, as_json)
     settings = _settings(state_dir, **flags)
     store = LocalStore(settings.state_dir)
-    results: list[tuple[str, bool, str]] = []
+    results: list[tuple[str, str, str]] = []
     try:
         with store.locked():
             driver = LocalDriver(store, settings)
             for item in items:
-                ok, detail = driver.approve(item, reviewed)
-                results.append((item.ref, ok, detail))
+                result, detail = driver.approve(item, reviewed)
+                results.append((item.ref, result, detail))
     except PermanentError as exc:
         _fail_input(str(exc), as_json=as_json)
     if as_json:
-        click.echo(json.dumps([{"resource": r, "ok": ok, "detail": d} for r, ok, d in results], indent=2))
+        click.echo(json.dumps([{"resource": r, "result": st, "ok": st != "refused", "detail": d}
+                               for r, st, d in results], indent=2))  # fmt: skip
     else:
-        for ref, ok, detail in results:
-            if ok:
+        for ref, word, detail in results:
+            if word == "approved":
                 out.print(f"[green]approved[/] {ref} at {detail}")
-            else:
+            elif word == "refused":
                 err.print(f"[red]not approved[/] {ref}: {_escape(detail)}")
-    sys.exit(EXIT_OK if all(ok for _, ok, _ in results) else EXIT_FAILED)
+            else:
+                out.print(f"[dim]skipped[/] {ref}: {_escape(detail)}")
+    states = [result for _, result, _ in results]
+    # --hash names one completion: it must be among them; nothing may be refused.
+    failed = "refused" in states or (reviewed is not None and "approved" not in states)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
 @main.command()
@@ -437,36 +452,60 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
         _fail_input(str(exc), as_json=output == "json")
     finally:
         store.close()
+    ok = all(is_ok(r.kind, r.status) for r in records)
     if output == "json":
         click.echo(
             json.dumps(
-                [{"resource": "/".join(r.key), "generation": r.generation, "status": r.status} for r in records],
+                [{"resource": "/".join(r.key), "generation": r.generation, "ok": is_ok(r.kind, r.status),
+                  "status": r.status} for r in records],
                 indent=2,
             )
-        )
-        return
-    table = Table(title=f"status ({settings.state_dir})", title_justify="left")
-    for column in ("RESOURCE", "READY", "HEALTHY", "TARGET", "GEN", "MESSAGE"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        if r.kind in FLEET_KINDS:
-            node = EdgeNodeStatus.model_validate(r.status)
-            table.add_row("/".join(r.key), node.phase or "-", "-", str(r.spec.get("address", "-")),
-                          str(r.generation), _escape(node.message))  # fmt: skip
-            continue
-        st = status_model(KINDS[r.kind]).model_validate(r.status)
-        ready = st.condition("Ready")
-        table.add_row(
-            "/".join(r.key),
-            _condition(st, "Ready"),
-            _condition(st, "Healthy"),
-            st.target or "-",
-            str(r.generation),
-            _escape(ready.message if ready else ""),
-        )
-    out.print(table)
+        )  # fmt: skip
+        sys.exit(EXIT_OK if ok else EXIT_FAILED)
     if not records:
-        out.print("no resources applied yet")
+        out.print("no resources applied yet" if wanted is None else "none of these resources is applied yet")
+    now = utcnow()
+    for kind in sorted({r.kind for r in records}, key=list(ALL_KINDS).index):
+        info = ALL_KINDS[kind]
+        table = Table(title=f"{kind} ({settings.state_dir})", title_justify="left")
+        columns = [c for c in info.printer_columns]
+        for column in ("NAME", *(c.name.upper() for c in columns), "MESSAGE"):
+            table.add_column(column, overflow="fold")
+        for r in (r for r in records if r.kind == kind):
+            body = {"metadata": {"name": r.name, "namespace": r.namespace, "creationTimestamp": r.created.isoformat()},
+                    "spec": r.spec, "status": r.status}  # fmt: skip
+            cells = [_cell(c, column_value(c, body), now) for c in columns]
+            colour = "green" if is_ok(kind, r.status) else "red"
+            table.add_row(f"{r.namespace}/{r.name}", *cells, f"[{colour}]{_escape(_status_message(info, r.status))}[/]")
+        out.print(table)
+    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+def _cell(column: Column, value: Any, now: datetime) -> str:
+    if value is None:
+        return "-"
+    if column.type == "date":
+        try:
+            seconds = int((now - datetime.fromisoformat(str(value))).total_seconds())
+        except ValueError:
+            return str(value)
+        return _age(seconds)
+    return str(value)
+
+
+def _age(seconds: int) -> str:
+    """How kubectl shows an age: 45s, 12m, 3h, 5d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+def _status_message(info: KindBase, status: dict[str, Any]) -> str:
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if ready is not None and ready.get("status") != "True":
+        return str(ready.get("message") or "")
+    return str(status.get("message") or (ready or {}).get("message") or "")
 
 
 @main.command()

@@ -13,18 +13,18 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from clockwork import deps, inputs, metrics, rollouts, tasks, workflows
 from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
-from clockwork.api.registry import KINDS, KindInfo, kind_info, parse_resource, status_model
+from clockwork.api.registry import FLEET_KINDS, KINDS, KindInfo, kind_info, parse_resource, status_model
 from clockwork.api.rollout import Rollout, RolloutStatus
 from clockwork.api.task import Task, TaskStatus
 from clockwork.api.workflow import Workflow, WorkflowStatus, WorkflowStep
 from clockwork.completion import context as model_context
-from clockwork.completion import pipeline
+from clockwork.completion import guard, pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
 from clockwork.engine import DriverBase, Engine, UnavailableRunner
@@ -37,6 +37,8 @@ from clockwork.runners.base import Runner
 from clockwork.store import LocalStore, StoredResource
 
 LOCAL_HOST = "@local"
+# What `clockwork approve` did with one resource.
+Approval = Literal["approved", "not-needed", "other", "refused"]
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -343,6 +345,8 @@ class LocalDriver(DriverBase):
 
     async def reconcile_all(self, items: list[Loaded], intent: Intent) -> list[Outcome]:
         """Everything in order; Tasks and Workflows last and at once (they share the nodes' slots)."""
+        if intent == "plan":
+            return [await self.reconcile(item, intent) for item in items]
         outcomes = {item.ref: await self.reconcile(item, intent) for item in items
                     if item.task is None and item.workflow is None}  # fmt: skip
         work = [item for item in items if item.task is not None or item.workflow is not None]
@@ -542,6 +546,13 @@ class LocalDriver(DriverBase):
         return Outcome(ref=item.ref, intent=intent, ok=final.phase == "Completed", status=final,
                        message=final.message, events=run.events)  # fmt: skip
 
+    def _plan_fleet(self, item: Loaded) -> Outcome:
+        """plan for a fleet kind: what applying it will do, in words; nothing is run."""
+        info = FLEET_KINDS[item.kind]
+        record = self.store.get(item.kind, item.metadata.namespace, item.metadata.name)
+        status = info.status.model_validate(record.status) if record else info.status()
+        return Outcome(ref=item.ref, intent="plan", ok=True, status=status, message=info.plan(item.resource))
+
     def _remember_host_keys(self, result: Any) -> None:
         """Host keys a deployable's run learned (trust on first use) go to the node's status."""
         for obs in (result.observations.apply, result.observations.check):
@@ -556,6 +567,8 @@ class LocalDriver(DriverBase):
                             self.store.put(record.model_copy(update={"status": status.wire()}))
 
     async def reconcile(self, item: Loaded, intent: Intent) -> Outcome:
+        if intent == "plan" and not item.deployable:
+            return self._plan_fleet(item)
         if item.edge_node is not None:
             return await self._probe_node(item, intent)
         if item.rollout is not None:
@@ -680,17 +693,31 @@ class LocalDriver(DriverBase):
             self.store.put_completion(key, action.spec_hash, cid, completion.model_dump_json())
         return completion
 
-    def approve(self, item: Loaded, reviewed: str | None) -> tuple[bool, str]:
-        """Approve the current completion of ``item`` (the local clockwork.dev/approve)."""
+    def approve(self, item: Loaded, reviewed: str | None) -> tuple[Approval, str]:
+        """Approve the current completion of ``item`` (the local clockwork.dev/approve).
+
+        Only a completion that waits for a person is approved (approval: manual, or
+        review-tier values a model proposed); with ``reviewed``, only the one whose
+        completed hash it is.
+        """
+        if not item.deployable:
+            return "not-needed", "nothing to approve: only completed values wait for approval"
+        info = kind_info(item.kind)
         key = (item.kind, item.metadata.namespace, item.metadata.name)
         cached = self.store.get_completion(key, spec_hash(item.spec.wire()), self.completer_key(item.spec))
         if cached is None:
-            return False, "no completion of the current spec yet: run `clockwork plan` first and review it"
-        current = spec_hash(Completion.model_validate_json(cached).completed)
+            return "refused", "no completion of the current spec yet: run `clockwork plan` first and review it"
+        completion = Completion.model_validate_json(cached)
+        current = spec_hash(completion.completed)
+        manual = (completion.completed.get("completion") or {}).get("approval") == "manual"  # type: ignore[union-attr]
+        from_model = [f.field for f in completion.filled if f.source == "ai"]
+        review = guard.review(info.spec_model, completion.completed, from_model, self.settings.policy)
+        if not manual and not review:
+            return "not-needed", "needs no approval (approval is not manual, and no value a model proposed waits)"
         if reviewed and reviewed != current:
-            return False, f"hash {reviewed} is not the current completion ({current}); review it again"
+            return "other", f"its completed hash is {current}, not {reviewed}"
         self.store.approve(key, current)
-        return True, current
+        return "approved", current
 
     def _persist(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +97,42 @@ class FleetKind(KindBase):
 
     spec_model: type[CWModel]
     status: type[CWModel]
+    # What applying the resource will do, in one sentence (``clockwork plan``).
+    plan: Callable[[Any], str]
+    # Phases in which the resource is where it should be (``clockwork status`` exits 1 otherwise).
+    ok_phases: tuple[str, ...] = ()
+    # The condition that plays Ready's part (an EdgeNode is Reachable).
+    ready_condition: str = "Ready"
+
+
+def _edge_node_plan(node: EdgeNode) -> str:
+    spec = node.spec
+    return (
+        f"reached over SSH at {spec.address}:{spec.effective_port} as {spec.effective_user}; probed now and "
+        f"every {spec.effective_heartbeat}s"
+    )
+
+
+def _rollout_plan(rollout: Rollout) -> str:
+    spec = rollout.spec
+    selector = ",".join(f"{k}={v}" for k, v in sorted(spec.node_selector.items()))
+    strategy = spec.strategy
+    batch = (strategy.batch_size or strategy.max_unavailable) if strategy else None
+    names = ", ".join(f"{r.kind}/{r.name}" for r in spec.resources)
+    return f"rolls version {spec.version} ({names}) out to the EdgeNodes with {selector}, {batch or 1} at a time"
+
+
+def _task_plan(task: Task) -> str:
+    spec = task.spec
+    what = f"`{spec.command}`" if spec.command else "its script"
+    needs = ", ".join(spec.required_capabilities or []) or "no particular capability"
+    where = f"on {spec.node_name}" if spec.node_name else f"on an Online EdgeNode with {needs}"
+    return f"runs {what} once {where} (at most {spec.timeout}s)"
+
+
+def _workflow_plan(workflow: Workflow) -> str:
+    steps = [s.name + (f" (after {', '.join(s.depends_on)})" if s.depends_on else "") for s in workflow.spec.steps]
+    return f"runs {len(steps)} step(s) as Tasks: {'; '.join(steps)}"
 
 
 KINDS: dict[str, KindInfo] = {
@@ -190,6 +228,9 @@ FLEET_KINDS: dict[str, FleetKind] = {
     for info in (
         FleetKind(
             kind="EdgeNode",
+            plan=_edge_node_plan,
+            ok_phases=("Online",),
+            ready_condition="Reachable",
             plural="edgenodes",
             singular="edgenode",
             short_names=("en", "edge"),
@@ -206,6 +247,8 @@ FLEET_KINDS: dict[str, FleetKind] = {
         ),
         FleetKind(
             kind="Rollout",
+            plan=_rollout_plan,
+            ok_phases=("Completed",),
             plural="rollouts",
             singular="rollout",
             short_names=("ro", "cwro"),
@@ -223,6 +266,8 @@ FLEET_KINDS: dict[str, FleetKind] = {
         ),
         FleetKind(
             kind="Task",
+            plan=_task_plan,
+            ok_phases=("Succeeded", "Pending", "Assigned", "Running", "Cancelled"),
             plural="tasks",
             singular="task",
             short_names=("cwtask",),
@@ -239,6 +284,8 @@ FLEET_KINDS: dict[str, FleetKind] = {
         ),
         FleetKind(
             kind="Workflow",
+            plan=_workflow_plan,
+            ok_phases=("Succeeded", "Running", "Pending"),
             plural="workflows",
             singular="workflow",
             short_names=("cwwf",),
@@ -256,6 +303,28 @@ FLEET_KINDS: dict[str, FleetKind] = {
 }
 
 ALL_KINDS: dict[str, KindBase] = {**KINDS, **FLEET_KINDS}
+
+
+def column_value(column: Column, body: dict[str, Any]) -> Any:
+    """The value of a printer column's JSONPath in an object (the forms our columns use:
+    ``.a.b`` and ``.list[?(@.key=="value")].field``), or None."""
+    current: Any = body
+    for name, _, key, value in re.findall(r'\.(\w+)(\[\?\(@\.(\w+)=="([^"]*)"\)\])?', column.json_path):
+        current = current.get(name) if isinstance(current, dict) else None
+        if key and isinstance(current, list):
+            current = next((i for i in current if isinstance(i, dict) and i.get(key) == value), None)
+        if current is None:
+            return None
+    return current
+
+
+def is_ok(kind: str, status: dict[str, Any]) -> bool:
+    """Whether a resource's status (wire form) says it is where it should be."""
+    info = ALL_KINDS.get(kind)
+    if isinstance(info, FleetKind):
+        return status.get("phase") in info.ok_phases
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return bool(ready and ready.get("status") == "True")
 
 
 def status_model(info: KindInfo) -> type[ResourceStatus[Any]]:

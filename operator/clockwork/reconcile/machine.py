@@ -403,6 +403,10 @@ class _Pass:
             self.notes.append(f"cannot look at the target: {inp.target_error or 'no target'}")
             return self.emit([])
         if obs.inspect is None:
+            self.notes += [f"{name}: not looked at: {why}" for name, why in sorted(inp.skipped.items())]
+            if not inp.targets:
+                self.notes.append("no node to look at: the target names none that can be reached")
+                return self.emit([])
             args = compiler.compile_apply(inp.info.kind, resolved, self.context())[0].args
             probe = FactProbe(id="claims", fact="clockwork.Claims", args=args)
             request = self.run_request(self.hosts(inp.targets), [], [probe])
