@@ -57,3 +57,26 @@ def test_someone_elses_container_is_kept(cli: CliRunner, workdir: Path, theirs: 
     assert cli("destroy", "-f", str(manifest), timeout=240).code == 0
     assert inspect(theirs) == before
     assert docker("ps", "-aq", "--filter", f"id={ours[0]}").stdout.strip() == ""
+
+
+def test_a_container_a_failed_apply_left_created_goes_with_destroy(
+    cli: CliRunner, workdir: Path, docker_engine: None
+) -> None:
+    import socket
+
+    name = f"cw-busy-{uuid.uuid4().hex[:8]}"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        spec = {"name": name, "image": HTTP_IMAGE, "ports": [{"host": port, "container": 8080, "hostIp": "127.0.0.1"}]}
+        manifest = write_resources(workdir / "c.yaml", resource("Container", "busy", **spec))
+        try:
+            failed = cli("apply", "-f", str(manifest), "-o", "json", timeout=240)
+            assert failed.code == 1
+            assert docker("ps", "-aq", "--filter", f"name=^{name}$").stdout.strip(), "left Created by the failed start"
+            destroyed = cli("destroy", "-f", str(manifest), "-o", "json", timeout=240)
+            assert destroyed.code == 0 and destroyed.json()[0]["message"] == "destroyed"
+            assert docker("ps", "-aq", "--filter", f"name=^{name}$").stdout.strip() == ""
+        finally:
+            docker("rm", "-f", name)

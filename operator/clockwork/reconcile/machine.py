@@ -311,7 +311,13 @@ class _Pass:
         self.mark_skipped()
         # Nodes that do not have the plan yet (new to the selector, back from Offline).
         behind = [h for h in hosts if self.node(h.name).applied_hash != current and self.node(h.name).applied_hash]
-        behind += [h for h in hosts if not self.node(h.name).applied_hash and s.applied is not None]
+        behind += [
+            h
+            for h in hosts
+            if not self.node(h.name).applied_hash
+            and s.applied is not None
+            and self.node(h.name).last_result != "failed"  # a failed apply is remediation's, with backoff
+        ]
         if behind or obs.apply is not None:
             if obs.apply is None:
                 return self.emit([Apply(self.run_request(behind, self.operations), current)])
@@ -699,7 +705,11 @@ class _Pass:
             else:
                 node.applied_hash = new_hash
             self.put_node(node)
-        if any(h.outcome != "failed" for h in result.hosts):
+        if any(h.outcome != "failed" for h in result.hosts) or (
+            s.applied is None and any(h.connected for h in result.hosts)
+        ):
+            # Also after a first apply that failed half-way: what it claimed and made (a container
+            # left Created when its port was taken) is for destroy to remove.
             undo = compiler.compile_destroy(inp.info.kind, resolved, self.context())
             s.applied = AppliedStatus(plan_hash=new_hash, time=inp.now, undo=undo)
         changed = sum(1 for h in result.hosts if h.outcome == "changed")
