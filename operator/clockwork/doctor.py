@@ -50,7 +50,9 @@ def _engine(binary: str, area_name: str) -> Check:
     if path is None:
         return Check("connector", area_name, False, f"no {binary} client on PATH", f"install {binary}")
     try:
-        info = subprocess.run([binary, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
+        # Each engine names its version in its own template field.
+        template = "{{.Version.Version}}" if binary == "podman" else "{{.ServerVersion}}"
+        info = subprocess.run([binary, "info", "--format", template], capture_output=True, text=True,
                               timeout=TIMEOUT)  # fmt: skip
     except subprocess.TimeoutExpired:
         return Check("connector", area_name, False, f"{binary} info did not answer in {TIMEOUT}s", "")

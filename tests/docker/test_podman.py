@@ -90,3 +90,20 @@ def test_podman_container_lifecycle(cli: CliRunner, workdir: Path, name: str, po
 
     assert cli("destroy", "-f", str(manifest("hi")), env=env, timeout=300).code == 0
     assert podman("container", "exists", name, env=podman_env).returncode == 1
+
+
+def test_doctor_sees_podman_where_podman_info_works() -> None:
+    import json
+    import os
+
+    from tests.conftest import CLOCKWORK
+
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (Debian: package podman)")
+    if podman("info").returncode != 0:
+        pytest.skip("podman info does not work here")
+    shown = subprocess.run([CLOCKWORK, "doctor", "-o", "json"], capture_output=True, text=True, timeout=120,
+                           env={**os.environ})  # fmt: skip
+    check = next(c for c in json.loads(shown.stdout) if c["name"] == "podman")
+    assert check["ok"] is True, check
+    assert check["detail"].startswith("engine ")
