@@ -101,3 +101,11 @@ def test_command_assertions() -> None:
     assert found["command exit 3"] == (False, "`exit 3` exited 3, want 0: boom")
     assert found["out"] == (False, "output of `echo v1` does not match /^v2/: v1")
     assert found["slow"] == (False, "command did not finish within 30s")
+
+
+def test_a_long_generated_check_is_named_not_pasted() -> None:
+    script = "; ".join(f"step {i}" for i in range(40))
+    res = file(health={"assertions": [{"type": "command", "name": "revision", "command": script}]})
+    answer = ProbeResult(id=command_probe(script).id, success=True, exit_code=1, output_tail="at abc1234, want main\n")
+    found = {name: (ok, message) for name, ok, message in results(res, host(*file_probes("/srv/a", "x"), answer))}
+    assert found["revision"] == (False, "the revision check exited 1, want 0: at abc1234, want main")

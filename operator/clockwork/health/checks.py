@@ -456,12 +456,17 @@ def _command_judge(check: a.CommandAssertion, host: HostResult) -> Verdict:
     if found is None or not found.success:
         return Verdict(False, (found.error if found else None) or "not checked")
     want = check.expect_exit_code if check.expect_exit_code is not None else 0
+    # A kind's own check is a generated script: its name says more than its text.
+    shown = f"`{check.command}`" if len(check.command) <= SHOWN_COMMAND else f"the {check.name} check"
+    output = found.output_tail[-300:].strip()
     if found.exit_code != want:
-        return Verdict(False, f"`{check.command}` exited {found.exit_code}, want {want}: {found.output_tail[-300:]}")
+        return Verdict(False, f"{shown} exited {found.exit_code}, want {want}: {output}")
     if check.output_matches and not re.search(check.output_matches, found.output_tail):
-        return Verdict(False, f"output of `{check.command}` does not match /{check.output_matches}/: "
-                              f"{found.output_tail[-300:]}")  # fmt: skip
+        return Verdict(False, f"output of {shown} does not match /{check.output_matches}/: {output}")
     return Verdict(True, "ok")
+
+
+SHOWN_COMMAND = 120
 
 
 _CHECKS: dict[type, tuple[Callable[[Any], list[Probe]], Callable[[Any, HostResult], Verdict]]] = {

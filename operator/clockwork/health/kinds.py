@@ -132,7 +132,9 @@ def gitrepo_check_command(g: ResolvedGitRepo) -> str:
         candidates = []
         if g.pull:  # what the remote has now (a branch that moved is caught before the next apply)
             remote_ref = f"refs/heads/{g.ref}" if g.ref else "HEAD"
-            candidates.append(f"{git} ls-remote origin {shlex.quote(remote_ref)} 2>/dev/null | cut -f1")
+            # ls-remote matches by suffix (HEAD also matches refs/remotes/origin/HEAD): the exact ref only.
+            exact = f"awk -v r={shlex.quote(remote_ref)} '$2 == r {{print $1; exit}}'"
+            candidates.append(f"{git} ls-remote origin {shlex.quote(remote_ref)} 2>/dev/null | {exact}")
         if g.ref:
             for local in (f"refs/tags/{g.ref}^{{commit}}", f"refs/remotes/origin/{g.ref}", f"refs/heads/{g.ref}"):
                 candidates.append(f"{git} rev-parse -q --verify {shlex.quote(local)} 2>/dev/null")
