@@ -66,6 +66,8 @@ class ClaimTarget(CWModel):
     shell: str | None = None
     manager: str | None = None
     runtime: str | None = None
+    # A container's named volumes: its data, which destroy leaves in place (and says so).
+    volumes: list[str] = Field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -601,7 +603,12 @@ def _restore(target: ClaimTarget, record: Record, facts: Facts, state: NodeState
         steps.append(f"{runtime} rename {shlex.quote(str(record.before.get('aside') or aside_name(target)))} {q}")
         if record.before.get("running"):
             steps.append(f"{runtime} start {q} >/dev/null")
-    return steps, []
+    notes = []
+    if target.volumes:
+        named, word = " ".join(target.volumes), "volume" if len(target.volumes) == 1 else "volumes"
+        notes.append(f"{word} {named} kept with the container's data (`{target.runtime or 'docker'} volume rm "
+                     f"{named}` removes it)")  # fmt: skip
+    return steps, notes
 
 
 def _restore_path(target: ClaimTarget, record: Record, facts: Facts, state: NodeState) -> tuple[list[str], list[str]]:

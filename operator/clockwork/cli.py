@@ -348,7 +348,11 @@ def approve(paths: tuple[Path, ...], state_dir: Path | None, output: str, review
                 out.print(f"[dim]skipped[/] {ref}: {_escape(detail)}")
     states = [result for _, result, _ in results]
     # --hash names one completion: it must be among them; nothing may be refused.
-    failed = "refused" in states or (reviewed is not None and "approved" not in states)
+    unmatched = reviewed is not None and "approved" not in states
+    if unmatched and not as_json:
+        err.print(f"[red]not approved[/]: {_escape(str(reviewed))} is not the current completion "
+                  "of any resource in these files (see `clockwork plan`)")  # fmt: skip
+    failed = "refused" in states or unmatched
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 

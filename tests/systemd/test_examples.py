@@ -2,14 +2,14 @@
 
 Local examples run on this machine as written. Examples for `site: berlin` nodes run
 on the systemd node (it stands in for edgenode.yaml's node). What this machine cannot reach is
-stood in for, and only that: registry images are local stand-ins built from the
-test HTTP image under the same tag (listening on the image's usual port), and the
+stood in for, and only that: registry images are the catalogue's images built from
+Debian's packages under the same tags (scripts/docker/offline-catalogue-images.sh), and the
 GitRepo's https URL points at a repository on the node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,34 +17,27 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, CliRunner
-from tests.support.docker_lab import HTTP_IMAGE, docker
 from tests.systemd.conftest import SystemdNode
 
 pytestmark = pytest.mark.integration
 EXAMPLES = REPO / "manifests" / "examples"
-STAND_INS = {"nginx:1.27-alpine": 80, "redis:7.4-alpine": 6379}
 LOCAL = ["quickstart.yaml", "file.yaml", "directory.yaml"]
 ON_DOCKER = ["container.yaml", "app-with-redis.yaml"]
 ON_NODES = ["user.yaml", "package.yaml", "gitrepo.yaml", "workload.yaml", "rollout.yaml", "task.yaml", "workflow.yaml"]
+# With real images built from Debian packages, in its own test (tests/docker/test_monitored_service.py).
+ELSEWHERE = ["monitored-service.yaml", "edgenode.yaml"]
 
 
 def test_every_example_is_covered_here() -> None:
-    assert {p.name for p in EXAMPLES.glob("*.yaml")} == {*LOCAL, *ON_DOCKER, *ON_NODES, "edgenode.yaml"}
+    assert {p.name for p in EXAMPLES.glob("*.yaml")} == {*LOCAL, *ON_DOCKER, *ON_NODES, *ELSEWHERE}
 
 
 @pytest.fixture
-def stand_in_images(systemd_node: SystemdNode, tmp_path: Path) -> Iterator[None]:
-    made = []
-    for tag, port in STAND_INS.items():
-        if docker("image", "inspect", tag).returncode == 0:
-            continue
-        (tmp_path / "Dockerfile").write_text(f"FROM {HTTP_IMAGE}\nENV PORT={port}\n")
-        built = docker("build", "-q", "-t", tag, str(tmp_path))
-        assert built.returncode == 0, built.stderr
-        made.append(tag)
-    yield
-    for tag in made:
-        docker("rmi", tag)
+def stand_in_images(systemd_node: SystemdNode) -> None:
+    """The catalogue's images, built from Debian's packages where no registry can be reached."""
+    script = REPO / "scripts" / "docker" / "offline-catalogue-images.sh"
+    built = subprocess.run([str(script)], capture_output=True, text=True, timeout=900)
+    assert built.returncode == 0, built.stderr[-2000:]
 
 
 def docs(name: str) -> list[dict[str, Any]]:

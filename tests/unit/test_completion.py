@@ -226,8 +226,10 @@ def test_offline_directory_user_and_package() -> None:
 def test_offline_container_from_the_catalogue_and_its_dependencies() -> None:
     redis = offline("Container", {"description": "a redis cache"}, "cache").completed
     assert redis["image"] == "redis:7.4-alpine" and redis["name"] == "cache"
-    assert redis["ports"] == [{"host": 6379, "container": 6379}]
+    # On this machine only: an unauthenticated redis is nobody's business beyond it.
+    assert redis["ports"] == [{"host": 6379, "container": 6379, "hostIp": "127.0.0.1"}]
     assert redis["volumes"] == [{"path": "/data", "volume": "cache-data"}]
+    assert redis["networks"] == ["clockwork"]
     related = [
         {
             "kind": "Container",
@@ -237,9 +239,20 @@ def test_offline_container_from_the_catalogue_and_its_dependencies() -> None:
         }
     ]
     app = offline("Container", {"image": "nginx:1.27-alpine"}, "web", related).completed
-    assert app["env"] == {"REDIS_URL": "redis://127.0.0.1:16379"}
+    # Reached by its name on Clockwork's network, at the port inside it (not the host's).
+    assert app["env"] == {"REDIS_URL": "redis://cache:6379"}
+    assert app["networks"] == ["clockwork"]
+    assert app["ports"] == [{"host": 8080, "container": 80, "hostIp": "127.0.0.1"}]  # not the privileged 80
     unknown = offline("Container", {"description": "my own thing"}, "thing")
     assert [u.field for u in unknown.unresolved] == ["image"]
+
+
+def test_offline_takes_the_port_a_description_names() -> None:
+    web = offline("Container", {"description": "an nginx web server on port 8081"}, "web").completed
+    assert web["ports"] == [{"host": 8081, "container": 80, "hostIp": "127.0.0.1"}]
+    plain = pipeline.with_defaults(KINDS["Container"], {"image": "nginx"}, "web")
+    assert plain.completed["image"] == "nginx"
+    assert offline("Container", {"image": "nginx"}, "web").completed["ports"][0]["host"] == 8080
 
 
 def test_offline_gitrepo_and_workload_say_what_they_cannot_know() -> None:

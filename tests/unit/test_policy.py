@@ -36,7 +36,7 @@ TIERS: dict[str, dict[str, str]] = {
     "User": {"home": "review", "shell": "review"},
     "Package": {"names": "review"},
     "Container": {
-        "image": "review", "ports": "safe", "volumes": "safe", "env": "safe", "command": "review",
+        "image": "review", "ports": "safe", "volumes": "safe", "env": "safe", "networks": "safe", "command": "review",
         "restartPolicy": "safe", "httpCheck": "safe",
     },
     "GitRepo": {"url": "review", "ref": "safe", "dest": "safe"},
@@ -142,6 +142,8 @@ REFUSED: list[tuple[str, dict[str, Any], list[str], list[tuple[str, str]]]] = [
     ("User", {"name": "app", "home": "/var/lib"}, ["home"], [("home", "root-itself")]),
     ("File", {"directory": "/home/pi/.ssh", "name": "authorized_keys"}, ["name"], [("name", "sensitive-path")]),
     ("File", {"directory": "/srv/x", "name": "authorized_keys"}, ["name"], [("name", "sensitive-path")]),
+    ("Container", {"networks": ["host"]}, ["networks"], [("networks", "network")]),
+    ("Container", {"networks": ["clockwork", "prod-db"]}, ["networks"], [("networks", "network")]),
     ("File", {"directory": "/home/pi", "name": ".bashrc"}, ["directory", "name"],
      [("name", "safe-name"), ("name", "sensitive-path")]),
 ]  # fmt: skip

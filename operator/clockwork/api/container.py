@@ -71,7 +71,9 @@ class ContainerSpec(DeployableSpec):
     ports: Annotated[list[PortMapping], Tier.SAFE] | None = Field(default=None, max_length=64)
     volumes: Annotated[list[VolumeMount], Tier.SAFE] | None = Field(default=None, max_length=64)
     env: Annotated[EnvMap, Tier.SAFE] | None = Field(default=None, description="Environment variables.")
-    networks: list[ContainerName] | None = Field(default=None, max_length=16, description="Networks to join.")
+    networks: Annotated[list[ContainerName], Guarded.NETWORK, Tier.SAFE] | None = Field(
+        default=None, max_length=16, description="Networks to join (a completer may only choose clockwork)."
+    )
     command: Annotated[str, AfterValidator(_words), Guarded.COMMAND, Tier.REVIEW] | None = Field(
         default=None, max_length=4096, description="Command and arguments, split like a shell would (the image's)."
     )

@@ -40,6 +40,7 @@ class Guarded(Enum):
     NICE = "nice"  # CPU priority: completers may lower it, never raise it (negative nice)
     GIT_URL = "gitUrl"  # a repository: no local files, no credentials in the URL
     COMMAND = "command"  # a program to run: allowed only from the command allowlist without review
+    NETWORK = "network"  # container networks: completers may join only Clockwork's own network
 
 
 class Tier(Enum):

@@ -66,7 +66,9 @@ def destroy(c: ResolvedContainer) -> list[Operation]:
 
 
 def claims(c: ResolvedContainer) -> list[ClaimTarget]:
-    return [ClaimTarget(type="container", key=c.name, field="spec.name", present=c.present, runtime=c.runtime)]
+    named = [v.volume for v in c.volumes if v.volume and not v.host_path]
+    return [ClaimTarget(type="container", key=c.name, field="spec.name", present=c.present, runtime=c.runtime,
+                        volumes=named)]  # fmt: skip
 
 
 def _container(c: ResolvedContainer, present: bool, op_id: str = "container") -> Operation:

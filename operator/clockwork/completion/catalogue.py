@@ -77,6 +77,21 @@ def match_service(description: str | None) -> Service | None:
     return None
 
 
+_PORT = re.compile(r"\bport\s+(\d{2,5})\b", re.IGNORECASE)
+
+
+def port_in(description: str | None) -> int | None:
+    """The port a description names ("an nginx on port 8081"), if it is an unprivileged one."""
+    found = _PORT.search(description or "")
+    port = int(found.group(1)) if found else None
+    return port if port is not None and 1024 <= port <= 65535 else None
+
+
+def host_port(container_port: int) -> int:
+    """An unprivileged port on the node for a service's port (80 -> 8080, 443 -> 8443)."""
+    return container_port if container_port >= 1024 else 8000 + container_port
+
+
 FILE_EXTENSIONS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("shell script", "bash script", "script"), ".sh"),
     (("json",), ".json"),

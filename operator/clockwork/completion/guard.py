@@ -434,6 +434,20 @@ def _git_url(walk: _Walk, path: str, value: Any) -> None:
         walk.add(path, "git-url", f"{redact_url(text)} carries credentials; only a user may write them")
 
 
+# The one network a completer may put a container on: Clockwork's own (created on demand).
+CLOCKWORK_NETWORK = "clockwork"
+
+
+def _network(walk: _Walk, path: str, value: Any) -> None:
+    others = [n for n in value if n != CLOCKWORK_NETWORK] if isinstance(value, list) else [value]
+    if others:
+        walk.add(
+            path,
+            "network",
+            f"a completer may only join the {CLOCKWORK_NETWORK} network, not {', '.join(map(str, others))}",
+        )
+
+
 def _command(walk: _Walk, path: str, value: Any) -> None:
     return None  # review tier: a person approves it unless the command allowlist covers it
 
@@ -453,4 +467,5 @@ RULES: dict[Guarded, Callable[[_Walk, str, Any], None]] = {
     Guarded.NICE: _nice,
     Guarded.GIT_URL: _git_url,
     Guarded.COMMAND: _command,
+    Guarded.NETWORK: _network,
 }

@@ -14,7 +14,7 @@ from pydantic import JsonValue
 
 from clockwork.api.common import CompletionSource
 from clockwork.api.registry import KindInfo
-from clockwork.completion import catalogue
+from clockwork.completion import catalogue, guard
 from clockwork.completion.base import CompletionContext, Proposal, Unresolved
 
 DEFAULT_ROOT = "/srv/clockwork"
@@ -111,6 +111,7 @@ def _container(
     if service is None:
         service = catalogue.service_for_image(spec.get("image"))
     values: dict[str, JsonValue] = {}
+    dependencies = _dependency_urls(context)
     if service is None:
         if "image" in missing:
             reason = "no catalogue service matches the description or name; set spec.image"
@@ -119,20 +120,27 @@ def _container(
         if "image" in missing:
             values["image"] = service.image
         if "ports" in missing:
-            values["ports"] = [{"host": service.port, "container": service.port}]
+            # On this machine only (a cache is nobody's business beyond it), on the port the
+            # description names or an unprivileged one (80 -> 8080).
+            host = catalogue.port_in(spec.get("description")) or catalogue.host_port(service.port)
+            values["ports"] = [{"host": host, "container": service.port, "hostIp": "127.0.0.1"}]
         if "volumes" in missing and service.data_dir:
             values["volumes"] = [{"path": service.data_dir, "volume": f"{context.name}-data"}]
         if "httpCheck" in missing and service.health_path:
             values["httpCheck"] = {"path": service.health_path}
+    if "networks" in missing and (service is not None or dependencies):
+        # Containers on Clockwork's own network reach each other by name (redis://cache:6379).
+        values["networks"] = [guard.CLOCKWORK_NETWORK]
     env: dict[str, JsonValue] = dict(service.env) if service else {}
-    env.update(_dependency_urls(context))
+    env.update(dependencies)
     if "env" in missing and env:
         values["env"] = env
     return values, []
 
 
 def _dependency_urls(context: CompletionContext) -> dict[str, JsonValue]:
-    """SERVICE_URL for each Container this one depends on (dependsOn), from its completed image and port."""
+    """SERVICE_URL for each Container this one depends on (dependsOn): its name on Clockwork's
+    network and the port inside it, from its completed image."""
     urls: dict[str, JsonValue] = {}
     for related in context.related:
         completed = related.get("spec")
@@ -140,11 +148,11 @@ def _dependency_urls(context: CompletionContext) -> dict[str, JsonValue]:
             continue
         image = completed.get("image")
         service = catalogue.service_for_image(image if isinstance(image, str) else None)
-        ports = completed.get("ports")
-        if service is None or not isinstance(ports, list) or not ports or not isinstance(ports[0], dict):
+        if service is None:
             continue
+        host = completed.get("name") or related.get("name")
         key = re.sub(r"[^A-Z0-9]", "_", service.name.upper()) + "_URL"
-        urls[key] = f"{service.scheme}://127.0.0.1:{ports[0].get('host')}"
+        urls[key] = f"{service.scheme}://{host}:{service.port}"
     return urls
 
 
