@@ -158,8 +158,13 @@ def state_dir_command(state_dir: str | None) -> str:
     )
 
 
-def read_command(targets: list[ClaimTarget], state_dir: str | None, roots: list[str]) -> str:
-    """One command that reports every target's state and claim record."""
+# What ``plan`` reads of a file's content to show a diff; a bigger file is compared by hash.
+DIFF_CONTENT_MAX = 65536
+
+
+def read_command(targets: list[ClaimTarget], state_dir: str | None, roots: list[str], detail: bool = False) -> str:
+    """One command that reports every target's state and claim record; with ``detail``
+    (``plan``) also what a diff needs: content, owner names, a container's config."""
     parts = [_PRELUDE, state_dir_command(state_dir), 'echo "state $(printf %s "$S" | b64)"; ']
     if any(t.guard for t in targets):
         for root in roots:
@@ -167,6 +172,8 @@ def read_command(targets: list[ClaimTarget], state_dir: str | None, roots: list[
     for target in targets:
         parts.append(f"echo 't {target.id}'; ")
         parts.append(_read_target(target))
+        if detail:
+            parts.append(_read_detail(target))
         record = f'"$S/claims/{target.id}/record.json"'
         parts.append(f'[ -f {record} ] && echo "record $(b64 < {record})"; ')
     parts.append("true")
@@ -230,6 +237,30 @@ def _read_target(target: ClaimTarget) -> str:
         "'{{index .Config.Labels \"clockwork.dev/spec\"}}|{{.State.Running}}' "
         f'{q} 2>/dev/null) && echo "container $(printf %s "$x" | b64)"; '
     )
+
+
+def _read_detail(target: ClaimTarget) -> str:
+    q = shlex.quote(target.key)
+    if target.type in PATH_TYPES:
+        return (
+            f"p={q}; "
+            '[ -e "$p" ] && [ ! -L "$p" ] && echo "names $(stat -c \'%U %G\' -- "$p" 2>/dev/null)"; '
+            f'[ -f "$p" ] && [ ! -L "$p" ] && {{ z=$(stat -c %s -- "$p"); echo "size $z"; '
+            f'if [ "$z" -le {DIFF_CONTENT_MAX} ]; then echo "content $(b64 < "$p")"; '
+            'else echo "sha $(sha256sum < "$p" | cut -c1-64)"; fi; }; '
+            '[ -d "$p/.git" ] && echo "rev $(git -C "$p" rev-parse HEAD 2>/dev/null)" '
+            '&& echo "origin $(git -C "$p" remote get-url origin 2>/dev/null | b64)"; '
+        )
+    if target.type == "container":
+        runtime = shlex.quote(target.runtime or "docker")
+        return (
+            f"j=$({runtime} container inspect --format '{{{{json .}}}}' {q} 2>/dev/null) && "
+            'echo "inspect $(printf %s "$j" | b64)" && '
+            f"i=$({runtime} container inspect --format '{{{{.Image}}}}' {q} 2>/dev/null) && "
+            f'echo "imageenv $({runtime} image inspect --format \'{{{{json .Config.Env}}}}\' "$i" 2>/dev/null '
+            '| b64)"; '
+        )
+    return ""
 
 
 def owned_command(state_dir: str | None) -> str:

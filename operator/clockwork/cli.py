@@ -26,6 +26,7 @@ from clockwork import __version__, crdgen, docgen, metrics
 from clockwork.api.base import utcnow
 from clockwork.api.registry import ALL_KINDS, FLEET_KINDS, Column, FleetKind, KindBase, column_value, is_ok
 from clockwork.config import Settings
+from clockwork.diff import HIDDEN, Change
 from clockwork.errors import ClockworkError, InvalidResource, PermanentError
 from clockwork.local import Loaded, LocalDriver, Outcome, Watcher, load
 from clockwork.reconcile import Intent
@@ -207,6 +208,7 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
         },
         "operations": [op.wire() for op in outcome.operations] if outcome.intent == "plan" else None,
         "notes": outcome.notes if outcome.intent == "plan" else None,
+        "changes": [c.wire() for c in outcome.changes] if outcome.intent == "plan" else None,
         "apply": outcome.apply.wire() if outcome.apply else None,
         "check": outcome.check.wire() if outcome.check else None,
         "destroy": outcome.destroy.wire() if outcome.destroy else None,
@@ -294,6 +296,8 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             table.add_column(column, overflow="fold")
         for name, value in _flatten(completed):
             shown = json.dumps(value) if not isinstance(value, str) else value
+            if name.startswith("env."):  # env values are often credentials: never printed
+                shown = HIDDEN
             if len(shown) > 80:
                 shown = shown[:77] + "..."
             source = sources.get(name, "user")
@@ -305,8 +309,37 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
         for note in o.notes:
             colour = "red" if ": refuses: " in note else ("yellow" if "backup" in note or "kept aside" in note else "")
             out.print(f"  [{colour or 'default'}]{_escape(note)}[/]")
+        _print_changes(o.changes)
         out.print()
     _exit_for(outcomes)
+
+
+CHANGE_MARK = {"create": ("+", "green"), "update": ("~", "yellow"), "remove": ("-", "red"),
+               "unchanged": ("=", "dim"), "unknown": ("?", "yellow")}  # fmt: skip
+
+
+def _print_changes(changes: list[Change]) -> None:
+    """What applying would change on each node, terraform-plan style."""
+    if not changes:
+        return
+    out.print("  changes on the nodes:")
+    for change in changes:
+        mark, colour = CHANGE_MARK[change.action]
+        out.print(f"    [{colour}]{mark} {_escape(change.node)}: {_escape(change.target)}[/]"
+                  + (" (no change)" if change.action == "unchanged" else ""))  # fmt: skip
+        for f in change.fields:
+            before = "(none)" if f.before is None else f.before
+            after = "(none)" if f.after is None else f.after
+            by = "" if f.source == "user" else f"  [dim]({_escape(f.source)})[/]"
+            if f.before is None and change.action == "create":
+                out.print(f"        {_escape(f.field)}: {_escape(after)}{by}")
+            else:
+                out.print(f"        {_escape(f.field)}: {_escape(before)} -> {_escape(after)}{by}")
+        if change.diff:
+            for line in change.diff.splitlines():
+                tone = "green" if line.startswith("+") else ("red" if line.startswith("-") else "")
+                shown = f"        {line}"
+                out.print(f"[{tone}]{_escape(shown)}[/]" if tone else shown, markup=bool(tone), highlight=False)
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -27,6 +27,7 @@ from clockwork.completion import context as model_context
 from clockwork.completion import guard, pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
+from clockwork.diff import Change
 from clockwork.engine import DriverBase, Engine, UnavailableRunner
 from clockwork.errors import InvalidResource
 from clockwork.fleet import edgenodes, scheduler
@@ -170,6 +171,7 @@ class Outcome:
     wake_after: float | None = None
     # plan: what applying would do on each node, in words.
     notes: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -636,6 +638,7 @@ class LocalDriver(DriverBase):
         final = result.step
         outcome.status, outcome.resolved, outcome.operations = final.status, final.resolved, final.operations
         outcome.events, outcome.wake_after, outcome.notes = final.events, final.wake_after, final.notes
+        outcome.changes = final.changes
         outcome.forgotten = result.forgotten
         outcome.apply = result.observations.apply or result.observations.fixapply or result.observations.reapply
         outcome.check = result.observations.fixcheck or result.observations.recheck or result.observations.check

@@ -103,3 +103,30 @@ def test_a_failing_http_check_is_unhealthy_with_the_reason(cli: CliRunner, workd
     assert result.code == 1
     message = result.json()[0]["message"]
     assert "answered 503, want 200" in message, json.dumps(result.json(), indent=1)
+
+
+def test_plan_shows_which_env_would_change_without_the_values(cli: CliRunner, workdir: Path, name: str) -> None:
+    port = free_port()
+
+    def manifest(env: dict[str, str]) -> Path:
+        return write_resources(workdir / "web.yaml", resource(
+            "Container", "web", name=name, image=HTTP_IMAGE, env=env,
+            ports=[{"host": port, "container": 8080, "hostIp": "127.0.0.1"}],
+        ))  # fmt: skip
+
+    assert cli("apply", "-f", str(manifest({"GREETING": "hello"})), timeout=240).code == 0
+    same = cli("plan", "-f", str(manifest({"GREETING": "hello"})), "-o", "json")
+    assert [c["action"] for c in same.json()[0]["changes"]] == ["unchanged"]
+
+    changed = manifest({"GREETING": "bonjour-s3cret", "TOKEN": "t0ken-s3cret"})
+    shown = cli("plan", "-f", str(changed), "-o", "json")
+    [change] = shown.json()[0]["changes"]
+    assert change["target"] == f"container {name}" and change["action"] == "update"
+    fields = [(f["field"], f.get("before"), f.get("after")) for f in change["fields"]]
+    assert fields == [("container", "as it is", "re-created"), ("env.GREETING", "<hidden>", "<hidden>"),
+                      ("env.TOKEN", None, "<hidden>")]  # fmt: skip
+    table = cli("plan", "-f", str(changed))
+    assert "env.TOKEN: (none) -> <hidden>" in table.stdout
+    assert "s3cret" not in json.dumps(change) + table.stdout  # the diff and the table never show env values
+    assert docker("exec", name, "printenv", "GREETING").stdout.strip() == "hello"  # plan changed nothing
+    assert cli("destroy", "-f", str(changed), timeout=120).code == 0

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import JsonValue, ValidationError
 
-from clockwork import claims, health
+from clockwork import claims, diff, health
 from clockwork import compile as compiler
 from clockwork.api.common import (
     AppliedStatus,
@@ -46,6 +46,7 @@ from clockwork.api.common import (
 from clockwork.api.registry import KindInfo
 from clockwork.completion import guard
 from clockwork.completion.base import Completion, completer_id, spec_hash
+from clockwork.diff import Change
 from clockwork.errors import describe_validation_error
 from clockwork.plan import FactProbe, HostSpec, Operation, Probe, RunRequest, RunResult, plan_hash
 from clockwork.reconcile import conditions as cond
@@ -183,8 +184,9 @@ class Step:
     events: list[Event] = field(default_factory=list)
     # When the health loop should look at this resource again (seconds from now).
     wake_after: float | None = None
-    # plan: what applying would do on each node, in words.
+    # plan: what applying would do on each node, in words, and field by field.
     notes: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -210,6 +212,7 @@ class _Pass:
         # Review-tier values a completer proposed that no allowlist covers (resolve()).
         self.review: list[guard.ReviewItem] = []
         self.notes: list[str] = []
+        self.changes: list[Change] = []
 
     def run(self) -> Step:
         intent = self.inp.intent
@@ -414,7 +417,7 @@ class _Pass:
                 self.notes.append("no node to look at: the target names none that can be reached")
                 return self.emit([])
             args = compiler.compile_apply(inp.info.kind, resolved, self.context())[0].args
-            probe = FactProbe(id="claims", fact="clockwork.Claims", args=args)
+            probe = FactProbe(id="claims", fact="clockwork.Claims", args={**args, "detail": True})
             request = self.run_request(self.hosts(inp.targets), [], [probe])
             return self.emit([Check(request, slot="inspect")])
         targets = compiler.claim_targets(inp.info.kind, resolved, self.context())
@@ -424,8 +427,15 @@ class _Pass:
                 why = host.error or (found.error if found else None) or "no answer"
                 self.notes.append(f"{host.name}: could not look at the node: {why}")
                 continue
-            self.notes += claims.preview(inp.ref, targets, claims.node_state(found.value), host.name)
+            state = claims.node_state(found.value)
+            self.notes += claims.preview(inp.ref, targets, state, host.name)
+            self.changes += diff.changes(host.name, self.operations, targets, state, self.sources())
         return self.emit([])
+
+    def sources(self) -> dict[str, str]:
+        """Who filled each completed field (the rest is the user's)."""
+        c = self.s.completion
+        return {f.field: f.source + (f" ({f.model})" if f.model else "") for f in (c.filled if c else [])}
 
     def recomplete(self, diagnostics: str, attempt: int) -> Complete:
         """Ask again for the completer's fields; sensitive ones keep their values."""
@@ -822,6 +832,7 @@ class _Pass:
             self.events + (self.transition_events() if not actions else []),
             self.wake_after() if not actions else None,
             list(self.notes),
+            list(self.changes),
         )
 
     def finish(self) -> Step:

@@ -85,11 +85,17 @@ class Claims(FactBase):  # type: ignore[type-arg]
     """What ``claim`` would find, for ``plan``: the node's state of each target, as data."""
 
     def command(
-        self, owner: str, targets: list[dict[str, Any]], roots: list[str] | None = None, state_dir: str | None = None
+        self,
+        owner: str,
+        targets: list[dict[str, Any]],
+        roots: list[str] | None = None,
+        state_dir: str | None = None,
+        exclusive: bool = False,
+        detail: bool = False,
     ) -> str:
         # Facts are not told their host: the worker passes the host's state folder in.
         parsed = [claims.ClaimTarget.model_validate(t) for t in targets]
-        return claims.read_command(parsed, state_dir, roots or [])
+        return claims.read_command(parsed, state_dir, roots or [], detail=detail)
 
     def process(self, output: list[str]) -> dict[str, Any]:
         state = claims.parse("\n".join(output))
