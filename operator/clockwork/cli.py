@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from clockwork import __version__, crdgen, docgen, metrics
-from clockwork.api.base import utcnow
+from clockwork import why as why_mod
+from clockwork.api.base import GROUP, VERSION, utcnow
 from clockwork.api.registry import ALL_KINDS, FLEET_KINDS, Column, FleetKind, KindBase, column_value, is_ok
 from clockwork.config import Settings
 from clockwork.diff import HIDDEN, Change
@@ -434,6 +435,117 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
     finally:
         if settings.metrics_file is not None:
             metrics.write_textfile(settings.metrics_file)
+
+
+@main.command()
+@click.argument("refs", nargs=-1, metavar="KIND/NAME...")
+@with_common
+@click.option("-n", "--namespace", default="default", show_default=True, help="Namespace of the resources.")
+@click.option("--cluster", is_flag=True, help="Ask the cluster's API (kubeconfig or in-cluster), not local state.")
+@click.option("--context", default=None, help="kubeconfig context (with --cluster).")
+def why(refs: tuple[str, ...], paths: tuple[Path, ...], state_dir: Path | None, output: str, namespace: str,
+        cluster: bool, context: str | None) -> None:  # fmt: skip
+    """Why a resource is not Ready: the chain of reasons (a dependency that is not Ready and
+    why, the approval it waits for, the target it cannot find, the checks that failed).
+
+    KIND/NAME as kubectl takes it (File/motd, containers/web, Task/ns/name); or -f FILE
+    for every resource in the files. Exit 0 when all are where they should be, else 1.
+    """
+    as_json = output == "json"
+    wanted = [_parse_ref(ref, namespace, as_json) for ref in refs]
+    if paths:
+        wanted += [(i.kind, i.metadata.namespace, i.metadata.name) for i in _load(paths, as_json)]
+    if not wanted:
+        _fail_input("name a resource (KIND/NAME) or give -f FILE", as_json=as_json)
+    if cluster:
+        lookup, close = _cluster_lookup(context, as_json)
+        hint = _cluster_approve_hint
+    else:
+        store = LocalStore(_settings(state_dir).state_dir)
+        lookup, close = _local_lookup(store), store.close
+        hint = _local_approve_hint
+    try:
+        explained = [(key, why_mod.explain(*key, lookup, hint)) for key in wanted]
+    except why_mod.Unanswered as exc:
+        err.print(f"[bold red]error:[/] {_escape(str(exc))}")
+        sys.exit(EXIT_FAILED)
+    finally:
+        close()
+    ok = all(e.ok for _, e in explained)
+    if as_json:
+        click.echo(json.dumps([{"resource": "/".join(key), "ok": e.ok, "reasons": [r.__dict__ for r in e.reasons]}
+                               for key, e in explained], indent=2, default=list))  # fmt: skip
+        sys.exit(EXIT_OK if ok else EXIT_FAILED)
+    for _, e in explained:
+        for r in e.reasons:
+            indent = "  " * r.depth + ("└ " if r.depth else "")
+            fine = r.depth == 0 and e.ok
+            out.print(f"{indent}[bold]{_escape(r.ref)}[/] [{'green' if fine else 'red'}]{_escape(r.text)}[/]")
+            for detail in r.details:
+                out.print(f"{'  ' * r.depth}    {_escape(detail)}")
+    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+def _parse_ref(ref: str, namespace: str, as_json: bool) -> tuple[str, str, str]:
+    parts = ref.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        _fail_input(f"{ref!r}: name a resource as KIND/NAME or KIND/NAMESPACE/NAME", as_json=as_json)
+    word = parts[0].lower()
+    kind = next((k for k, i in ALL_KINDS.items() if word in (k.lower(), i.plural, i.singular, *i.short_names)), None)
+    if kind is None:
+        _fail_input(f"{ref!r}: unknown kind {parts[0]!r}; Clockwork serves {', '.join(ALL_KINDS)}", as_json=as_json)
+    return (kind, parts[1], parts[2]) if len(parts) == 3 else (kind, namespace, parts[1])
+
+
+def _local_lookup(store: LocalStore) -> why_mod.Lookup:
+    def get(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        record = store.get(kind, namespace, name)
+        return None if record is None else {"spec": record.spec, "status": record.status}
+
+    return get
+
+
+def _local_approve_hint(ref: str, completed_hash: str) -> str:
+    return f"approve with: clockwork approve -f FILE --hash {completed_hash}"
+
+
+def _cluster_approve_hint(ref: str, completed_hash: str) -> str:
+    kind, namespace, name = ref.split("/")
+    plural = ALL_KINDS[kind].plural
+    return f"approve with: kubectl annotate -n {namespace} {plural} {name} clockwork.dev/approve={completed_hash}"
+
+
+def _cluster_lookup(context: str | None, as_json: bool) -> tuple[why_mod.Lookup, Callable[[], None]]:
+    """Objects from the cluster's API, as `kubectl get -o json` shows them."""
+    import urllib3
+    from kubernetes import client, config  # the cluster's client only when asked for the cluster
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        try:
+            config.load_kube_config(context=context)
+        except (ConfigException, FileNotFoundError):
+            config.load_incluster_config()
+    except ConfigException as exc:
+        _fail_input(f"no cluster to ask: {exc}", as_json=as_json)
+    api_client = client.ApiClient()
+    api = client.CustomObjectsApi(api_client)
+
+    def get(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            found = api.get_namespaced_custom_object(GROUP, VERSION, namespace, ALL_KINDS[kind].plural, name,
+                                                     _request_timeout=10)  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise why_mod.Unanswered(f"the cluster answered {exc.status} for {kind}/{namespace}/{name}: "
+                                     f"{exc.reason}") from None  # fmt: skip
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise why_mod.Unanswered(f"cannot reach the cluster at {api_client.configuration.host}: {exc}") from None
+        return dict(found)
+
+    return get, api_client.close
 
 
 @main.command(name="assert")

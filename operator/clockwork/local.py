@@ -709,7 +709,13 @@ class LocalDriver(DriverBase):
         key = (item.kind, item.metadata.namespace, item.metadata.name)
         cached = self.store.get_completion(key, spec_hash(item.spec.wire()), self.completer_key(item.spec))
         if cached is None:
-            return "refused", "no completion of the current spec yet: run `clockwork plan` first and review it"
+            manual = item.spec.completion is not None and item.spec.completion.approval == "manual"
+            completer = self.completer_for(item.spec)
+            if manual:
+                return "refused", "no completion of the current spec yet: run `clockwork plan` first and review it"
+            if completer is None or completer.name != "ai":  # only a model's values can wait for review
+                return "not-needed", "needs no approval (approval is not manual, and no model completes it)"
+            return "other", "not completed yet (a model will complete it): approve it once `clockwork plan` shows it"
         completion = Completion.model_validate_json(cached)
         current = spec_hash(completion.completed)
         manual = (completion.completed.get("completion") or {}).get("approval") == "manual"  # type: ignore[union-attr]
