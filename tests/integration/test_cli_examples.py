@@ -77,3 +77,26 @@ def test_approve_skips_what_needs_no_approval(cli: CliRunner, workdir: Path) -> 
                        "not-needed"}  # fmt: skip
     assert cli("approve", "-f", str(manifest), "--hash", "0123456789abcdef").code == 1  # no completion has it
     assert cli("approve", "-f", str(manifest)).code == 0
+
+
+def test_apply_assert_destroy_every_example_without_containers(cli: CliRunner, workdir: Path) -> None:
+    """What needs an SSH key or a cluster says so and exits 1; nothing is a traceback.
+    (The Container examples publish fixed ports: they run in their own tests, on copies.)"""
+    folder = workdir / "examples"
+    folder.mkdir()
+    for example in EXAMPLES.glob("*.yaml"):
+        if "kind: Container" not in example.read_text():
+            (folder / example.name).write_text(example.read_text())
+    try:
+        applied = cli("apply", "-f", str(folder), "-o", "json", timeout=600)
+        assert applied.code == 1  # the berlin node needs the operator (sshKeySecret)
+        found = {o["resource"]: o for o in applied.json()}
+        assert found["File/default/motd"]["ok"] is True
+        assert "sshKeySecret needs the operator" in found["File/default/site-banner"]["message"]
+        for verb in ("assert", "status"):
+            shown = cli(verb, *(("-f", str(folder)) if verb == "assert" else ()), timeout=300)
+            assert shown.code == 1 and "Traceback" not in shown.stdout + shown.stderr, verb
+    finally:
+        destroyed = cli("destroy", "-f", str(folder), timeout=600)
+    assert destroyed.code == 0, destroyed.stdout[-3000:] + destroyed.stderr[-2000:]
+    assert "Traceback" not in destroyed.stdout + destroyed.stderr
