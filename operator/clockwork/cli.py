@@ -267,7 +267,9 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             out.print(f"  {_escape(o.message)}")
             out.print()
             continue
-        out.print(f"[bold]{o.ref}[/]  {'[green]complete[/]' if o.ok else '[red]incomplete[/]'}")
+        no_target = any(n.startswith("cannot look at the target") for n in o.notes)
+        out.print(f"[bold]{o.ref}[/]  {'[green]complete[/]' if o.ok else '[red]incomplete[/]'}"
+                  + ("[red], but apply has no target (see below)[/]" if no_target else ""))  # fmt: skip
         if not o.ok:
             out.print(f"  [red]{_escape(o.message)}[/]")
         completed = o.status.completed.wire() if o.status.completed else {}
@@ -308,7 +310,11 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
         for op in o.operations:
             out.print(f"  [cyan]{op.op}[/] {_escape(op.description)}")
         for note in o.notes:
-            colour = "red" if ": refuses: " in note else ("yellow" if "backup" in note or "kept aside" in note else "")
+            colour = (
+                "red"
+                if ": refuses: " in note or note.startswith("cannot look")
+                else ("yellow" if "backup" in note or "kept aside" in note else "")
+            )
             out.print(f"  [{colour or 'default'}]{_escape(note)}[/]")
         _print_changes(o.changes)
         out.print()

@@ -40,6 +40,7 @@ def test_a_dependency_waiting_for_approval(cli: CliRunner, workdir: Path) -> Non
 def test_a_target_that_cannot_be_found(cli: CliRunner, workdir: Path) -> None:
     doc = resource("Directory", "far", path="/srv/far", target={"nodeSelector": {"site": "nowhere"}})
     manifest = write_resources(workdir / "d.yaml", doc)
+    assert "complete, but apply has no target" in cli("plan", "-f", str(manifest)).stdout
     assert cli("apply", "-f", str(manifest)).code == 1
     shown = cli("why", "-f", str(manifest), "-o", "json")
     assert shown.code == 1
