@@ -96,7 +96,7 @@ def _files(paths: Iterable[Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise InvalidResource(str(path), ["no such file or directory"])
+            raise InvalidResource("input", [f"{path}: no such file or directory"])
     return found
 
 

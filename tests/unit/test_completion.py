@@ -268,7 +268,7 @@ def test_offline_gitrepo_and_workload_say_what_they_cannot_know() -> None:
     [
         (
             {"content": "x", "mode": "999"},
-            "spec.mode: String should match pattern '^[0-7]{3,4}$' (got '999') (rule: schema)",
+            "spec.mode: must be octal permission bits such as \"0644\" (got '999') (rule: schema)",
         ),
         ({"content": 5, "mode": "0644"}, "spec.content: Input should be a valid string (got 5) (rule: schema)"),
         (
