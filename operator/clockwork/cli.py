@@ -27,7 +27,7 @@ from clockwork.api.base import utcnow
 from clockwork.api.registry import ALL_KINDS, FLEET_KINDS, Column, FleetKind, KindBase, column_value, is_ok
 from clockwork.config import Settings
 from clockwork.errors import ClockworkError, InvalidResource, PermanentError
-from clockwork.local import Loaded, LocalDriver, Outcome, Watcher, load
+from clockwork.local import Loaded, LocalDriver, Outcome, Watcher, load, unknown_dependencies
 from clockwork.reconcile import Intent
 from clockwork.store import LocalStore
 
@@ -144,6 +144,8 @@ def _run_intent(
 
     try:
         with store.locked():
+            if intent in ("converge", "plan"):
+                _refuse_unknown_dependencies(items, store, as_json)
             return _run(run_all)
     except PermanentError as exc:
         _fail_input(str(exc), as_json=as_json)
@@ -153,6 +155,13 @@ def _run_intent(
     finally:
         if settings.metrics_file is not None:
             metrics.write_textfile(settings.metrics_file)
+
+
+def _refuse_unknown_dependencies(items: list[Loaded], store: LocalStore, as_json: bool) -> None:
+    """A dependency that exists nowhere would be waited for forever: bad input instead."""
+    problems = unknown_dependencies(items, store)
+    if problems:
+        _fail_input("invalid input, nothing was changed", problems, as_json=as_json)
 
 
 def _run(factory: Callable[[], Coroutine[Any, Any, list[Outcome]]]) -> list[Outcome]:
@@ -366,7 +375,7 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
     interval, remediation with backoff; edited files are applied again.
     """
     as_json = output == "json"
-    _load(paths, as_json)  # bad input fails here, before anything runs
+    items = _load(paths, as_json)  # bad input fails here, before anything runs
     settings = _settings(state_dir, **flags)
     store = LocalStore(settings.state_dir)
 
@@ -395,6 +404,7 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
 
     try:
         with store.locked():
+            _refuse_unknown_dependencies(items, store, as_json)
             asyncio.run(run())
     except PermanentError as exc:
         _fail_input(str(exc), as_json=as_json)

@@ -149,6 +149,26 @@ def dependency_refs(item: Loaded) -> list[str]:
     return [f"{d.kind}/{namespace}/{d.name}" for d in item.spec.depends_on or []]
 
 
+def unknown_dependencies(items: list[Loaded], store: LocalStore) -> list[str]:
+    """dependsOn entries naming a resource that is neither in these files nor applied here.
+
+    Waiting for such a dependency would never end; it is a typo or a missing file,
+    so it is bad input, said before anything runs.
+    """
+    given = {item.ref for item in items}
+    problems = []
+    for item in (i for i in items if i.deployable):
+        namespace = item.metadata.namespace
+        for index, dep in enumerate(item.spec.depends_on or []):
+            if f"{dep.kind}/{namespace}/{dep.name}" in given or store.get(dep.kind, namespace, dep.name):
+                continue
+            problems.append(
+                f"{item.source}: {item.ref}: spec.dependsOn[{index}]: {dep.kind}/{dep.name} is not in the given "
+                "files and was never applied here (add its file with -f, or fix the kind and name)"
+            )
+    return problems
+
+
 @dataclass
 class Outcome:
     ref: str
