@@ -24,6 +24,7 @@ from rich.table import Table
 
 from clockwork import __version__, crdgen, docgen, metrics
 from clockwork.api.base import utcnow
+from clockwork.api.common import ResourceStatus
 from clockwork.api.registry import ALL_KINDS, FLEET_KINDS, Column, FleetKind, KindBase, column_value, is_ok
 from clockwork.config import Settings
 from clockwork.errors import ClockworkError, InvalidResource, PermanentError
@@ -255,6 +256,8 @@ def apply(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
     """Complete, apply and check the resources in the files."""
     outcomes = _run_intent("converge", paths, state_dir, output, **flags)
     _print_outcomes(outcomes, output, "apply")
+    if output != "json":
+        _say_unavailable(outcomes)
     _exit_for(outcomes)
 
 
@@ -275,7 +278,7 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             continue
         out.print(f"[bold]{o.ref}[/]  {'[green]complete[/]' if o.ok else '[red]incomplete[/]'}")
         if not o.ok:
-            out.print(f"  [red]{_escape(o.message)}[/]")
+            out.print(f"  [red]{_escape(_completed_line(o))}[/]")
         completed = o.status.completed.wire() if o.status.completed else {}
         completion = o.status.completion
         filled = completion.filled if completion else []
@@ -298,6 +301,9 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             out.print(
                 f"  approve with: clockwork approve -f FILE --hash {completion.completed_hash if completion else '?'}"
             )
+        if not completed:  # nothing was completed (e.g. the model endpoint is down): no empty table
+            out.print()
+            continue
         table = Table(show_header=True, box=None, padding=(0, 2))
         for column in ("FIELD", "VALUE", "SOURCE"):
             table.add_column(column, overflow="fold")
@@ -315,7 +321,27 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             colour = "red" if ": refuses: " in note else ("yellow" if "backup" in note or "kept aside" in note else "")
             out.print(f"  [{colour or 'default'}]{_escape(note)}[/]")
         out.print()
+    _say_unavailable(outcomes)
     _exit_for(outcomes)
+
+
+def _completed_line(outcome: Outcome) -> str:
+    """Why a plan is incomplete, with the Completed condition it is (reason included)."""
+    found = outcome.status.condition("Completed") if outcome.status is not None else None
+    if found is None or found.status == "True":
+        return outcome.message
+    return f"Completed={found.status} ({found.reason}): {outcome.message}"
+
+
+def _say_unavailable(outcomes: list[Outcome]) -> None:
+    """Each distinct reason completion was unavailable, once on stderr (the table has it per resource)."""
+    reasons: dict[str, int] = {}
+    for o in outcomes:
+        found = o.status.condition("Completed") if isinstance(o.status, ResourceStatus) else None
+        if found is not None and found.reason == "CompletionUnavailable":
+            reasons[found.message] = reasons.get(found.message, 0) + 1
+    for message, count in reasons.items():
+        err.print(f"[bold red]error:[/] {_escape(message)} ({count} resource(s) not completed)")
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
