@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -391,14 +392,35 @@ def approve(paths: tuple[Path, ...], state_dir: Path | None, output: str, review
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
+class Duration(click.ParamType[float, Any]):
+    """A duration such as 90s, 10m, 2h or 1h30m: whole units, larger first, more than zero."""
+
+    name = "duration"
+    _FORM = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        found = self._FORM.fullmatch(str(value))
+        seconds = sum(int(n or 0) * size for n, size in zip(found.groups(), (3600, 60, 1), strict=True)) if found else 0
+        if found and any(found.groups()) and not seconds:
+            self.fail(f"{value!r} must be longer than zero (e.g. 90s, 10m)", param, ctx)
+        if not seconds:
+            self.fail(f"{value!r} is not a duration; use whole units such as 90s, 10m, 2h or 1h30m", param, ctx)
+        return float(seconds)
+
+
 @main.command()
 @with_common
+@click.option("--for", "run_for", type=Duration(), default=None,
+              help="Stop cleanly after this long (90s, 10m, 1h30m); default: until Ctrl-C or SIGTERM.")  # fmt: skip
 @with_model
-def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: Any) -> None:
-    """Apply, then keep checking and healing the resources until stopped (Ctrl-C / SIGTERM).
+def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, run_for: float | None, **flags: Any) -> None:
+    """Apply, then keep checking and healing the resources until stopped (Ctrl-C / SIGTERM, or --for).
 
     The health loop of the operator without a cluster: checks at each resource's
-    interval, remediation with backoff; edited files are applied again.
+    interval, remediation with backoff; edited files are applied again. An outcome
+    that repeats unchanged is said once.
     """
     as_json = output == "json"
     items = _load(paths, as_json)  # bad input fails here, before anything runs
@@ -417,11 +439,20 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
         if not outcome.events:
             out.print(f"{stamp} [{colour}]{outcome.intent}[/] {outcome.ref}: {_escape(outcome.message)}")
 
+    why: list[str] = []  # why it stopped, the first reason wins
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping(reason: str) -> None:
+            why.append(reason)
+            stop.set()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, stopping, f"{signal.Signals(signum).name} received")
+        if run_for is not None:
+            loop.call_later(run_for, stopping, f"ran for {run_for:g}s (--for)")
         driver = LocalDriver(store, settings)
         try:
             await Watcher(driver, list(paths), report).run(stop)
@@ -432,6 +463,7 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
         with store.locked():
             _refuse_unknown_dependencies(items, store, as_json)
             asyncio.run(run())
+        err.print(f"watch stopped: {why[0] if why else 'nothing left to watch'}", markup=False)
     except PermanentError as exc:
         _fail_input(str(exc), as_json=as_json)
     finally:

@@ -816,6 +816,8 @@ class Watcher:
         self.items: dict[str, Loaded] = {}
         self.wake: dict[str, float] = {}
         self._stamps: dict[Path, float] = {}
+        # The verdict and message last seen per resource: an unchanged one is not said again.
+        self._seen: dict[str, tuple[bool, str]] = {}
 
     def _stamp(self) -> dict[Path, float]:
         return {p: p.stat().st_mtime for p in _files(self.paths)}
@@ -824,8 +826,26 @@ class Watcher:
         self.driver.batch = list(self.items.values())
         for item in items:
             outcome = await self.driver.reconcile(item, "converge")
-            self.report(outcome)
+            self._tell(item.ref, outcome, always=True)
             self._schedule(item, outcome)
+
+    def _tell(self, ref: str, outcome: Outcome, *, always: bool = False) -> None:
+        """Report what is new: events, or a failure whose verdict or message changed.
+
+        A check that fails the same way every few seconds (remediation exhausted) is
+        said once, not once per check; once it changes (healed, or failing otherwise)
+        it is said again.
+        """
+        if always or outcome.events:
+            # Events say what happened; the state they leave is said by the next check, once.
+            self._seen.pop(ref, None)
+            self.report(outcome)
+            return
+        seen = (outcome.ok, outcome.message)
+        changed = self._seen.get(ref) != seen
+        self._seen[ref] = seen
+        if changed and not outcome.ok:
+            self.report(outcome)
 
     def _schedule(self, item: Loaded, outcome: Outcome) -> None:
         delay = outcome.wake_after if outcome.wake_after is not None else self.idle_seconds
@@ -859,8 +879,7 @@ class Watcher:
             for ref, item in list(self.items.items()):
                 if self.wake.get(ref, now) <= now:
                     outcome = await self.driver.reconcile(item, "monitor")
-                    if outcome.events or not outcome.ok:
-                        self.report(outcome)
+                    self._tell(ref, outcome)
                     self._schedule(item, outcome)
             await self._reload()
             next_wake = min(self.wake.values(), default=now + self.idle_seconds)
