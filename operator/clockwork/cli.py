@@ -231,8 +231,7 @@ def _print_outcomes(outcomes: list[Outcome], output: str, title: str) -> None:
         click.echo(json.dumps([_outcome_json(o) for o in outcomes], indent=2))
         return
     table = Table(title=title, title_justify="left")
-    for column in ("RESOURCE", "RESULT", "READY", "HEALTHY", "MESSAGE"):
-        table.add_column(column, overflow="fold")
+    _add_columns(table, ("RESOURCE", "RESULT", "READY", "HEALTHY"), "MESSAGE")
     for o in outcomes:
         colour = "green" if o.ok else "red"
         gone = o.forgotten or not o.known
@@ -243,6 +242,41 @@ def _print_outcomes(outcomes: list[Outcome], output: str, title: str) -> None:
             "-" if gone else _condition(_kind(o), o.status, "Healthy"),
             f"[{colour}]{_escape(o.message)}[/]",
         )
+    _print_table(table)
+
+
+def _add_columns(table: Table, whole: tuple[str, ...], *prose: str) -> None:
+    """Columns of names, refs and short words (``whole``) are never broken: a name split
+    mid-word cannot be read or copied. The ``prose`` columns take the width that is
+    left and wrap at spaces (a word longer than the column, such as a path, folds)."""
+    for column in whole:
+        table.add_column(column, no_wrap=True, overflow="fold")
+    for column in prose:
+        table.add_column(column, overflow="fold")
+
+
+# Width a prose column keeps at least beside whole names, before the names give way.
+PROSE_MIN = 10
+
+
+def _print_table(table: Table) -> None:
+    """Print ``table`` with its names whole while they fit beside the prose columns.
+
+    A name too long for the terminal folds rather than being cut short (a name
+    with an ellipsis is no name at all): the widest whole column gives way first,
+    taking the width that is left, so that its shorter names still stay whole.
+    """
+    whole = [c for c in table.columns if c.no_wrap]
+    prose = len(table.columns) - len(whole)
+    widths = {id(c): max([out.measure(c.header).maximum] + [out.measure(cell).maximum for cell in c.cells])
+              for c in whole}  # fmt: skip
+    room = out.width - 3 * len(table.columns) - 1 - PROSE_MIN * prose  # less padding and borders
+    while whole and sum(widths[id(c)] for c in whole) > room:
+        widest = max(whole, key=lambda c: widths[id(c)])
+        whole.remove(widest)
+        widest.no_wrap = False
+        widest.width = max(PROSE_MIN, room - sum(widths[id(c)] for c in whole))
+        room -= widest.width
     out.print(table)
 
 
@@ -306,8 +340,7 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             out.print()
             continue
         table = Table(show_header=True, box=None, padding=(0, 2))
-        for column in ("FIELD", "VALUE", "SOURCE"):
-            table.add_column(column, overflow="fold")
+        _add_columns(table, ("FIELD",), "VALUE", "SOURCE")
         for name, value in _flatten(completed):
             shown = json.dumps(value) if not isinstance(value, str) else value
             if len(shown) > 80:
@@ -315,7 +348,7 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             source = sources.get(name, "user")
             colour = {"ai": "magenta", "offline": "cyan"}.get(source.split(" ")[0], "")
             table.add_row(name, _escape(shown), f"[{colour}]{source}[/]" if colour else source)
-        out.print(table)
+        _print_table(table)
         for op in o.operations:
             out.print(f"  [cyan]{op.op}[/] {_escape(op.description)}")
         for note in o.notes:
@@ -480,8 +513,7 @@ def assert_(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> Non
         _print_outcomes(outcomes, output, "assert")
         _exit_for(outcomes)
     table = Table(title="assert", title_justify="left")
-    for column in ("RESOURCE", "NODE", "ASSERTION", "OK", "MESSAGE"):
-        table.add_column(column, overflow="fold")
+    _add_columns(table, ("RESOURCE", "NODE", "ASSERTION", "OK"), "MESSAGE")
     for o in outcomes:
         found = getattr(o.status, "health", None)
         results = found.results if found is not None and o.known else []
@@ -489,7 +521,7 @@ def assert_(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> Non
             table.add_row(o.ref, "-", "-", "[red]no[/]" if not o.ok else "yes", _escape(o.message))
         for r in results:
             table.add_row(o.ref, r.node, r.name, "[green]yes[/]" if r.ok else "[red]no[/]", _escape(r.message))
-    out.print(table)
+    _print_table(table)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         err.print(f"[red]{len(failed)} of {len(outcomes)} resource(s) drifted or failed[/]")
@@ -541,15 +573,14 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
         info = ALL_KINDS[kind]
         table = Table(title=f"{kind} ({settings.state_dir})", title_justify="left")
         columns = [c for c in info.printer_columns]
-        for column in ("NAME", *(c.name.upper() for c in columns), "MESSAGE"):
-            table.add_column(column, overflow="fold")
+        _add_columns(table, ("NAME", *(c.name.upper() for c in columns)), "MESSAGE")
         for r in (r for r in records if r.kind == kind):
             body = {"metadata": {"name": r.name, "namespace": r.namespace, "creationTimestamp": r.created.isoformat()},
                     "spec": r.spec, "status": r.status}  # fmt: skip
             cells = [_cell(c, column_value(c, body), now) for c in columns]
             colour = "green" if is_ok(kind, r.status) else "red"
             table.add_row(f"{r.namespace}/{r.name}", *cells, f"[{colour}]{_escape(_status_message(info, r.status))}[/]")
-        out.print(table)
+        _print_table(table)
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
 
 
@@ -591,12 +622,11 @@ def doctor(output: str) -> None:
         click.echo(json.dumps([c.__dict__ for c in checks], indent=2))
     else:
         table = Table(title="clockwork doctor", title_justify="left")
-        for column in ("AREA", "CHECK", "OK", "DETAIL", "HINT"):
-            table.add_column(column, overflow="fold")
+        _add_columns(table, ("AREA", "CHECK", "OK"), "DETAIL", "HINT")
         for c in checks:
             mark = "[green]yes[/]" if c.ok else ("[red]no[/]" if c.required else "[yellow]no[/]")
             table.add_row(c.area, c.name, mark, _escape(c.detail), _escape(c.hint))
-        out.print(table)
+        _print_table(table)
     sys.exit(EXIT_OK if all(c.ok for c in checks if c.required) else EXIT_FAILED)
 
 

@@ -4,7 +4,8 @@ Covers: a missing -f path is named; an unknown kind names its file; a YAML synta
 error names file and line (never PyYAML's "<unicode string>"); a relative path says
 it must be absolute (not the bare regular expression); a dependsOn naming a resource
 that exists nowhere is bad input naming file, field and the missing kind/name (exit
-2, nothing applied); the File incompletion advice is given once.
+2, nothing applied); the File incompletion advice is given once; tables keep names
+whole at 80 columns (a name too long to fit folds, never cut).
 """
 
 from __future__ import annotations
@@ -105,3 +106,27 @@ def test_the_file_incompletion_advice_is_given_once(cli: CliRunner, workdir: Pat
     assert "spec.content" in message and "does not write prose" in message
     assert message.count("CW_MODEL") == 1, message
     assert message.count("set spec.content") == 1, message
+
+
+def _lines_with(text: str, output: str) -> list[str]:
+    return [line for line in output.splitlines() if text in line]
+
+
+def test_tables_keep_names_whole_at_80_columns(cli: CliRunner, workdir: Path) -> None:
+    name = "reverse-proxy-conf"
+    long = "a-resource-name-far-too-long-for-any-eighty-column-table-row"
+    docs = [file_resource(n, path=str(workdir / "out" / f"{n}.conf"), content="x\n") for n in (name, long)]
+    manifest = write_resources(workdir / "m.yaml", *docs)
+    narrow = {"COLUMNS": "80"}
+    outputs = {
+        "apply": cli("apply", "-f", str(manifest), env=narrow).stdout,
+        "assert": cli("assert", "-f", str(manifest), env=narrow).stdout,
+        "status": cli("status", env=narrow).stdout,
+        "destroy": cli("destroy", "-f", str(manifest), env=narrow).stdout,
+    }
+    for command, output in outputs.items():
+        ref = f"default/{name}" if command == "status" else f"File/default/{name}"
+        assert _lines_with(ref, output), f"{command}: {ref} broken across lines:\n{output}"
+        assert all(len(line) <= 80 for line in output.splitlines()), output
+        assert "…" not in output, f"{command}: a name too long to fit folds, it is never cut:\n{output}"
+    assert _lines_with("healthy", outputs["apply"]) and _lines_with("applied", outputs["apply"])
