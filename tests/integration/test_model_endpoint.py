@@ -4,12 +4,14 @@ Covers: plan against an endpoint that hangs up fails fast (one connection for th
 whole run: no client retries, no asking again for every resource), names the
 endpoint and still shows each resource as Completed=False (CompletionUnavailable),
 exit 1; `clockwork doctor` really asks the endpoint (GET /models with the key from
-CW_API_KEY_FILE, never printed) and says reachable, refused or unreachable and why.
+CW_API_KEY_FILE, never printed) and says reachable, refused or unreachable and why;
+a down endpoint is not asked again within CW_RETRY_SECONDS, and is once it may be.
 Real servers on 127.0.0.1, no mocks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -21,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic_ai.models import override_allow_model_requests
 
+from clockwork.api.registry import KINDS
+from clockwork.completion import configured_completer
+from clockwork.completion.ai import AICompleter
+from clockwork.completion.base import Completer, CompletionContext, Proposal
+from clockwork.completion.endpoint import CheckedCompleter
+from clockwork.completion.guard import GuardPolicy
+from clockwork.config import Settings
 from tests.conftest import CliRunner
 from tests.helpers import file_resource, free_port, write_resources
 
@@ -72,8 +82,8 @@ class Models:
 
 
 @contextmanager
-def models_server(key: str) -> Iterator[Models]:
-    port = free_port()
+def models_server(key: str, port: int | None = None) -> Iterator[Models]:
+    port = port or free_port()
     found = Models(url=f"http://127.0.0.1:{port}/v1")
 
     class Handler(BaseHTTPRequestHandler):
@@ -174,3 +184,44 @@ def test_doctor_says_the_endpoint_is_unreachable(cli: CliRunner) -> None:
     assert f"unreachable: {url}" in check["detail"] and "refused" in check["detail"]
     offline = cli("doctor", "-o", "json", env={"CW_MODEL": ""})
     assert next(c for c in offline.json() if c["area"] == "completion")["ok"] is True
+
+
+def _ask_before_and_after_it_comes_up(completer: Completer, port: int) -> tuple[Proposal, Proposal, Models]:
+    """One completion while nothing listens on ``port``, one after a server came up there."""
+
+    async def ask() -> tuple[Proposal, Proposal, Models]:
+        try:
+            before = await completer.propose(KINDS["File"], {"path": "/srv/a"}, ["content"], CompletionContext())
+            with models_server(KEY, port) as server:
+                after = await completer.propose(KINDS["File"], {"path": "/srv/a"}, ["content"], CompletionContext())
+            return before, after, server
+        finally:
+            await completer.aclose()
+
+    with override_allow_model_requests(True):
+        return asyncio.run(ask())
+
+
+def test_a_down_endpoint_is_not_asked_again_within_retry_seconds() -> None:
+    port = free_port()
+    settings = Settings.from_env({"CW_MODEL": "m", "CW_BASE_URL": f"http://127.0.0.1:{port}/v1", "CW_API_KEY": KEY,
+                                  "CW_RETRY_SECONDS": "3600"})  # fmt: skip
+    before, after, server = _ask_before_and_after_it_comes_up(configured_completer(settings), port)
+    assert before.temporary_error == f"model endpoint http://127.0.0.1:{port}/v1 is unreachable: connection refused"
+    assert after.temporary_error == before.temporary_error
+    assert server.auth_headers == [], "within CW_RETRY_SECONDS the endpoint is not asked again"
+
+
+def test_an_endpoint_that_came_back_is_asked_again() -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+
+    def build() -> AICompleter:
+        return AICompleter.openai_compatible("m", base_url=url, api_key=KEY, policy=GuardPolicy(), max_retries=0)
+
+    completer = CheckedCompleter("m", base_url=url, api_key=KEY, build=build, retry_seconds=0)
+    before, after, server = _ask_before_and_after_it_comes_up(completer, port)
+    assert before.temporary_error is not None and "connection refused" in before.temporary_error
+    assert server.auth_headers == [f"Bearer {KEY}"]  # asked again: GET /models with the key
+    # ...then the model itself (this server has no chat completions: HTTP 501).
+    assert after.temporary_error is not None and "answered HTTP 501" in after.temporary_error
