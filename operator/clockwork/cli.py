@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -25,11 +26,12 @@ from rich.table import Table
 from clockwork import __version__, crdgen, docgen, metrics
 from clockwork import why as why_mod
 from clockwork.api.base import GROUP, VERSION, utcnow
+from clockwork.api.common import ResourceStatus
 from clockwork.api.registry import ALL_KINDS, FLEET_KINDS, Column, FleetKind, KindBase, column_value, is_ok
 from clockwork.config import Settings
 from clockwork.diff import HIDDEN, Change
 from clockwork.errors import ClockworkError, InvalidResource, PermanentError
-from clockwork.local import Loaded, LocalDriver, Outcome, Watcher, load
+from clockwork.local import Loaded, LocalDriver, Outcome, Watcher, load, unknown_dependencies
 from clockwork.reconcile import Intent
 from clockwork.store import LocalStore
 
@@ -146,6 +148,8 @@ def _run_intent(
 
     try:
         with store.locked():
+            if intent in ("converge", "plan"):
+                _refuse_unknown_dependencies(items, store, as_json)
             return _run(run_all)
     except PermanentError as exc:
         _fail_input(str(exc), as_json=as_json)
@@ -155,6 +159,13 @@ def _run_intent(
     finally:
         if settings.metrics_file is not None:
             metrics.write_textfile(settings.metrics_file)
+
+
+def _refuse_unknown_dependencies(items: list[Loaded], store: LocalStore, as_json: bool) -> None:
+    """A dependency that exists nowhere would be waited for forever: bad input instead."""
+    problems = unknown_dependencies(items, store)
+    if problems:
+        _fail_input("invalid input, nothing was changed", problems, as_json=as_json)
 
 
 def _run(factory: Callable[[], Coroutine[Any, Any, list[Outcome]]]) -> list[Outcome]:
@@ -223,8 +234,7 @@ def _print_outcomes(outcomes: list[Outcome], output: str, title: str) -> None:
         click.echo(json.dumps([_outcome_json(o) for o in outcomes], indent=2))
         return
     table = Table(title=title, title_justify="left")
-    for column in ("RESOURCE", "RESULT", "READY", "HEALTHY", "MESSAGE"):
-        table.add_column(column, overflow="fold")
+    _add_columns(table, ("RESOURCE", "RESULT", "READY", "HEALTHY"), "MESSAGE")
     for o in outcomes:
         colour = "green" if o.ok else "red"
         gone = o.forgotten or not o.known
@@ -235,6 +245,41 @@ def _print_outcomes(outcomes: list[Outcome], output: str, title: str) -> None:
             "-" if gone else _condition(_kind(o), o.status, "Healthy"),
             f"[{colour}]{_escape(o.message)}[/]",
         )
+    _print_table(table)
+
+
+def _add_columns(table: Table, whole: tuple[str, ...], *prose: str) -> None:
+    """Columns of names, refs and short words (``whole``) are never broken: a name split
+    mid-word cannot be read or copied. The ``prose`` columns take the width that is
+    left and wrap at spaces (a word longer than the column, such as a path, folds)."""
+    for column in whole:
+        table.add_column(column, no_wrap=True, overflow="fold")
+    for column in prose:
+        table.add_column(column, overflow="fold")
+
+
+# Width a prose column keeps at least beside whole names, before the names give way.
+PROSE_MIN = 10
+
+
+def _print_table(table: Table) -> None:
+    """Print ``table`` with its names whole while they fit beside the prose columns.
+
+    A name too long for the terminal folds rather than being cut short (a name
+    with an ellipsis is no name at all): the widest whole column gives way first,
+    taking the width that is left, so that its shorter names still stay whole.
+    """
+    whole = [c for c in table.columns if c.no_wrap]
+    prose = len(table.columns) - len(whole)
+    widths = {id(c): max([out.measure(c.header).maximum] + [out.measure(cell).maximum for cell in c.cells])
+              for c in whole}  # fmt: skip
+    room = out.width - 3 * len(table.columns) - 1 - PROSE_MIN * prose  # less padding and borders
+    while whole and sum(widths[id(c)] for c in whole) > room:
+        widest = max(whole, key=lambda c: widths[id(c)])
+        whole.remove(widest)
+        widest.no_wrap = False
+        widest.width = max(PROSE_MIN, room - sum(widths[id(c)] for c in whole))
+        room -= widest.width
     out.print(table)
 
 
@@ -249,6 +294,8 @@ def apply(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
     """Complete, apply and check the resources in the files."""
     outcomes = _run_intent("converge", paths, state_dir, output, **flags)
     _print_outcomes(outcomes, output, "apply")
+    if output != "json":
+        _say_unavailable(outcomes)
     _exit_for(outcomes)
 
 
@@ -271,7 +318,7 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
         out.print(f"[bold]{o.ref}[/]  {'[green]complete[/]' if o.ok else '[red]incomplete[/]'}"
                   + ("[red], but apply has no target (see below)[/]" if no_target else ""))  # fmt: skip
         if not o.ok:
-            out.print(f"  [red]{_escape(o.message)}[/]")
+            out.print(f"  [red]{_escape(_completed_line(o))}[/]")
         completed = o.status.completed.wire() if o.status.completed else {}
         completion = o.status.completion
         filled = completion.filled if completion else []
@@ -294,9 +341,11 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             out.print(
                 f"  approve with: clockwork approve -f FILE --hash {completion.completed_hash if completion else '?'}"
             )
+        if not completed:  # nothing was completed (e.g. the model endpoint is down): no empty table
+            out.print()
+            continue
         table = Table(show_header=True, box=None, padding=(0, 2))
-        for column in ("FIELD", "VALUE", "SOURCE"):
-            table.add_column(column, overflow="fold")
+        _add_columns(table, ("FIELD",), "VALUE", "SOURCE")
         for name, value in _flatten(completed):
             shown = json.dumps(value) if not isinstance(value, str) else value
             if name.startswith("env."):  # env values are often credentials: never printed
@@ -306,7 +355,7 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             source = sources.get(name, "user")
             colour = {"ai": "magenta", "offline": "cyan"}.get(source.split(" ")[0], "")
             table.add_row(name, _escape(shown), f"[{colour}]{source}[/]" if colour else source)
-        out.print(table)
+        _print_table(table)
         for op in o.operations:
             out.print(f"  [cyan]{op.op}[/] {_escape(op.description)}")
         for note in o.notes:
@@ -318,6 +367,7 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
             out.print(f"  [{colour or 'default'}]{_escape(note)}[/]")
         _print_changes(o.changes)
         out.print()
+    _say_unavailable(outcomes)
     _exit_for(outcomes)
 
 
@@ -347,6 +397,25 @@ def _print_changes(changes: list[Change]) -> None:
                 tone = "green" if line.startswith("+") else ("red" if line.startswith("-") else "")
                 shown = f"        {line}"
                 out.print(f"[{tone}]{_escape(shown)}[/]" if tone else shown, markup=bool(tone), highlight=False)
+
+
+def _completed_line(outcome: Outcome) -> str:
+    """Why a plan is incomplete, with the Completed condition it is (reason included)."""
+    found = outcome.status.condition("Completed") if outcome.status is not None else None
+    if found is None or found.status == "True":
+        return outcome.message
+    return f"Completed={found.status} ({found.reason}): {outcome.message}"
+
+
+def _say_unavailable(outcomes: list[Outcome]) -> None:
+    """Each distinct reason completion was unavailable, once on stderr (the table has it per resource)."""
+    reasons: dict[str, int] = {}
+    for o in outcomes:
+        found = o.status.condition("Completed") if isinstance(o.status, ResourceStatus) else None
+        if found is not None and found.reason == "CompletionUnavailable":
+            reasons[found.message] = reasons.get(found.message, 0) + 1
+    for message, count in reasons.items():
+        err.print(f"[bold red]error:[/] {_escape(message)} ({count} resource(s) not completed)")
 
 
 def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -396,17 +465,38 @@ def approve(paths: tuple[Path, ...], state_dir: Path | None, output: str, review
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
+class Duration(click.ParamType[float, Any]):
+    """A duration such as 90s, 10m, 2h or 1h30m: whole units, larger first, more than zero."""
+
+    name = "duration"
+    _FORM = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        found = self._FORM.fullmatch(str(value))
+        seconds = sum(int(n or 0) * size for n, size in zip(found.groups(), (3600, 60, 1), strict=True)) if found else 0
+        if found and any(found.groups()) and not seconds:
+            self.fail(f"{value!r} must be longer than zero (e.g. 90s, 10m)", param, ctx)
+        if not seconds:
+            self.fail(f"{value!r} is not a duration; use whole units such as 90s, 10m, 2h or 1h30m", param, ctx)
+        return float(seconds)
+
+
 @main.command()
 @with_common
+@click.option("--for", "run_for", type=Duration(), default=None,
+              help="Stop cleanly after this long (90s, 10m, 1h30m); default: until Ctrl-C or SIGTERM.")  # fmt: skip
 @with_model
-def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: Any) -> None:
-    """Apply, then keep checking and healing the resources until stopped (Ctrl-C / SIGTERM).
+def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, run_for: float | None, **flags: Any) -> None:
+    """Apply, then keep checking and healing the resources until stopped (Ctrl-C / SIGTERM, or --for).
 
     The health loop of the operator without a cluster: checks at each resource's
-    interval, remediation with backoff; edited files are applied again.
+    interval, remediation with backoff; edited files are applied again. An outcome
+    that repeats unchanged is said once.
     """
     as_json = output == "json"
-    _load(paths, as_json)  # bad input fails here, before anything runs
+    items = _load(paths, as_json)  # bad input fails here, before anything runs
     settings = _settings(state_dir, **flags)
     store = LocalStore(settings.state_dir)
 
@@ -422,11 +512,20 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
         if not outcome.events:
             out.print(f"{stamp} [{colour}]{outcome.intent}[/] {outcome.ref}: {_escape(outcome.message)}")
 
+    why: list[str] = []  # why it stopped, the first reason wins
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping(reason: str) -> None:
+            why.append(reason)
+            stop.set()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, stopping, f"{signal.Signals(signum).name} received")
+        if run_for is not None:
+            loop.call_later(run_for, stopping, f"ran for {run_for:g}s (--for)")
         driver = LocalDriver(store, settings)
         try:
             await Watcher(driver, list(paths), report).run(stop)
@@ -435,7 +534,9 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags:
 
     try:
         with store.locked():
+            _refuse_unknown_dependencies(items, store, as_json)
             asyncio.run(run())
+        err.print(f"watch stopped: {why[0] if why else 'nothing left to watch'}", markup=False)
     except PermanentError as exc:
         _fail_input(str(exc), as_json=as_json)
     finally:
@@ -563,8 +664,7 @@ def assert_(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> Non
         _print_outcomes(outcomes, output, "assert")
         _exit_for(outcomes)
     table = Table(title="assert", title_justify="left")
-    for column in ("RESOURCE", "NODE", "ASSERTION", "OK", "MESSAGE"):
-        table.add_column(column, overflow="fold")
+    _add_columns(table, ("RESOURCE", "NODE", "ASSERTION", "OK"), "MESSAGE")
     for o in outcomes:
         found = getattr(o.status, "health", None)
         results = found.results if found is not None and o.known else []
@@ -572,7 +672,7 @@ def assert_(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> Non
             table.add_row(o.ref, "-", "-", "[red]no[/]" if not o.ok else "yes", _escape(o.message))
         for r in results:
             table.add_row(o.ref, r.node, r.name, "[green]yes[/]" if r.ok else "[red]no[/]", _escape(r.message))
-    out.print(table)
+    _print_table(table)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         err.print(f"[red]{len(failed)} of {len(outcomes)} resource(s) drifted or failed[/]")
@@ -624,15 +724,14 @@ def status(paths: tuple[Path, ...], state_dir: Path | None, output: str) -> None
         info = ALL_KINDS[kind]
         table = Table(title=f"{kind} ({settings.state_dir})", title_justify="left")
         columns = [c for c in info.printer_columns]
-        for column in ("NAME", *(c.name.upper() for c in columns), "MESSAGE"):
-            table.add_column(column, overflow="fold")
+        _add_columns(table, ("NAME", *(c.name.upper() for c in columns)), "MESSAGE")
         for r in (r for r in records if r.kind == kind):
             body = {"metadata": {"name": r.name, "namespace": r.namespace, "creationTimestamp": r.created.isoformat()},
                     "spec": r.spec, "status": r.status}  # fmt: skip
             cells = [_cell(c, column_value(c, body), now) for c in columns]
             colour = "green" if is_ok(kind, r.status) else "red"
             table.add_row(f"{r.namespace}/{r.name}", *cells, f"[{colour}]{_escape(_status_message(info, r.status))}[/]")
-        out.print(table)
+        _print_table(table)
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
 
 
@@ -674,12 +773,11 @@ def doctor(output: str) -> None:
         click.echo(json.dumps([c.__dict__ for c in checks], indent=2))
     else:
         table = Table(title="clockwork doctor", title_justify="left")
-        for column in ("AREA", "CHECK", "OK", "DETAIL", "HINT"):
-            table.add_column(column, overflow="fold")
+        _add_columns(table, ("AREA", "CHECK", "OK"), "DETAIL", "HINT")
         for c in checks:
             mark = "[green]yes[/]" if c.ok else ("[red]no[/]" if c.required else "[yellow]no[/]")
             table.add_row(c.area, c.name, mark, _escape(c.detail), _escape(c.hint))
-        out.print(table)
+        _print_table(table)
     sys.exit(EXIT_OK if all(c.ok for c in checks if c.required) else EXIT_FAILED)
 
 

@@ -1,7 +1,8 @@
 """`clockwork doctor`: which runners and connectors this machine can use, and why not.
 
 Each check tries the real thing, briefly and bounded: spawn the PyInfra worker,
-find the SSH library, ask the Docker/Podman engine, reach the Kubernetes API.
+find the SSH library, ask the Docker/Podman engine, reach the Kubernetes API and
+the model endpoint (GET /models with the configured key, which is never shown).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clockwork import __version__
+from clockwork.completion import endpoint
 from clockwork.config import Settings
 from clockwork.plan import CommandProbe, HostSpec, RunRequest
 from clockwork.runners.pyinfra import PyinfraRunner
-from clockwork.text import redact_url
 
 TIMEOUT = 10
 
@@ -86,6 +87,24 @@ def _kubernetes() -> Check:
                      "check the kubeconfig context and network")  # fmt: skip
 
 
+def _completer(settings: Settings) -> Check:
+    """The configured completer; for a model, whether its endpoint answers GET /models with the key."""
+    if not settings.model:
+        return Check("completion", "completer", True, "offline (no CW_MODEL)")
+    reach = endpoint.probe(settings.base_url, settings.api_key, endpoint.PROBE_TIMEOUT)
+    model = f"AI: {settings.model}"
+    if reach.status is None:
+        return Check("completion", "completer", False, f"{model}; unreachable: {reach.endpoint}: {reach.why}",
+                     "start the model server or fix CW_BASE_URL; unset CW_MODEL to complete offline")  # fmt: skip
+    answered = f"{reach.endpoint} answered HTTP {reach.status} to GET /models"
+    if reach.status in (401, 403):
+        return Check("completion", "completer", False, f"{model}; {answered}", "check CW_API_KEY or CW_API_KEY_FILE")
+    if reach.status >= 500:
+        return Check("completion", "completer", False, f"{model}; {answered}", "the model server reports an error")
+    # Some OpenAI-compatible servers list no models (404): they still answered.
+    return Check("completion", "completer", True, f"{model}; reachable: {answered}")
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks = [Check("clockwork", "version", True, __version__)]
     checks.append(_worker())
@@ -96,9 +115,7 @@ def run_checks(settings: Settings) -> list[Check]:
     checks.append(_engine("docker", "docker (@docker)"))
     checks.append(_engine("podman", "podman"))
     checks.append(_kubernetes())
-    model = settings.model
-    completer = f"AI: {model} at {redact_url(settings.base_url or 'OpenAI')}" if model else "offline (no CW_MODEL)"
-    checks.append(Check("completion", "completer", True, completer))
+    checks.append(_completer(settings))
     state = settings.state_dir.resolve()
     parent = state if state.exists() else state.parent
     writable = os.access(parent, os.W_OK)

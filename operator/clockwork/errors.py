@@ -33,6 +33,29 @@ class InvalidResource(PermanentError):
         super().__init__(f"{where}: " + "; ".join(self.problems))
 
 
+# What each field pattern means in words, registered where the pattern is declared.
+_PATTERN_RULES: dict[str, str] = {}
+
+
+def pattern_rule(pattern: str, rule: str) -> str:
+    """Register the rule ``pattern`` stands for (in words) and give the pattern back.
+
+    The pattern stays in the schema (the CRD, and so the API server, enforces it),
+    but "String should match pattern '^/'" tells a person nothing: messages say
+    ``rule`` instead.
+    """
+    _PATTERN_RULES[pattern] = rule
+    return pattern
+
+
+def _pattern_message(pattern: str, value: object) -> str:
+    """The rule a value broke, in words. Every path pattern starts with ``^/``: a value
+    without that slash broke the part that matters, whatever else the pattern says."""
+    if pattern.startswith("^/") and isinstance(value, str) and not value.startswith("/"):
+        return "must be an absolute path (starting with '/')"
+    return _PATTERN_RULES.get(pattern, f"must match the pattern {pattern}")
+
+
 def describe_validation_error(error: ValidationError, prefix: str = "", union_tags: Collection[str] = ()) -> list[str]:
     """One line per problem: the dotted field path, the rule and the offending value.
 
@@ -49,6 +72,8 @@ def describe_validation_error(error: ValidationError, prefix: str = "", union_ta
         elif item["type"] == "missing":
             msg = "required field is missing"
         shown = item.get("input")
+        if item["type"] == "string_pattern_mismatch":
+            msg = _pattern_message(str((item.get("ctx") or {}).get("pattern", "")), shown)
         if item["type"] in ("string_pattern_mismatch", "literal_error", "string_type", "int_type"):
             msg += f" (got {shown!r})"
         lines.append(f"{field}: {msg}")

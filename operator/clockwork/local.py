@@ -97,7 +97,7 @@ def _files(paths: Iterable[Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise InvalidResource(str(path), ["no such file or directory"])
+            raise InvalidResource("input", [f"{path}: no such file or directory"])
     return found
 
 
@@ -148,6 +148,26 @@ def dependency_refs(item: Loaded) -> list[str]:
         return []
     namespace = item.metadata.namespace
     return [f"{d.kind}/{namespace}/{d.name}" for d in item.spec.depends_on or []]
+
+
+def unknown_dependencies(items: list[Loaded], store: LocalStore) -> list[str]:
+    """dependsOn entries naming a resource that is neither in these files nor applied here.
+
+    Waiting for such a dependency would never end; it is a typo or a missing file,
+    so it is bad input, said before anything runs.
+    """
+    given = {item.ref for item in items}
+    problems = []
+    for item in (i for i in items if i.deployable):
+        namespace = item.metadata.namespace
+        for index, dep in enumerate(item.spec.depends_on or []):
+            if f"{dep.kind}/{namespace}/{dep.name}" in given or store.get(dep.kind, namespace, dep.name):
+                continue
+            problems.append(
+                f"{item.source}: {item.ref}: spec.dependsOn[{index}]: {dep.kind}/{dep.name} is not in the given "
+                "files and was never applied here (add its file with -f, or fix the kind and name)"
+            )
+    return problems
 
 
 @dataclass
@@ -805,6 +825,8 @@ class Watcher:
         self.items: dict[str, Loaded] = {}
         self.wake: dict[str, float] = {}
         self._stamps: dict[Path, float] = {}
+        # The verdict and message last seen per resource: an unchanged one is not said again.
+        self._seen: dict[str, tuple[bool, str]] = {}
 
     def _stamp(self) -> dict[Path, float]:
         return {p: p.stat().st_mtime for p in _files(self.paths)}
@@ -813,8 +835,26 @@ class Watcher:
         self.driver.batch = list(self.items.values())
         for item in items:
             outcome = await self.driver.reconcile(item, "converge")
-            self.report(outcome)
+            self._tell(item.ref, outcome, always=True)
             self._schedule(item, outcome)
+
+    def _tell(self, ref: str, outcome: Outcome, *, always: bool = False) -> None:
+        """Report what is new: events, or a failure whose verdict or message changed.
+
+        A check that fails the same way every few seconds (remediation exhausted) is
+        said once, not once per check; once it changes (healed, or failing otherwise)
+        it is said again.
+        """
+        if always or outcome.events:
+            # Events say what happened; the state they leave is said by the next check, once.
+            self._seen.pop(ref, None)
+            self.report(outcome)
+            return
+        seen = (outcome.ok, outcome.message)
+        changed = self._seen.get(ref) != seen
+        self._seen[ref] = seen
+        if changed and not outcome.ok:
+            self.report(outcome)
 
     def _schedule(self, item: Loaded, outcome: Outcome) -> None:
         delay = outcome.wake_after if outcome.wake_after is not None else self.idle_seconds
@@ -848,8 +888,7 @@ class Watcher:
             for ref, item in list(self.items.items()):
                 if self.wake.get(ref, now) <= now:
                     outcome = await self.driver.reconcile(item, "monitor")
-                    if outcome.events or not outcome.ok:
-                        self.report(outcome)
+                    self._tell(ref, outcome)
                     self._schedule(item, outcome)
             await self._reload()
             next_wake = min(self.wake.values(), default=now + self.idle_seconds)

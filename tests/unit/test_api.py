@@ -44,12 +44,12 @@ def test_valid_file_parses_with_wire_names() -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ({"path": "/a", "mode": "999"}, "spec.mode: String should match pattern '^[0-7]{3,4}$' (got '999')"),
+        ({"path": "/a", "mode": "999"}, "spec.mode: must be octal permission bits such as \"0644\" (got '999')"),
         ({"path": "/a", "mode": 420}, 'spec.mode: must be a quoted octal string such as "0644"'),
-        ({"path": "relative/file"}, "spec.path: String should match pattern '^/'"),
+        ({"path": "relative/file"}, "spec.path: must be an absolute path (starting with '/') (got 'relative/file')"),
         ({"path": "/srv/../etc/passwd"}, "spec.path: '/srv/../etc/passwd' must not contain '..'"),
         ({"path": "/a", "colour": "red"}, "spec.colour: unknown field"),
-        ({"path": "/a", "owner": "Root;rm"}, "spec.owner: String should match pattern"),
+        ({"path": "/a", "owner": "Root;rm"}, "spec.owner: must be a user or group name"),
         ({"directory": "/srv", "name": "a/b"}, "spec.name: 'a/b' is not a plain file name"),
         ({"path": "/a", "name": "b"}, "set either path, or directory and name, not both"),
         ({"path": "/a", "target": {"local": True, "nodeName": "pi-1"}}, "set only one of nodeName"),
@@ -83,7 +83,7 @@ def test_api_version_and_kind_are_checked() -> None:
     doc = file_resource("x", path="/a")
     assert "apiVersion: must be 'clockwork.dev/v1alpha1'" in problems({**doc, "apiVersion": "v1"})
     served = "Container, Directory, EdgeNode, File, GitRepo, Package, Rollout, Task, User, Workflow, Workload"
-    assert f"unknown kind; Clockwork serves {served}" in problems({**doc, "kind": "Nope"})
+    assert f"kind: unknown kind 'Nope'; Clockwork serves {served}" in problems({**doc, "kind": "Nope"})
 
 
 def test_status_in_user_input_is_ignored() -> None:

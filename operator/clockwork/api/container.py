@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, EnvMap, Guarded, Tier
+from clockwork.errors import pattern_rule
 from clockwork.model import CWModel
 
 ImageRef = Annotated[
@@ -18,7 +19,13 @@ ImageRef = Annotated[
 ]
 ContainerName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"), Guarded.NAME]
 HostPort = Annotated[int, Field(ge=1, le=65535), Guarded.PORT]
-InnerPath = Annotated[str, Field(pattern=r"^/[^\x00\n:]*$", max_length=4096)]
+InnerPath = Annotated[
+    str,
+    Field(
+        pattern=pattern_rule(r"^/[^\x00\n:]*$", "must be an absolute path without ':', line breaks or NUL"),
+        max_length=4096,
+    ),
+]
 Runtime = Literal["docker", "podman"]
 RestartPolicy = Literal["no", "always", "unless-stopped", "on-failure"]
 
@@ -48,7 +55,14 @@ class VolumeMount(CWModel):
 
 
 class HttpCheck(CWModel):
-    path: str | None = Field(default=None, pattern=r"^/[^\s'\"`$;|&<>]*$", max_length=1024, description="(/)")
+    path: str | None = Field(
+        default=None,
+        pattern=pattern_rule(
+            r"^/[^\s'\"`$;|&<>]*$", "must be a URL path starting with '/', without spaces, quotes or shell characters"
+        ),
+        max_length=1024,
+        description="(/)",
+    )
     port: int | None = Field(default=None, ge=1, le=65535, description="Host port to ask (the first mapped).")
     expect_status: int | None = Field(default=None, ge=100, le=599, description="(200)")
 

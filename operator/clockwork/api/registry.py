@@ -359,7 +359,7 @@ def any_kind(kind: str) -> KindBase:
         return ALL_KINDS[kind]
     except KeyError:
         known = ", ".join(sorted(ALL_KINDS))
-        raise InvalidResource(f"kind {kind!r}", [f"unknown kind; Clockwork serves {known}"]) from None
+        raise InvalidResource(f"kind {kind!r}", [f"unknown kind {kind!r}; Clockwork serves {known}"]) from None
 
 
 def describe_document(doc: Any) -> str:
@@ -385,7 +385,10 @@ def parse_resource(doc: Any, *, source: str = "") -> Resource:
     api_version = doc.get("apiVersion")
     if api_version != API_VERSION:
         raise InvalidResource(where, [f"apiVersion: must be {API_VERSION!r} (got {api_version!r})"])
-    info = any_kind(str(doc.get("kind")))
+    try:
+        info = any_kind(str(doc.get("kind")))
+    except InvalidResource as exc:  # name the file too: a typo in kind is a newcomer's first error
+        raise InvalidResource(where, [f"kind: {p}" for p in exc.problems]) from None
     body = {k: v for k, v in doc.items() if k != "status"}
     body.setdefault("spec", {})
     try:

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, FileMode, Guarded, PosixName, Tier, Trait
+from clockwork.errors import pattern_rule
 
 # No trailing '-': apt reads "openssh-server-" as "remove openssh-server".
 PackageName = Annotated[
@@ -24,7 +25,15 @@ def _plain_shell(value: str) -> str:
 
 
 Shell = Annotated[
-    str, Field(pattern=r"^/[A-Za-z0-9/_.-]+$", max_length=256), AfterValidator(_plain_shell), Guarded.SHELL
+    str,
+    Field(
+        pattern=pattern_rule(
+            r"^/[A-Za-z0-9/_.-]+$", "must be an absolute path of letters, digits, '/', '_', '.' and '-'"
+        ),
+        max_length=256,
+    ),
+    AfterValidator(_plain_shell),
+    Guarded.SHELL,
 ]
 
 

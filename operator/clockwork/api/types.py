@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from clockwork.errors import pattern_rule
 from clockwork.text import env_value, single_line
 
 MAX_PATH = 4096
@@ -92,7 +93,9 @@ def _mode_is_text(value: Any) -> Any:
 
 AbsolutePath = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_PATH, pattern=r"^/"),
+    Field(
+        min_length=1, max_length=MAX_PATH, pattern=pattern_rule(r"^/", "must be an absolute path (starting with '/')")
+    ),
     AfterValidator(_absolute_path),
     Guarded.PATH,
 ]
@@ -101,7 +104,10 @@ FileName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_f
 
 FileMode = Annotated[
     str,
-    Field(pattern=r"^[0-7]{3,4}$", description='Octal permission bits, e.g. "0644".'),
+    Field(
+        pattern=pattern_rule(r"^[0-7]{3,4}$", 'must be octal permission bits such as "0644"'),
+        description='Octal permission bits, e.g. "0644".',
+    ),
     BeforeValidator(_mode_is_text),
     Guarded.MODE,
 ]
@@ -109,7 +115,11 @@ FileMode = Annotated[
 PosixName = Annotated[
     str,
     Field(
-        pattern=r"^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$",
+        pattern=pattern_rule(
+            r"^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10})$",
+            "must be a user or group name (a-z, 0-9, '_' and '-', at most 32, not starting with a digit) "
+            "or a numeric id",
+        ),
         description="A user or group name (or numeric id).",
     ),
     Guarded.NAME,

@@ -10,24 +10,34 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from clockwork.completion.base import Completer
+from clockwork.completion.endpoint import CheckedCompleter
 from clockwork.completion.offline import OfflineCompleter
 
 if TYPE_CHECKING:
+    from clockwork.completion.ai import AICompleter
     from clockwork.config import Settings
 
 
 def configured_completer(settings: Settings) -> Completer:
-    """The AI completer when a model is configured, else the offline one."""
+    """The AI completer when a model is configured (built once its endpoint answers), else the offline one."""
     if settings.model:
-        # Imported here: pydantic-ai and the OpenAI client are only needed with a model.
-        from clockwork.completion.ai import AICompleter
+        model = settings.model
 
-        return AICompleter.openai_compatible(
-            settings.model,
-            base_url=settings.base_url,
-            api_key=settings.api_key,
-            policy=settings.policy,
-            max_retries=settings.completion_max_retries,
-            timeout=float(settings.completion_timeout),
-        )
+        def build() -> AICompleter:
+            # Imported here: pydantic-ai and the OpenAI client are only needed with a model.
+            from clockwork.completion.ai import AICompleter
+
+            return AICompleter.openai_compatible(
+                model,
+                base_url=settings.base_url,
+                api_key=settings.api_key,
+                policy=settings.policy,
+                max_retries=settings.completion_max_retries,
+                timeout=float(settings.completion_timeout),
+            )
+
+        return CheckedCompleter(
+            model, base_url=settings.base_url, api_key=settings.api_key, build=build,
+            retry_seconds=settings.retry_seconds,
+        )  # fmt: skip
     return OfflineCompleter(settings.default_root)

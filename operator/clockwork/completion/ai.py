@@ -30,7 +30,7 @@ from pydantic_ai.settings import ModelSettings
 from clockwork.api.common import CompletionSource
 from clockwork.api.registry import KindInfo
 from clockwork.completion import context as model_context
-from clockwork.completion import guard
+from clockwork.completion import endpoint, guard
 from clockwork.completion.base import CompletionContext, Proposal, Unresolved
 from clockwork.errors import describe_validation_error
 from clockwork.model import CWModel
@@ -123,6 +123,8 @@ class AICompleter:
         self.max_retries = max_retries
         self.timeout = timeout
         self.endpoint = endpoint
+        # Set when the endpoint could not be reached: the caller need not ask again soon.
+        self.unreachable: str | None = None
 
     @classmethod
     def openai_compatible(
@@ -241,7 +243,8 @@ class AICompleter:
                 "check CW_API_KEY or CW_API_KEY_FILE"
             )
         elif isinstance(exc, ModelConnectionError):
-            message, sent = f"model endpoint {self.endpoint} is unreachable: {_short(exc)}", requests
+            message, sent = f"model endpoint {self.endpoint} is unreachable: {_root_cause(exc)}", requests
+            self.unreachable = message
         elif isinstance(exc, ModelHTTPError):
             message = f"model endpoint {self.endpoint} answered HTTP {exc.status_code}: {_short(exc)}"
         else:
@@ -260,6 +263,15 @@ def _schema_problems(exc: ValidationError) -> str:
         else:
             problems.append(f"{line} (rule: schema)")
     return "; ".join(problems)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost cause of a connection error ("connection refused"), not the client's
+    generic "Connection error."."""
+    seen: list[BaseException] = [exc]
+    while (cause := seen[-1].__cause__ or seen[-1].__context__) is not None and cause not in seen:
+        seen.append(cause)
+    return endpoint.describe_failure(seen[-1]) if len(seen) > 1 else _short(exc)
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

@@ -18,7 +18,8 @@ from clockwork.completion import catalogue, guard
 from clockwork.completion.base import CompletionContext, Proposal, Unresolved
 
 DEFAULT_ROOT = "/srv/clockwork"
-NO_PROSE = "the offline completer does not write prose; set spec.content or configure a model (CW_MODEL)"
+# Why only: the message that reports it adds what to do (set the field, or configure a model).
+NO_PROSE = "the offline completer does not write prose"
 
 
 class OfflineCompleter:
@@ -100,7 +101,7 @@ def _package(
     service = catalogue.match_service(spec.get("description"))
     if service is None and _PACKAGE_NAME.match(context.name):
         return {"names": [context.name]}, []
-    reason = "the offline completer names a package only after the resource; set spec.names"
+    reason = "the offline completer names a package only after the resource"
     return {}, [Unresolved(field="names", reason=reason)]
 
 
@@ -114,7 +115,7 @@ def _container(
     dependencies = _dependency_urls(context)
     if service is None:
         if "image" in missing:
-            reason = "no catalogue service matches the description or name; set spec.image"
+            reason = "no catalogue service matches the description or name"
             return values, [Unresolved(field="image", reason=reason)]
     else:
         if "image" in missing:
@@ -164,9 +165,7 @@ def _gitrepo(
         values["dest"] = f"{self.root}/{context.name}"
     unresolved = []
     if "url" in missing:
-        unresolved.append(
-            Unresolved(field="url", reason="the offline completer cannot know a repository; set spec.url")
-        )
+        unresolved.append(Unresolved(field="url", reason="the offline completer cannot know a repository"))
     return values, unresolved
 
 
@@ -175,7 +174,7 @@ def _workload(
 ) -> tuple[dict[str, JsonValue], list[Unresolved]]:
     unresolved = []
     if "command" in missing:
-        reason = "the offline completer does not write programs; set spec.command (or module and entryPoint)"
+        reason = "the offline completer does not write programs (spec.module with spec.entryPoint may stand in)"
         unresolved.append(Unresolved(field="command", reason=reason))
     values: dict[str, JsonValue] = {}
     if "runMode" in missing:

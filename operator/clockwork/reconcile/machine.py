@@ -672,10 +672,12 @@ class _Pass:
         if missing:
             reasons = {line.split(":", 1)[0]: line for line in (s.completion.unresolved if s.completion else [])}
             details = [reasons.get(f, f"{f}: not set") for f in missing]
+            # The reasons say why; what to do is said once, here.
+            fields = ", ".join("spec." + f for f in missing)
             hint = (
-                "set these fields in spec, or configure a completion model (CW_MODEL)"
+                f"set {fields}, or configure a completion model (CW_MODEL)"
                 if completer in ("defaults", "offline")
-                else "set these fields in spec"
+                else f"set {fields} yourself"
             )
             self.set(
                 COMPLETED,
