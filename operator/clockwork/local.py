@@ -537,11 +537,9 @@ class LocalDriver(DriverBase):
                                updated=utcnow())
             )  # fmt: skip
 
-        if resolution.error:
-            status.phase, status.message = "Failed", resolution.error
-            await save(status)
-            return Outcome(ref=item.ref, intent=intent, ok=False, status=status, message=resolution.error)
-        run = rollouts.RolloutRun(self, resolution.targets, resolution.skipped, inventory, save)
+        # No node to go to (resolution.error included) is the rollout's own verdict: NoTargets.
+        run = rollouts.RolloutRun(self, resolution.targets, resolution.skipped, inventory, save,
+                                  phases=resolution.phases)  # fmt: skip
         final = await rollouts.run(rollout, status, run, generation)
         return Outcome(ref=item.ref, intent=intent, ok=final.phase == "Completed", status=final,
                        message=final.message, events=run.events)  # fmt: skip

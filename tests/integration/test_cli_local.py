@@ -205,3 +205,34 @@ def test_doctor_reports_runners_and_connectors(cli: CliRunner) -> None:
     assert checks["job (Kubernetes Job)"]["ok"] is False
     assert "kubeconfig" in checks["job (Kubernetes Job)"]["detail"]
     assert "docker (@docker)" in checks
+
+
+def _rollout(name: str, selector: dict[str, str]) -> dict[str, object]:
+    files = [{"kind": "File", "name": "f", "spec": {"path": "/srv/app/v", "content": "v1"}}]
+    return {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Rollout", "metadata": {"name": name},
+            "spec": {"nodeSelector": selector, "version": "v1", "resources": files}}  # fmt: skip
+
+
+def test_a_rollout_with_no_nodes_to_go_to_fails(cli: CliRunner, workdir: Path) -> None:
+    """No EdgeNode has the labels, or the only one that has them cannot be reached: exit 1, NoTargets."""
+    stale = {"apiVersion": "clockwork.dev/v1alpha1", "kind": "EdgeNode",
+             "metadata": {"name": "node-a", "labels": {"site": "lab"}}, "spec": {"address": "192.0.2.1"}}  # fmt: skip
+    manifest = write_resources(
+        workdir / "r.yaml", _rollout("nowhere", {"site": "mars"}), stale, _rollout("app", {"site": "lab"})
+    )
+    result = cli("apply", "-f", str(manifest), "-o", "json")
+    assert result.code == 1, result.stderr
+    found = {o["resource"]: o for o in result.json()}
+    nowhere, app = found["Rollout/default/nowhere"], found["Rollout/default/app"]
+    assert not nowhere["ok"] and nowhere["status"]["phase"] == "Failed"
+    assert nowhere["message"] == "spec.nodeSelector: no EdgeNode in namespace 'default' has the labels site=mars"
+    assert [(c["reason"], c["status"]) for c in nowhere["status"]["conditions"]] == [("NoTargets", "False")]
+    assert found["EdgeNode/default/node-a"]["status"]["phase"] == "Stale"
+    assert not app["ok"] and app["status"]["phase"] == "Failed"
+    assert app["message"].startswith("spec.nodeSelector: no EdgeNode with the labels site=lab can be rolled out to: ")
+    assert "node-a (Stale): EdgeNode node-a: set spec.sshKeyFile" in app["message"]
+    assert "Offline" not in app["message"]
+
+    table = cli("apply", "-f", str(manifest))
+    assert table.code == 1 and "Traceback" not in table.stderr
+    assert "spec.nodeSelector" in table.stdout and "spec.target" not in table.stdout
