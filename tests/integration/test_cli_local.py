@@ -61,14 +61,16 @@ def test_apply_change_assert_drift_destroy(cli: CliRunner, workdir: Path, tmp_pa
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"path": "/tmp/cw-invalid/x", "content": "x", "mode": "999"}, "spec.mode"),
+        ({"path": "INVALID/x", "content": "x", "mode": "999"}, "spec.mode"),
         ({"path": "relative/x", "content": "x"}, "spec.path"),
-        ({"path": "/tmp/cw-invalid/x", "content": "x", "colour": "red"}, "spec.colour: unknown field"),
+        ({"path": "INVALID/x", "content": "x", "colour": "red"}, "spec.colour: unknown field"),
     ],
 )
 def test_invalid_input_exits_2_and_writes_nothing(
     cli: CliRunner, workdir: Path, spec: dict[str, str], message: str
 ) -> None:
+    invalid = workdir / "cw-invalid"  # this test's own folder, not a fixed /tmp path another run shares
+    spec = {k: v.replace("INVALID", str(invalid)) for k, v in spec.items()}
     good = file_resource("good", path=str(workdir / "good.txt"), content="ok")
     manifest = write_resources(workdir / "bad.yaml", good, file_resource("bad", **spec))
     result = cli("apply", "-f", str(manifest))
@@ -76,7 +78,7 @@ def test_invalid_input_exits_2_and_writes_nothing(
     assert message in result.stderr and "nothing was changed" in result.stderr
     assert not (workdir / "good.txt").exists(), "the valid document must not be applied either"
     assert not (workdir / ".clockwork").exists()
-    assert not Path("/tmp/cw-invalid/x").exists()
+    assert not invalid.exists()
     as_json = cli("apply", "-f", str(manifest), "-o", "json")
     assert as_json.code == 2 and any(message in p for p in as_json.json()["problems"])
 
