@@ -57,9 +57,13 @@ class RolloutRun:
     origin: Origin | None = None
     # The phase of each node the selector named (None: never probed), for the messages.
     phases: dict[str, str | None] = field(default_factory=dict)
+    # Told each Event's message as it happens (a person watching local mode).
+    progress: Callable[[str], None] | None = None
 
     def event(self, type_: str, reason: str, message: str) -> None:
         self.events.append(Event(type_, reason, message[:1000]))  # type: ignore[arg-type]
+        if self.progress is not None:
+            self.progress(message)
 
 
 def selector_text(selector: dict[str, str]) -> str:

@@ -9,11 +9,15 @@ file; folders and multi-document files; --output json on every command.
 
 from __future__ import annotations
 
+import os
+import pty
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliRunner
+from tests.conftest import CLOCKWORK, CliRunner
 from tests.helpers import file_resource, write_resources
 
 pytestmark = pytest.mark.integration
@@ -238,3 +242,50 @@ def test_a_rollout_with_no_nodes_to_go_to_fails(cli: CliRunner, workdir: Path) -
     table = cli("apply", "-f", str(manifest))
     assert table.code == 1 and "Traceback" not in table.stderr
     assert "spec.nodeSelector" in table.stdout and "spec.target" not in table.stdout
+
+
+def _on_a_terminal(args: list[str], cwd: Path, timeout: float = 120) -> tuple[int, str]:
+    """Run clockwork with its stdout on a pseudo-terminal; what the terminal got, escapes removed."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
+    for quiet in ("NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        env.pop(quiet, None)
+    proc = subprocess.Popen([CLOCKWORK, *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower,
+                            stderr=subprocess.PIPE, env=env)  # fmt: skip
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the command closed the terminal (it exited)
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    _, stderr = proc.communicate(timeout=timeout)
+    assert "Traceback" not in stderr.decode()
+    code = proc.returncode
+    text = b"".join(chunks).decode(errors="replace")
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_apply_shows_progress_on_a_terminal_and_nothing_more_on_a_pipe(cli: CliRunner, workdir: Path) -> None:
+    manifest = write_resources(
+        workdir / "two.yaml",
+        file_resource("first", path=str(workdir / "out" / "a.txt"), content="a\n"),
+        file_resource("second", path=str(workdir / "out" / "b.txt"), content="b\n"),
+    )
+    code, seen = _on_a_terminal(["apply", "-f", str(manifest)], workdir)
+    assert code == 0, seen
+    assert "applying File/default/first" in seen and "applying File/default/second" in seen
+    assert "File/default/second │ changed" in seen  # the table still follows
+
+    piped = cli("apply", "-f", str(manifest))
+    assert piped.code == 0
+    assert piped.stdout.splitlines()[0] == "apply", piped.stdout  # the table first, nothing before it
+    assert "applying" not in piped.stdout + piped.stderr and "\x1b" not in piped.stdout
+    assert "File/default/second │ unchanged" in piped.stdout
+
+    as_json = cli("apply", "-f", str(manifest), "-o", "json")
+    assert [o["resource"] for o in as_json.json()] == ["File/default/first", "File/default/second"]
