@@ -1,26 +1,32 @@
 # Clockwork — the two commands that matter on a fresh machine:
-#   make demo   set up and run the main job (local mode, quickstart example)
-#   make test   set up everything the tests need and run the whole suite
+#   make demo   install the runtime package only and run the main job (local mode, quickstart example)
+#   make test   set up everything the tests need (dev extras too) and run the whole suite
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# One venv, two stamps: the runtime package (all make demo needs), then the dev extras on top
+# (make test, lint, ...). Either order works; a changed pyproject.toml redoes both as needed.
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
-PIP_QUIET := --quiet --disable-pip-version-check
 # COMMAND:PACKAGE pairs the real-component tests need; grows with the test tiers.
 TEST_DEB_PACKAGES := unzip:unzip npm:npm sshd:openssh-server ssh:openssh-client nft:nftables ip:iproute2 nsenter:util-linux git:git podman:podman systemd-analyze:systemd prometheus:prometheus promtool:prometheus
 
 .PHONY: venv demo test test-deps lint unit generate clean kind-up kind-demo image bench
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
-	$(BIN)/python -m pip install $(PIP_QUIET) -e '.[dev]'
-	touch $(STAMP)
+$(RUNTIME_STAMP): pyproject.toml scripts/venv-install.sh
+	@echo "installing Clockwork into $(VENV) (runtime only; output shown only on failure)"
+	@./scripts/venv-install.sh $(VENV) $(PYTHON) .
+	@touch $@
+
+$(STAMP): pyproject.toml $(RUNTIME_STAMP)
+	@echo "installing the dev extras into $(VENV) (output shown only on failure)"
+	@./scripts/venv-install.sh $(VENV) $(PYTHON) '.[dev]'
+	@touch $@
 
 venv: $(STAMP)
 
-demo: venv
+demo: $(RUNTIME_STAMP)
 	$(BIN)/clockwork apply -f manifests/examples/quickstart.yaml
 	$(BIN)/clockwork status -f manifests/examples/quickstart.yaml
 

@@ -7,6 +7,7 @@ Output is for people (tables) unless ``--output json`` asks for a script's view.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -14,7 +15,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -138,9 +139,10 @@ def _run_intent(
     settings = _settings(state_dir, **overrides)
     store = LocalStore(settings.state_dir)
 
-    async def run_all() -> list[Outcome]:
+    async def run_all(progress: Callable[[str], None] | None) -> list[Outcome]:
         driver = LocalDriver(store, settings)
         driver.batch = items
+        driver.progress = progress
         try:
             return await driver.reconcile_all(items, intent)
         finally:
@@ -150,7 +152,8 @@ def _run_intent(
         with store.locked():
             if intent in ("converge", "plan"):
                 _refuse_unknown_dependencies(items, store, as_json)
-            return _run(run_all)
+            with _progress(as_json) as progress:
+                return _run(lambda: run_all(progress))
     except PermanentError as exc:
         _fail_input(str(exc), as_json=as_json)
     except ClockworkError as exc:
@@ -170,6 +173,18 @@ def _refuse_unknown_dependencies(items: list[Loaded], store: LocalStore, as_json
 
 def _run(factory: Callable[[], Coroutine[Any, Any, list[Outcome]]]) -> list[Outcome]:
     return asyncio.run(factory())
+
+
+@contextlib.contextmanager
+def _progress(as_json: bool) -> Iterator[Callable[[str], None] | None]:
+    """On a terminal, a spinner naming what is being done ("applying File/default/motd");
+    it goes away before the results are printed. Pipes, files and --output json get
+    nothing extra (None: the driver says nothing)."""
+    if as_json or not sys.stdout.isatty():
+        yield None
+        return
+    with out.status("starting", spinner="dots") as status:
+        yield lambda doing: status.update(_escape(doing))
 
 
 def _exit_for(outcomes: list[Outcome]) -> NoReturn:

@@ -27,6 +27,8 @@ from clockwork.runners.pyinfra import PyinfraRunner
 MAX_STEPS = 16
 
 CompleteFn = Callable[[Complete], Awaitable[Completion]]
+# What each action is doing, in a word, for a driver that shows progress.
+DOING = {Complete: "completing", Apply: "applying", Check: "checking", Destroy: "destroying"}
 
 
 class UnavailableRunner:
@@ -127,11 +129,14 @@ class Engine:
         complete: CompleteFn,
         slots: NodeSlots | None = None,
         origin: Origin | None = None,
+        doing: Callable[[str], None] | None = None,
     ) -> None:
         self.runners = runners
         self.complete = complete
         self.slots = slots or NodeSlots()
         self.origin = origin
+        # Told what each action does ("applying") as it starts: progress, nothing else.
+        self.doing = doing
 
     async def run(self, inputs: Inputs, status: ResourceStatus[Any]) -> PassResult:
         obs = Observations()
@@ -150,6 +155,8 @@ class Engine:
         raise RuntimeError(f"{inputs.info.kind}: reconcile did not settle after {MAX_STEPS} steps")
 
     async def _perform(self, action: Any, inputs: Inputs, current: Step, obs: Observations) -> None:
+        if self.doing is not None and type(action) in DOING:
+            self.doing(DOING[type(action)])
         if isinstance(action, Complete):
             obs.put(action.slot, await self.complete(action))
             return

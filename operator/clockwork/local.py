@@ -41,6 +41,8 @@ LOCAL_HOST = "@local"
 # What `clockwork approve` did with one resource.
 Approval = Literal["approved", "not-needed", "other", "refused"]
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
+INTENT_DOING: dict[Intent, str] = {"converge": "applying", "plan": "planning", "check": "checking",
+                                   "monitor": "checking", "destroy": "destroying"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,13 @@ class LocalDriver(DriverBase):
         # completed to (for dependsOn).
         self.ready: dict[str, bool] = {}
         self.completed: dict[str, dict[str, Any]] = {}
+        # Told what is being done to which resource ("applying File/default/motd"), for a
+        # person watching (the CLI's spinner on a terminal); None: nobody is.
+        self.progress: Callable[[str], None] | None = None
+
+    def _say(self, doing: str, ref: str) -> None:
+        if self.progress is not None:
+            self.progress(f"{doing} {ref}")
 
     def _is_ready(self, ref: str) -> bool | None:
         """Ready in this run, else as last applied; None when never applied."""
@@ -559,11 +568,10 @@ class LocalDriver(DriverBase):
                                updated=utcnow())
             )  # fmt: skip
 
-        if resolution.error:
-            status.phase, status.message = "Failed", resolution.error
-            await save(status)
-            return Outcome(ref=item.ref, intent=intent, ok=False, status=status, message=resolution.error)
-        run = rollouts.RolloutRun(self, resolution.targets, resolution.skipped, inventory, save)
+        # No node to go to (resolution.error included) is the rollout's own verdict: NoTargets.
+        run = rollouts.RolloutRun(self, resolution.targets, resolution.skipped, inventory, save,
+                                  phases=resolution.phases,
+                                  progress=lambda said: self._say(f"{item.ref}:", said))  # fmt: skip
         final = await rollouts.run(rollout, status, run, generation)
         return Outcome(ref=item.ref, intent=intent, ok=final.phase == "Completed", status=final,
                        message=final.message, events=run.events)  # fmt: skip
@@ -589,6 +597,7 @@ class LocalDriver(DriverBase):
                             self.store.put(record.model_copy(update={"status": status.wire()}))
 
     async def reconcile(self, item: Loaded, intent: Intent) -> Outcome:
+        self._say(INTENT_DOING[intent], item.ref)
         if intent == "plan" and not item.deployable:
             return self._plan_fleet(item)
         if item.edge_node is not None:
@@ -653,7 +662,8 @@ class LocalDriver(DriverBase):
         async def complete(action: Complete) -> Completion:
             return await self._complete(info, item, action, outcome, dependencies)
 
-        result = await Engine(self.runners, complete, self.slots).run(inputs, status)
+        engine = Engine(self.runners, complete, self.slots, doing=lambda doing: self._say(doing, item.ref))
+        result = await engine.run(inputs, status)
         self._remember_host_keys(result)
         final = result.step
         outcome.status, outcome.resolved, outcome.operations = final.status, final.resolved, final.operations

@@ -7,6 +7,8 @@ the owner of what it claims on a node (``Rollout/<ns>/<name>/<Kind>/<name>``):
 rolling back converges the previous version on the touched nodes (releasing what
 the newer version claimed and the older does not name), and releases what the new
 version added; destroy releases everything the rollout's templates claimed.
+A selector that leaves no node to go to is no success: phase Failed, Ready reason
+NoTargets (:func:`no_targets` says why), and the next run tries the version again.
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from clockwork.engine import DriverBase, Engine
 from clockwork.fleet import batches
 from clockwork.plan import HostSpec, Operation, Origin, RunRequest
 from clockwork.reconcile import Complete, Event, Inputs
-from clockwork.reconcile.conditions import READY, set_condition
+from clockwork.reconcile.conditions import READY, get, set_condition
 
 DEFAULT_GATE_TIMEOUT = 300
 DEFAULT_GATE_INTERVAL = 5
 FINISHED = ("Completed", "Failed", "RolledBack")
 UNHEALTHY = ": unhealthy: "
+# The Ready reason of a rollout that found no node to go to (phase Failed; the next run tries again).
+NO_TARGETS = "NoTargets"
 
 
 @dataclass
@@ -51,16 +55,72 @@ class RolloutRun:
     latest: Callable[[], Awaitable[Rollout | None]] | None = None
     events: list[Event] = field(default_factory=list)
     origin: Origin | None = None
+    # The phase of each node the selector named (None: never probed), for the messages.
+    phases: dict[str, str | None] = field(default_factory=dict)
+    # Told each Event's message as it happens (a person watching local mode).
+    progress: Callable[[str], None] | None = None
 
     def event(self, type_: str, reason: str, message: str) -> None:
         self.events.append(Event(type_, reason, message[:1000]))  # type: ignore[arg-type]
+        if self.progress is not None:
+            self.progress(message)
+
+
+def selector_text(selector: dict[str, str]) -> str:
+    """``site=lab,tier=edge``: a node selector as it is written on the command line."""
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+def _phase(phases: dict[str, str | None], name: str) -> str:
+    return phases.get(name) or "Unknown"
+
+
+def skipped_summary(skipped: dict[str, str], phases: dict[str, str | None]) -> str:
+    """``node-a (Offline), node-b (Stale)``: each skipped node with the phase it really has."""
+    return ", ".join(f"{name} ({_phase(phases, name)})" for name in sorted(skipped))
+
+
+def no_targets(
+    selector: dict[str, str], namespace: str, targets: list[str], skipped: dict[str, str], phases: dict[str, str | None]
+) -> str | None:
+    """Why a rollout has no node to go to (naming ``spec.nodeSelector``); None when it has one."""
+    if targets:
+        return None
+    shown = selector_text(selector)
+    if not skipped:
+        return f"spec.nodeSelector: no EdgeNode in namespace {namespace!r} has the labels {shown}"
+    why = "; ".join(f"{name} ({_phase(phases, name)}): {skipped[name]}" for name in sorted(skipped))
+    return f"spec.nodeSelector: no EdgeNode with the labels {shown} can be rolled out to: {why}"
+
+
+def completed_message(version: str, targets: list[str], skipped: dict[str, str], phases: dict[str, str | None]) -> str:
+    message = f"version {version} on {len(targets)} node(s)"
+    if skipped:
+        message += f"; {len(skipped)} node(s) skipped: {skipped_summary(skipped, phases)}"
+    return message
+
+
+def found_no_targets(status: RolloutStatus) -> bool:
+    """The last run found no node: the next one looks again (it is not this version's end)."""
+    ready = get(status.conditions, READY)
+    return status.phase == "Failed" and ready is not None and ready.reason == NO_TARGETS
 
 
 async def run(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun, generation: int = 1) -> RolloutStatus:
     spec = rollout.spec
-    if status.version == spec.version and status.phase in FINISHED:
+    retry = found_no_targets(status)
+    if status.version == spec.version and status.phase in FINISHED and not retry:
         return status  # this version is done; a new version starts a new rollout
-    if status.version != spec.version or status.phase is None:
+    problem = no_targets(spec.node_selector, rollout.metadata.namespace, ctx.targets, ctx.skipped, ctx.phases)
+    if problem is not None:
+        # Nothing was touched: the nodes keep their state, and the next run tries this version again.
+        status.version, status.phase, status.message = spec.version, "Failed", problem
+        status.observed_generation, status.finished = generation, utcnow()
+        _set(status, NO_TARGETS, problem)
+        ctx.event("Warning", NO_TARGETS, problem)
+        await ctx.save(status)
+        return status
+    if status.version != spec.version or status.phase is None or retry:
         _start(rollout, status, ctx)
     status.observed_generation = generation
     plan = batches.plan(
@@ -118,9 +178,7 @@ async def run(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun, generati
         metrics.ROLLOUT_BATCHES.labels("healthy").inc()
         await ctx.save(status)
     status.phase = "Completed"
-    status.message = f"version {spec.version} on {len(ctx.targets)} node(s)"
-    if ctx.skipped:
-        status.message += f"; {len(ctx.skipped)} node(s) skipped (Offline): {', '.join(sorted(ctx.skipped))}"
+    status.message = completed_message(spec.version, ctx.targets, ctx.skipped, ctx.phases)
     status.finished = utcnow()
     _set(status, "Completed", status.message)
     ctx.event("Normal", "Completed", status.message)
@@ -145,7 +203,10 @@ def _start(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun) -> None:
         node.state, node.message = "skipped", why
     if ctx.skipped:
         ctx.event(
-            "Warning", "NodesSkipped", "not rolled out to: " + "; ".join(f"{n}: {w}" for n, w in ctx.skipped.items())
+            "Warning",
+            "NodesSkipped",
+            "not rolled out to: "
+            + "; ".join(f"{n} ({_phase(ctx.phases, n)}): {w}" for n, w in sorted(ctx.skipped.items())),
         )
     ctx.event("Normal", "Started", f"rolling out version {spec.version} to {len(ctx.targets)} node(s)")
 

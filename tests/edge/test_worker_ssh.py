@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -41,8 +42,22 @@ def run(lab: EdgeLab, request: RunRequest) -> RunResult:
     return asyncio.run(PyinfraRunner(prefix=lab.control([])).run(request))
 
 
-def test_file_to_three_nodes_then_idempotent(lab3: EdgeLab) -> None:
-    before = set(glob.glob("/tmp/clockwork-worker-*"))
+@pytest.fixture
+def own_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own temporary folder for the runner and its worker: another Clockwork
+    on this machine makes its key folders elsewhere, and cannot be mistaken for ours."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))  # gettempdir() is cached
+    return folder
+
+
+def key_folders(folder: Path) -> list[Path]:
+    return sorted(folder.glob("clockwork-worker-*"))
+
+
+def test_file_to_three_nodes_then_idempotent(lab3: EdgeLab, own_tmp: Path) -> None:
     hosts = [host(lab3, n) for n in lab3.nodes]
     started = time.monotonic()
     first = run(lab3, RunRequest(hosts=hosts, operations=[put("/srv/app/motd", "hello\n")]))
@@ -56,24 +71,30 @@ def test_file_to_three_nodes_then_idempotent(lab3: EdgeLab) -> None:
     second_seconds = time.monotonic() - started
     assert [h.outcome for h in second.hosts] == ["ok"] * 3
     print(f"\n3-node File deploy: first {first_seconds:.2f}s, idempotent {second_seconds:.2f}s")
-    assert set(glob.glob("/tmp/clockwork-worker-*")) <= before, "key files must not outlive the run"
+    assert key_folders(own_tmp) == [], "key files must not outlive the run"
 
 
-def test_key_files_are_removed_even_when_the_worker_is_killed(lab3: EdgeLab) -> None:
-    before = set(glob.glob("/tmp/clockwork-worker-*"))
+def test_key_files_are_removed_even_when_the_worker_is_killed(lab3: EdgeLab, own_tmp: Path) -> None:
     slow = RunRequest(hosts=[host(lab3, lab3.nodes[0])], probes=[CommandProbe(id="s", command="sleep 30")],
                       timeout_seconds=60)  # fmt: skip
     runner = PyinfraRunner(prefix=lab3.control([]))
+    seen: list[Path] = []
 
     async def cancel_midway() -> None:
         task = asyncio.ensure_future(runner.run(slow))
-        await asyncio.sleep(2)
+        # Midway: the worker has written its files (known_hosts stays until the run ends).
+        deadline = time.monotonic() + 30
+        while not any(f.is_file() for d in key_folders(own_tmp) for f in d.iterdir()):
+            assert time.monotonic() < deadline and not task.done(), "the worker never wrote its key files"
+            await asyncio.sleep(0.05)
+        seen.extend(key_folders(own_tmp))
         task.cancel()  # the runner kills the worker (SIGKILL): it cannot clean up itself
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
     asyncio.run(cancel_midway())
-    assert set(glob.glob("/tmp/clockwork-worker-*")) <= before
+    assert seen, "the run made its key folder here"
+    assert key_folders(own_tmp) == []
 
 
 def test_stopped_sshd_fails_only_that_node(lab3: EdgeLab) -> None:

@@ -9,11 +9,15 @@ file; folders and multi-document files; --output json on every command.
 
 from __future__ import annotations
 
+import os
+import pty
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliRunner
+from tests.conftest import CLOCKWORK, CliRunner
 from tests.helpers import file_resource, write_resources
 
 pytestmark = pytest.mark.integration
@@ -61,14 +65,16 @@ def test_apply_change_assert_drift_destroy(cli: CliRunner, workdir: Path, tmp_pa
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"path": "/tmp/cw-invalid/x", "content": "x", "mode": "999"}, "spec.mode"),
+        ({"path": "INVALID/x", "content": "x", "mode": "999"}, "spec.mode"),
         ({"path": "relative/x", "content": "x"}, "spec.path"),
-        ({"path": "/tmp/cw-invalid/x", "content": "x", "colour": "red"}, "spec.colour: unknown field"),
+        ({"path": "INVALID/x", "content": "x", "colour": "red"}, "spec.colour: unknown field"),
     ],
 )
 def test_invalid_input_exits_2_and_writes_nothing(
     cli: CliRunner, workdir: Path, spec: dict[str, str], message: str
 ) -> None:
+    invalid = workdir / "cw-invalid"  # this test's own folder, not a fixed /tmp path another run shares
+    spec = {k: v.replace("INVALID", str(invalid)) for k, v in spec.items()}
     good = file_resource("good", path=str(workdir / "good.txt"), content="ok")
     manifest = write_resources(workdir / "bad.yaml", good, file_resource("bad", **spec))
     result = cli("apply", "-f", str(manifest))
@@ -76,7 +82,7 @@ def test_invalid_input_exits_2_and_writes_nothing(
     assert message in result.stderr and "nothing was changed" in result.stderr
     assert not (workdir / "good.txt").exists(), "the valid document must not be applied either"
     assert not (workdir / ".clockwork").exists()
-    assert not Path("/tmp/cw-invalid/x").exists()
+    assert not invalid.exists()
     as_json = cli("apply", "-f", str(manifest), "-o", "json")
     assert as_json.code == 2 and any(message in p for p in as_json.json()["problems"])
 
@@ -205,3 +211,81 @@ def test_doctor_reports_runners_and_connectors(cli: CliRunner) -> None:
     assert checks["job (Kubernetes Job)"]["ok"] is False
     assert "kubeconfig" in checks["job (Kubernetes Job)"]["detail"]
     assert "docker (@docker)" in checks
+
+
+def _rollout(name: str, selector: dict[str, str]) -> dict[str, object]:
+    files = [{"kind": "File", "name": "f", "spec": {"path": "/srv/app/v", "content": "v1"}}]
+    return {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Rollout", "metadata": {"name": name},
+            "spec": {"nodeSelector": selector, "version": "v1", "resources": files}}  # fmt: skip
+
+
+def test_a_rollout_with_no_nodes_to_go_to_fails(cli: CliRunner, workdir: Path) -> None:
+    """No EdgeNode has the labels, or the only one that has them cannot be reached: exit 1, NoTargets."""
+    stale = {"apiVersion": "clockwork.dev/v1alpha1", "kind": "EdgeNode",
+             "metadata": {"name": "node-a", "labels": {"site": "lab"}}, "spec": {"address": "192.0.2.1"}}  # fmt: skip
+    manifest = write_resources(
+        workdir / "r.yaml", _rollout("nowhere", {"site": "mars"}), stale, _rollout("app", {"site": "lab"})
+    )
+    result = cli("apply", "-f", str(manifest), "-o", "json")
+    assert result.code == 1, result.stderr
+    found = {o["resource"]: o for o in result.json()}
+    nowhere, app = found["Rollout/default/nowhere"], found["Rollout/default/app"]
+    assert not nowhere["ok"] and nowhere["status"]["phase"] == "Failed"
+    assert nowhere["message"] == "spec.nodeSelector: no EdgeNode in namespace 'default' has the labels site=mars"
+    assert [(c["reason"], c["status"]) for c in nowhere["status"]["conditions"]] == [("NoTargets", "False")]
+    assert found["EdgeNode/default/node-a"]["status"]["phase"] == "Stale"
+    assert not app["ok"] and app["status"]["phase"] == "Failed"
+    assert app["message"].startswith("spec.nodeSelector: no EdgeNode with the labels site=lab can be rolled out to: ")
+    assert "node-a (Stale): EdgeNode node-a: set spec.sshKeyFile" in app["message"]
+    assert "Offline" not in app["message"]
+
+    table = cli("apply", "-f", str(manifest))
+    assert table.code == 1 and "Traceback" not in table.stderr
+    assert "spec.nodeSelector" in table.stdout and "spec.target" not in table.stdout
+
+
+def _on_a_terminal(args: list[str], cwd: Path, timeout: float = 120) -> tuple[int, str]:
+    """Run clockwork with its stdout on a pseudo-terminal; what the terminal got, escapes removed."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
+    for quiet in ("NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        env.pop(quiet, None)
+    proc = subprocess.Popen([CLOCKWORK, *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=follower,
+                            stderr=subprocess.PIPE, env=env)  # fmt: skip
+    os.close(follower)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the command closed the terminal (it exited)
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    _, stderr = proc.communicate(timeout=timeout)
+    assert "Traceback" not in stderr.decode()
+    code = proc.returncode
+    text = b"".join(chunks).decode(errors="replace")
+    return code, re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_apply_shows_progress_on_a_terminal_and_nothing_more_on_a_pipe(cli: CliRunner, workdir: Path) -> None:
+    manifest = write_resources(
+        workdir / "two.yaml",
+        file_resource("first", path=str(workdir / "out" / "a.txt"), content="a\n"),
+        file_resource("second", path=str(workdir / "out" / "b.txt"), content="b\n"),
+    )
+    code, seen = _on_a_terminal(["apply", "-f", str(manifest)], workdir)
+    assert code == 0, seen
+    assert "applying File/default/first" in seen and "applying File/default/second" in seen
+    assert "File/default/second │ changed" in seen  # the table still follows
+
+    piped = cli("apply", "-f", str(manifest))
+    assert piped.code == 0
+    assert piped.stdout.splitlines()[0] == "apply", piped.stdout  # the table first, nothing before it
+    assert "applying" not in piped.stdout + piped.stderr and "\x1b" not in piped.stdout
+    assert "File/default/second │ unchanged" in piped.stdout
+
+    as_json = cli("apply", "-f", str(manifest), "-o", "json")
+    assert [o["resource"] for o in as_json.json()] == ["File/default/first", "File/default/second"]

@@ -1,10 +1,12 @@
 """Every example under manifests/examples/ applied for real, then destroyed.
 
-Local examples run on this machine as written. Examples for `site: berlin` nodes run
-on the systemd node (it stands in for edgenode.yaml's node). What this machine cannot reach is
-stood in for, and only that: registry images are the catalogue's images built from
-Debian's packages under the same tags (scripts/docker/offline-catalogue-images.sh), and the
-GitRepo's https URL points at a repository on the node.
+Local examples run on this machine as written, but for /tmp: what they put there goes
+to the test's own folder (a `make demo` beside the tests writes the real paths).
+Examples for `site: berlin` nodes run on the systemd node (it stands in for
+edgenode.yaml's node). What this machine cannot reach is stood in for, and only that:
+registry images are the catalogue's images built from Debian's packages under the same
+tags (scripts/docker/offline-catalogue-images.sh), and the GitRepo's https URL points at
+a repository on the node.
 """
 
 from __future__ import annotations
@@ -44,9 +46,21 @@ def docs(name: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all((EXAMPLES / name).read_text()) if d]
 
 
+def on_this_machine(name: str, workdir: Path) -> str:
+    """The example as written; what a local one puts under /tmp goes to this test's own folder
+    instead, so that a `make demo` or another Clockwork's tests on this machine are left alone."""
+    text = (EXAMPLES / name).read_text()
+    if name in LOCAL:
+        assert "/tmp/" in text, f"{name} no longer writes under /tmp: drop the rewrite"
+        text = text.replace("/tmp/", f"{workdir}/tmp/")
+    copy = workdir / name
+    copy.write_text(text)
+    return str(copy)
+
+
 @pytest.mark.parametrize("name", LOCAL + ON_DOCKER)
-def test_local_examples(name: str, cli: CliRunner, stand_in_images: None) -> None:
-    path = str(EXAMPLES / name)
+def test_local_examples(name: str, cli: CliRunner, workdir: Path, stand_in_images: None) -> None:
+    path = on_this_machine(name, workdir)
     try:
         applied = cli("apply", "-f", path, "-o", "json", timeout=300)
         assert applied.code == 0, [(o["resource"], o["message"]) for o in applied.json()]

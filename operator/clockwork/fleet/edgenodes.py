@@ -175,6 +175,8 @@ class Resolution:
     targets: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    # The phase of every node the target named (None: never probed).
+    phases: dict[str, str | None] = field(default_factory=dict)
 
 
 def resolve_targets(
@@ -199,6 +201,7 @@ def resolve_targets(
     found = Resolution()
     for node, status in sorted(chosen, key=lambda pair: pair[0].metadata.name):
         phase = status.phase if status is not None else None
+        found.phases[node.metadata.name] = phase
         if phase == "Offline":
             since = status.last_seen.isoformat() if status is not None and status.last_seen else "never seen"
             found.skipped[node.metadata.name] = (

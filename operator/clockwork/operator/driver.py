@@ -439,14 +439,10 @@ class OperatorDriver(DriverBase):
                         return Rollout.model_validate({k: v for k, v in found.items() if k != "status"})
                 return None
 
-            if resolution.error:
-                status.phase, status.message = "Failed", resolution.error
-                await save(status)
-                self._post(body, [Event("Warning", "TargetNotFound", resolution.error)])
-                return status
+            # No node to go to (resolution.error included) is the rollout's own verdict: NoTargets.
             origin = Origin(namespace=namespace, kind="Rollout", name=name, uid=meta.get("uid"))
             run = rollouts.RolloutRun(self, resolution.targets, resolution.skipped, inventory, save, latest,
-                                      origin=origin)  # fmt: skip
+                                      origin=origin, phases=resolution.phases)  # fmt: skip
             try:
                 final = await rollouts.run(rollout, status, run, int(meta.get("generation") or 1))
             finally:
