@@ -29,6 +29,7 @@ test-deps:
 	./scripts/install-test-deps.sh $(TEST_DEB_PACKAGES)
 	./scripts/docker/ensure-dockerd.sh
 	./scripts/docker/build-test-images.sh
+	./scripts/controlplane/build.sh >/dev/null
 
 lint: venv
 	$(BIN)/ruff check operator tests bench
