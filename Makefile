@@ -35,6 +35,7 @@ test-deps:
 	./scripts/install-test-deps.sh $(TEST_DEB_PACKAGES)
 	./scripts/docker/ensure-dockerd.sh
 	./scripts/docker/build-test-images.sh
+	./scripts/controlplane/build.sh >/dev/null || echo "the control plane could not be built (above): the cluster tests will skip"
 
 lint: venv
 	$(BIN)/ruff check operator tests bench
