@@ -118,6 +118,10 @@ CASES: tuple[Case, ...] = (
     Case("command-only", MODULE_WITH_ENTRY_POINT, "Workload", {"command": "sleep 9"}, False),
     Case("params-command", PARAMS_FOR_MODULE, "Workload", {"command": "sleep 9", "params": {"a": 1}}, True),
     Case("params-module", PARAMS_FOR_MODULE, "Workload", {**MODULE, "params": {"a": 1}}, False),
+    # null is "not set" on both sides: has() of a nullable field that is null is false.
+    Case("module-null", MODULE_WITH_ENTRY_POINT, "Workload", {"command": "sleep 9", "module": None}, False),
+    Case("params-null", PARAMS_FOR_MODULE, "Workload", {"command": "sleep 9", "params": None}, False),
+    Case("target-null", ONE_TARGET, "File", {**FILE, "target": {"nodeName": "n1", "nodeSelector": None}}, False),
     Case(
         "two-keys",
         ONE_KEY_SOURCE,
