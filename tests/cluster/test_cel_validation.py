@@ -8,6 +8,8 @@ with the message local mode gives, and every good case is stored.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from clockwork import crdgen
 from clockwork.api.base import GROUP, VERSION
 from clockwork.api.registry import ALL_KINDS
+from tests.conftest import REPO
 from tests.support.cel_cases import CASES, Case, document
 from tests.support.controlplane import ControlPlane
 
@@ -86,3 +89,29 @@ def test_the_api_server_agrees(api: client.ApiClient, namespace: str, case: Case
     else:
         stored = _create(api, case, namespace)
         assert stored["spec"] == case.spec
+
+
+def _kubectl(control_plane: ControlPlane, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    kubectl = REPO / ".tools" / "bin" / "kubectl"
+    binary = str(kubectl) if kubectl.exists() else shutil.which("kubectl")
+    if binary is None:
+        pytest.skip("no kubectl (make generate puts one into .tools/bin)")
+    return subprocess.run(
+        [binary, "--kubeconfig", str(control_plane.kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_kubectl_applies_the_checked_in_crds_and_refuses_a_bad_object(
+    control_plane: ControlPlane, api: client.ApiClient, namespace: str
+) -> None:
+    applied = _kubectl(control_plane, "apply", "-f", str(REPO / "crds"))
+    assert applied.returncode == 0, applied.stderr
+    assert "budget" not in applied.stderr
+    case = next(c for c in CASES if c.id == "volume-both")
+    bad = _kubectl(control_plane, "apply", "-n", namespace, "-f", "-", stdin=json.dumps(document(case, "bad")))
+    assert bad.returncode != 0
+    assert f"spec.volumes[1]: Invalid value: {case.expected}" in bad.stderr, bad.stderr
