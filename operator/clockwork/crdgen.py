@@ -100,7 +100,13 @@ def _convert_plain(node: Schema, defs: Schema, seen: tuple[str, ...]) -> Schema:
             out["items"] = _convert(value, defs, seen)
         elif key == "additionalProperties":
             if isinstance(value, dict):
-                out["additionalProperties"] = _convert(value, defs, seen)
+                values = _convert(value, defs, seen)
+                if set(values) - {"description"} == {"x-kubernetes-preserve-unknown-fields"}:
+                    # A map of anything: kept whole as an object, which CEL rules can see
+                    # (a map of untyped values is invisible to them).
+                    out["x-kubernetes-preserve-unknown-fields"] = True
+                else:
+                    out["additionalProperties"] = values
             elif value is True and "properties" not in node:
                 out["x-kubernetes-preserve-unknown-fields"] = True
             # False (extra="forbid") cannot be expressed structurally: the operator
@@ -155,11 +161,14 @@ def _convert_union(members: list[Schema], defs: Schema, seen: tuple[str, ...]) -
 def _merge_objects(objects: list[Schema]) -> Schema:
     """A tagged union as one object: the union of properties, enums of tags merged.
 
-    Each variant's own rules are enforced by the operator's models; the CRD keeps
-    every field a variant may have so that the API server prunes nothing valid.
+    The CRD keeps every field a variant may have so that the API server prunes
+    nothing valid; a variant's ``x-kubernetes-validations`` apply only where its tag
+    (the property each variant fixes to one value) says that variant.
     """
     properties: Schema = {}
+    validations: list[Schema] = []
     for obj in objects:
+        validations += _guarded_validations(obj, objects)
         for name, prop in obj["properties"].items():
             if name in properties and "enum" in prop and "enum" in properties[name]:
                 merged = properties[name]["enum"] + [e for e in prop["enum"] if e not in properties[name]["enum"]]
@@ -170,6 +179,54 @@ def _merge_objects(objects: list[Schema]) -> Schema:
     out: Schema = {"type": "object", "properties": properties}
     if required:
         out["required"] = sorted(required)
+    if validations:
+        out["x-kubernetes-validations"] = validations
+    return out
+
+
+def _guarded_validations(variant: Schema, variants: list[Schema]) -> list[Schema]:
+    rules = variant.get("x-kubernetes-validations", [])
+    if not rules:
+        return []
+    tags = [
+        (name, prop["enum"][0])
+        for name, prop in variant["properties"].items()
+        if len(prop.get("enum", ())) == 1
+        and all(len(v["properties"].get(name, {}).get("enum", ())) == 1 for v in variants)
+    ]
+    if not tags:
+        raise SchemaConversionError(f"a union variant with rules has no tag to guard them: {sorted(variant)}")
+    name, value = tags[0]
+    guarded = []
+    for rule in rules:
+        entry = {**rule, "rule": f"self.{name} != {_cel_string(value)} || ({rule['rule']})"}
+        if "messageExpression" in rule:
+            raise SchemaConversionError("a messageExpression in a union variant is not supported")
+        guarded.append(entry)
+    return guarded
+
+
+def _cel_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def without_validations(node: Schema) -> Schema:
+    """``node`` with every ``x-kubernetes-validations`` removed, at any depth.
+
+    Status is written by Clockwork from models that checked it already; a rule of a
+    spec model copied into status (``status.completed``) must not refuse a status
+    update the API server would otherwise take.
+    """
+    out: Schema = {}
+    for key, value in node.items():
+        if key == "x-kubernetes-validations":
+            continue
+        if key == "properties":
+            out[key] = {name: without_validations(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = without_validations(value)
+        else:
+            out[key] = value
     return out
 
 
@@ -198,7 +255,7 @@ def structural_problems(node: Schema, path: str = "") -> list[str]:
 
 def kind_schema(info: KindBase) -> Schema:
     spec = to_structural(spec_schema_model(info).model_json_schema(by_alias=True))
-    status = to_structural(status_schema_model(info).model_json_schema(by_alias=True))
+    status = without_validations(to_structural(status_schema_model(info).model_json_schema(by_alias=True)))
     return {
         "type": "object",
         "description": info.description,

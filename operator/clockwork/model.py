@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from clockwork.cel import add_validations
+
 
 class CWModel(BaseModel):
     """Strict camelCase model: unknown fields are errors, not silently dropped."""
@@ -25,6 +27,8 @@ class CWModel(BaseModel):
         serialize_by_alias=True,
         extra="forbid",
         frozen=False,
+        # Cross-field rules (``__cel_rules__``) into the schema, for the CRDs.
+        json_schema_extra=add_validations,
     )
 
     def wire(self) -> dict[str, Any]:

@@ -9,11 +9,12 @@ judges what comes back.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Self, get_args
+from typing import Annotated, ClassVar, Literal, Self, get_args
 
 from pydantic import Field, StrictBool, model_validator
 
 from clockwork.api.types import AbsolutePath, FileMode, PosixName
+from clockwork.cel import CelRule
 from clockwork.model import CWModel
 
 Regex = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -75,8 +76,19 @@ class ContainerHealthyAssertion(_Base):
     runtime: ContainerRuntime | None = None
 
 
+ONE_LOG_SOURCE = CelRule(
+    rule="(has(self.container) ? 1 : 0) + (has(self.unit) ? 1 : 0) + (has(self.path) ? 1 : 0) == 1",
+    message="set exactly one of container, unit or path",
+)
+ONE_CONTENT_CHECK = CelRule(
+    rule="has(self.matches) != has(self.sha256)", message="set exactly one of matches or sha256"
+)
+
+
 class LogContainsAssertion(_Base):
     """A log (a container's, a systemd unit's, or a file) has a matching line among its last lines."""
+
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_LOG_SOURCE,)
 
     type: Literal["logContains"]
     pattern: Regex = Field(description="Extended regular expression (grep -E).")
@@ -88,9 +100,7 @@ class LogContainsAssertion(_Base):
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        sources = [s for s in (self.container, self.unit, self.path) if s is not None]
-        if len(sources) != 1:
-            raise ValueError("set exactly one of container, unit or path")
+        ONE_LOG_SOURCE.check(len([s for s in (self.container, self.unit, self.path) if s is not None]) != 1)
         return self
 
 
@@ -123,6 +133,8 @@ class FileSizeAssertion(_Base):
 class FileContentAssertion(_Base):
     """The file matches a regular expression, or has exactly this sha256."""
 
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_CONTENT_CHECK,)
+
     type: Literal["fileContent"]
     path: AbsolutePath
     matches: Regex | None = Field(default=None, description="Extended regular expression (grep -E).")
@@ -130,8 +142,7 @@ class FileContentAssertion(_Base):
 
     @model_validator(mode="after")
     def _one_way(self) -> Self:
-        if (self.matches is None) == (self.sha256 is None):
-            raise ValueError("set exactly one of matches or sha256")
+        ONE_CONTENT_CHECK.check((self.matches is None) == (self.sha256 is None))
         return self
 
 

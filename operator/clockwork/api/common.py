@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.assertions import ASSERTION_TAGS, Assertion
 from clockwork.api.base import Condition, CWModel, ObjectMeta
+from clockwork.cel import CelRule
 from clockwork.claims import OnExisting
 from clockwork.plan import Operation
 
@@ -33,8 +34,23 @@ def _label_key(value: str) -> str:
     return value
 
 
+# No lists, filter() or join() here: the API server estimates those far over its cost budget.
+_NAME, _SELECTOR, _LOCAL = "has(self.nodeName)", "has(self.nodeSelector)", "(has(self.local) && self.local)"
+ONE_TARGET = CelRule(
+    rule=f"({_NAME} ? 1 : 0) + ({_SELECTOR} ? 1 : 0) + ({_LOCAL} ? 1 : 0) <= 1",
+    message="set only one of nodeName, nodeSelector, local",
+    message_expression=(
+        f"'set only one of nodeName, nodeSelector, local (got ' + ({_NAME} ? 'nodeName' : '')"
+        f" + ({_NAME} && ({_SELECTOR} || {_LOCAL}) ? ', ' : '') + ({_SELECTOR} ? 'nodeSelector' : '')"
+        f" + ({_SELECTOR} && {_LOCAL} ? ', ' : '') + ({_LOCAL} ? 'local' : '') + ')'"
+    ),
+)
+
+
 class Target(CWModel):
     """Where a resource goes: exactly one of nodeName, nodeSelector or local."""
+
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_TARGET,)
 
     node_name: str | None = Field(
         default=None,
@@ -62,7 +78,7 @@ class Target(CWModel):
             if value not in (None, False)
         ]
         if len(chosen) > 1:
-            raise ValueError(f"set only one of nodeName, nodeSelector, local (got {', '.join(chosen)})")
+            raise ValueError(f"{ONE_TARGET.message} (got {', '.join(chosen)})")
         return self
 
     def summary(self) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shlex
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, EnvMap, Guarded, Tier
+from clockwork.cel import CelRule
 from clockwork.errors import pattern_rule
 from clockwork.model import CWModel
 
@@ -39,7 +40,14 @@ class PortMapping(CWModel):
     )
 
 
+ONE_VOLUME_SOURCE = CelRule(
+    rule="has(self.hostPath) != has(self.volume)", message="set exactly one of hostPath or volume"
+)
+
+
 class VolumeMount(CWModel):
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_VOLUME_SOURCE,)
+
     path: InnerPath = Field(description="Where it appears inside the container.")
     host_path: Annotated[AbsolutePath, Guarded.HOST_PATH] | None = Field(
         default=None, description="A directory of the node (bind mount)."
@@ -49,8 +57,7 @@ class VolumeMount(CWModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        if (self.host_path is None) == (self.volume is None):
-            raise ValueError("set exactly one of hostPath or volume")
+        ONE_VOLUME_SOURCE.check((self.host_path is None) == (self.volume is None))
         return self
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, Field, StrictBool, model_validator
 
 from clockwork.api.base import Condition, DNSSubdomain
 from clockwork.api.common import Resource
 from clockwork.api.types import AbsolutePath, Line, PosixName
+from clockwork.cel import CelRule
 from clockwork.model import CWModel
 from clockwork.text import single_line
 
@@ -64,7 +65,15 @@ class HostKeySpec(CWModel):
     )
 
 
+ONE_KEY_SOURCE = CelRule(
+    rule="!(has(self.sshKeySecret) && has(self.sshKeyFile))",
+    message="set either sshKeySecret (operator) or sshKeyFile (local mode), not both",
+)
+
+
 class EdgeNodeSpec(CWModel):
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_KEY_SOURCE,)
+
     description: str | None = Field(default=None, max_length=4096)
     address: str = Field(max_length=253, pattern=_ADDRESS.pattern, description="Hostname or IP address.")
     port: int | None = Field(default=None, ge=1, le=65535, description="SSH port (22).")
@@ -92,8 +101,7 @@ class EdgeNodeSpec(CWModel):
 
     @model_validator(mode="after")
     def _one_key_source(self) -> Self:
-        if self.ssh_key_secret is not None and self.ssh_key_file is not None:
-            raise ValueError("set either sshKeySecret (operator) or sshKeyFile (local mode), not both")
+        ONE_KEY_SOURCE.check(self.ssh_key_secret is not None and self.ssh_key_file is not None)
         return self
 
     # Defaults, in one place.

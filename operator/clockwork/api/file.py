@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, JsonValue, StrictBool, model_validator
 
 from clockwork import templates
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, FileMode, FileName, Guarded, PosixName, Tier, Trait
+from clockwork.cel import CelRule
 
 # A File's content lives in its spec and again in status.completed; Kubernetes
 # objects are capped near 1.5 MiB by etcd, so one copy may take at most 256 KiB.
@@ -20,8 +21,22 @@ def render(template: str, variables: dict[str, Any]) -> str:
     return templates.render(template, variables)
 
 
+PATH_OR_DIRECTORY = CelRule(
+    rule="!(has(self.path) && (has(self.directory) || has(self.name)))",
+    message="set either path, or directory and name, not both",
+)
+CONTENT_OR_TEMPLATE = CelRule(
+    rule="!(has(self.content) && has(self.template))", message="set either content or template, not both"
+)
+VARIABLES_FOR_TEMPLATE = CelRule(
+    rule="!has(self.variables) || has(self.template)", message="variables are for template"
+)
+
+
 class FileSpec(DeployableSpec):
     """A file: give path, or directory and name; the rest can be completed."""
+
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (PATH_OR_DIRECTORY, CONTENT_OR_TEMPLATE, VARIABLES_FOR_TEMPLATE)
 
     path: Annotated[AbsolutePath, Tier.SAFE, Trait.REMOVES] | None = Field(
         default=None, description="Absolute path of the file."
@@ -52,12 +67,9 @@ class FileSpec(DeployableSpec):
 
     @model_validator(mode="after")
     def _path_or_directory_and_name(self) -> Self:
-        if self.path is not None and (self.directory is not None or self.name is not None):
-            raise ValueError("set either path, or directory and name, not both")
-        if self.content is not None and self.template is not None:
-            raise ValueError("set either content or template, not both")
-        if self.variables is not None and self.template is None:
-            raise ValueError("variables are for template")
+        PATH_OR_DIRECTORY.check(self.path is not None and (self.directory is not None or self.name is not None))
+        CONTENT_OR_TEMPLATE.check(self.content is not None and self.template is not None)
+        VARIABLES_FOR_TEMPLATE.check(self.variables is not None and self.template is None)
         if self.template is not None:
             render(self.template, self.variables or {})  # a broken template is bad input, now
         return self

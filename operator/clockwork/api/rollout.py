@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, Field, JsonValue, StrictBool, ValidationError, model_validator
 
 from clockwork.api.assertions import Assertion
 from clockwork.api.base import Condition
 from clockwork.api.common import Resource, Target
+from clockwork.cel import CelRule
 from clockwork.model import CWModel
 
 DEPLOYABLE = Literal["File", "Directory", "User", "Package", "Container", "GitRepo", "Workload"]
@@ -35,19 +36,34 @@ def _count_or_percent(value: int | str) -> int | str:
 CountOrPercent = Annotated[int | str, AfterValidator(_count_or_percent)]
 
 
+NO_TEMPLATE_TARGET = CelRule(
+    rule="!has(self.spec.target)",
+    message="spec.target: a rollout chooses the nodes (set spec.nodeSelector of the Rollout)",
+)
+ONE_BATCH_RULE = CelRule(
+    rule="!(has(self.batchSize) && has(self.maxUnavailable))", message="set batchSize or maxUnavailable, not both"
+)
+
+
 class ResourceTemplate(CWModel):
     """One resource of the rolled-out version (its target is set by the rollout)."""
 
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (NO_TEMPLATE_TARGET,)
+
     kind: DEPLOYABLE = Field(description="A deployable kind.")
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=200, description="Its name.")
-    spec: dict[str, JsonValue] = Field(default_factory=dict, description="Its spec, without target.")
+    spec: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="Its spec, without target.",
+        # target named (so that NO_TEMPLATE_TARGET can see it), everything else kept as is.
+        json_schema_extra={"properties": {"target": {"type": "object"}}, "x-kubernetes-preserve-unknown-fields": True},
+    )
 
     @model_validator(mode="after")
     def _valid_spec(self) -> Self:
         from clockwork.api.registry import KINDS
 
-        if "target" in self.spec:
-            raise ValueError("spec.target: a rollout chooses the nodes (set spec.nodeSelector of the Rollout)")
+        NO_TEMPLATE_TARGET.check("target" in self.spec)
         try:
             KINDS[self.kind].spec_model.model_validate(self.spec, by_alias=True, by_name=False)
         except ValidationError as exc:
@@ -58,6 +74,8 @@ class ResourceTemplate(CWModel):
 
 
 class Strategy(CWModel):
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_BATCH_RULE,)
+
     batch_size: CountOrPercent | None = Field(default=None, description="Nodes per batch: a count or a % (1).")
     max_unavailable: CountOrPercent | None = Field(
         default=None, description="Nodes updated at once, as a count or a % (instead of batchSize)."
@@ -65,8 +83,7 @@ class Strategy(CWModel):
 
     @model_validator(mode="after")
     def _one(self) -> Self:
-        if self.batch_size is not None and self.max_unavailable is not None:
-            raise ValueError("set batchSize or maxUnavailable, not both")
+        ONE_BATCH_RULE.check(self.batch_size is not None and self.max_unavailable is not None)
         return self
 
 

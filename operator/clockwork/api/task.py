@@ -9,7 +9,7 @@ the tail of the output go to status.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, StrictBool, model_validator
 
@@ -17,6 +17,7 @@ from clockwork.api.base import Condition
 from clockwork.api.common import Resource
 from clockwork.api.edgenode import Capability
 from clockwork.api.types import EnvMap
+from clockwork.cel import CelRule
 from clockwork.model import CWModel
 
 TaskPhase = Literal["Pending", "Assigned", "Running", "Succeeded", "Failed", "TimedOut", "Cancelled"]
@@ -24,8 +25,13 @@ FINAL_PHASES = ("Succeeded", "Failed", "TimedOut", "Cancelled")
 DEFAULT_TIMEOUT = 300
 
 
+ONE_PROGRAM = CelRule(rule="has(self.command) != has(self.script)", message="set exactly one of command or script")
+
+
 class TaskSpec(CWModel):
     """A command (or script) to run once on a capable node."""
+
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_PROGRAM,)
 
     description: str | None = Field(default=None, max_length=4096)
     required_capabilities: list[Capability] | None = Field(
@@ -45,8 +51,7 @@ class TaskSpec(CWModel):
 
     @model_validator(mode="after")
     def _one_program(self) -> Self:
-        if (self.command is None) == (self.script is None):
-            raise ValueError("set exactly one of command or script")
+        ONE_PROGRAM.check((self.command is None) == (self.script is None))
         return self
 
     @property

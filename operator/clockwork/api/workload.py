@@ -7,12 +7,13 @@ is collected into status by the health check.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, Field, JsonValue, StrictBool, model_validator
 
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, EnvMap, Guarded, PosixName, Tier, Trait
+from clockwork.cel import CelRule
 from clockwork.fleet import cron
 from clockwork.text import single_line
 
@@ -28,8 +29,22 @@ def _cron(value: str) -> str:
     return value
 
 
+COMMAND_OR_MODULE = CelRule(
+    rule="!(has(self.command) && (has(self.module) || has(self.entryPoint)))",
+    message="set either command, or module and entryPoint, not both",
+)
+MODULE_WITH_ENTRY_POINT = CelRule(
+    rule="has(self.module) == has(self.entryPoint)", message="module and entryPoint go together"
+)
+PARAMS_FOR_MODULE = CelRule(
+    rule="!has(self.params) || has(self.module)", message="params are for module and entryPoint"
+)
+
+
 class WorkloadSpec(DeployableSpec):
     """A program kept running, run a number of times, or run on a cron schedule."""
+
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (COMMAND_OR_MODULE, MODULE_WITH_ENTRY_POINT, PARAMS_FOR_MODULE)
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$", max_length=200), Guarded.NAME] | None = (
         Field(default=None, description="Unit name suffix: clockwork-NAME.service (the resource's name).")
@@ -77,12 +92,9 @@ class WorkloadSpec(DeployableSpec):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.command is not None and (self.module is not None or self.entry_point is not None):
-            raise ValueError("set either command, or module and entryPoint, not both")
-        if (self.module is None) != (self.entry_point is None):
-            raise ValueError("module and entryPoint go together")
-        if self.params is not None and self.module is None:
-            raise ValueError("params are for module and entryPoint")
+        COMMAND_OR_MODULE.check(self.command is not None and (self.module is not None or self.entry_point is not None))
+        MODULE_WITH_ENTRY_POINT.check((self.module is None) != (self.entry_point is None))
+        PARAMS_FOR_MODULE.check(self.params is not None and self.module is None)
         return self
 
 
