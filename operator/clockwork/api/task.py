@@ -27,7 +27,9 @@ DEFAULT_TIMEOUT = 300
 class TaskSpec(CWModel):
     """A command (or script) to run once on a capable node."""
 
-    description: str | None = Field(default=None, max_length=4096)
+    description: str | None = Field(
+        default=None, max_length=4096, description="What it is for, in words (shown by kubectl explain and the docs)."
+    )
     required_capabilities: list[Capability] | None = Field(
         default=None, max_length=32, description="Capabilities the node must list (spec.capabilities of EdgeNode)."
     )
