@@ -102,8 +102,12 @@ def test_rbac_is_least_privilege() -> None:
         for r in operator["rules"]
         if "clockwork.dev" in r["apiGroups"] and {"create", "update", "delete"} & set(r["verbs"])
     ]
-    # only a Workflow's Tasks are created and deleted by the operator
-    assert ours_writing == [{"apiGroups": ["clockwork.dev"], "resources": ["tasks"], "verbs": ["create", "delete"]}]
+    # only a Workflow's Tasks are created and deleted by the operator, owned by the Workflow
+    # (blockOwnerDeletion: update on workflows/finalizers)
+    assert ours_writing == [
+        {"apiGroups": ["clockwork.dev"], "resources": ["tasks"], "verbs": ["create", "delete"]},
+        {"apiGroups": ["clockwork.dev"], "resources": ["workflows/finalizers"], "verbs": ["update"]},
+    ]
     ours = [r for r in operator["rules"] if r["apiGroups"] == ["clockwork.dev"]]
     plurals = {info.plural for info in ALL_KINDS.values()}
     assert set(ours[0]["resources"]) == plurals, "every kind (and nothing else) in the operator's role"
