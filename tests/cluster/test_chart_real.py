@@ -380,6 +380,7 @@ OPERATOR_MAY = [
     ("list", "namespaces"),
     ("watch", "namespaces"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),
+    ("update", f"workflows.{GROUP}/finalizers"),
 ]
 OPERATOR_MAY_NOT = [
     ("list", "secrets"),
@@ -395,6 +396,8 @@ OPERATOR_MAY_NOT = [
     ("delete", "namespaces"),
     ("patch", "deployments.apps"),
     ("create", "customresourcedefinitions.apiextensions.k8s.io"),
+    ("update", f"files.{GROUP}/finalizers"),
+    ("update", f"workflows.{GROUP}"),
 ]
 
 
@@ -465,5 +468,44 @@ def test_rbac_viewer_and_editor_aggregate_into_view_and_edit(
         # a RoleBinding grants in its namespace only
         assert not tools.can_i(viewer, "list", f"files.{GROUP}", "default")
         assert not tools.can_i(editor, "create", f"files.{GROUP}", "default")
+    finally:
+        tools.helm("uninstall", release, "-n", namespace)
+
+
+def test_rbac_operator_may_create_a_workflows_tasks(
+    tools: Tools, control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    """A Workflow's Tasks, created with the operator's token as the driver makes them: owned by the
+    Workflow with blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement admission
+    plugin (on in the test control plane) allows only with update on workflows/finalizers."""
+    release = release_name()
+    tools.helm("install", release, str(CHART), "-n", namespace)
+    account = next(d for d in manifest(tools, release, namespace) if d["kind"] == "ServiceAccount")["metadata"]["name"]
+    kubeconfig = write_token_kubeconfig(tools, control_plane, tmp_path, namespace, account)
+    try:
+        workflow = yaml.safe_load((EXAMPLES / "workflow.yaml").read_text())
+        workflow["metadata"]["namespace"] = namespace
+        (tmp_path / "workflow.yaml").write_text(yaml.safe_dump(workflow))
+        tools.kubectl("create", "-f", str(tmp_path / "workflow.yaml"))
+        uid = tools.get("workflow", workflow["metadata"]["name"], "-n", namespace)["metadata"]["uid"]
+        step = workflow["spec"]["steps"][0]
+        task = {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "Task",
+            "metadata": {
+                "name": f"{workflow['metadata']['name']}-{step['name']}",
+                "namespace": namespace,
+                "ownerReferences": [
+                    {"apiVersion": f"{GROUP}/v1alpha1", "kind": "Workflow", "name": workflow["metadata"]["name"],
+                     "uid": uid, "controller": True, "blockOwnerDeletion": True}
+                ],
+            },
+            "spec": step["task"],
+        }  # fmt: skip
+        (tmp_path / "task.yaml").write_text(yaml.safe_dump(task))
+        created = tools.run("kubectl", "create", "-f", str(tmp_path / "task.yaml"), kubeconfig=kubeconfig)
+        assert created.returncode == 0, created.stderr
+        assert tools.can_i(kubeconfig, "update", f"workflows.{GROUP}/finalizers", namespace)
+        assert not tools.can_i(kubeconfig, "update", f"files.{GROUP}/finalizers", namespace)
     finally:
         tools.helm("uninstall", release, "-n", namespace)
