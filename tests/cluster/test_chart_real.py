@@ -72,6 +72,14 @@ class Tools:
     def ok(self, tool: str, *args: str, kubeconfig: Path | None = None) -> str:
         proc = self.run(tool, *args, kubeconfig=kubeconfig)
         assert proc.returncode == 0, f"{tool} {' '.join(args)}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        # the server's warnings (unknown or duplicate fields, deprecated APIs) reach stderr; not
+        # one: kubectl's own about applying over what another test (or helm) created first
+        warnings = [
+            line
+            for line in proc.stderr.splitlines()
+            if "warning" in line.lower() and "last-applied-configuration annotation" not in line
+        ]
+        assert not warnings, f"{tool} {' '.join(args)}:\n{proc.stderr}"
         return proc.stdout
 
     def kubectl(self, *args: str, kubeconfig: Path | None = None) -> str:
