@@ -45,7 +45,7 @@ class VolumeMount(CWModel):
         default=None, description="A directory of the node (bind mount)."
     )
     volume: ContainerName | None = Field(default=None, description="A named volume.")
-    read_only: StrictBool | None = None
+    read_only: StrictBool | None = Field(default=None, description="Mount it read-only.")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
