@@ -341,17 +341,30 @@ def words(text: str) -> str:
     return " ".join(text.split())
 
 
+def object_nodes(schema: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every object with properties under ``schema``, by its `kubectl explain` path (arrays are transparent)."""
+    if "items" in schema:
+        yield from object_nodes(schema["items"], path)
+        return
+    if schema.get("properties"):
+        yield path, schema
+        for name, prop in schema["properties"].items():
+            yield from object_nodes(prop, f"{path}.{name}")
+
+
 def test_explain_shows_the_field_descriptions(tools: Tools, clockwork_crds: list[dict[str, Any]]) -> None:
     for crd in clockwork_crds:
         plural = crd["spec"]["names"]["plural"]
-        schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-        spec = schema["properties"]["spec"]
-        shown = words(tools.kubectl("explain", f"{plural}.spec"))
-        assert spec.get("description") and words(spec["description"])[:60] in shown, plural
-        for field, prop in spec["properties"].items():
-            assert prop.get("description"), f"{plural}.spec.{field} has no description"
-            assert field in shown, (plural, field)
-            assert words(prop["description"])[:40] in shown, (plural, field, prop["description"])
+        spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        assert spec.get("description"), f"{plural}.spec has no description"
+        for path, node in object_nodes(spec, f"{plural}.spec"):
+            shown = words(tools.kubectl("explain", path))
+            if node is spec:
+                assert words(spec["description"])[:60] in shown, plural
+            for field, prop in node["properties"].items():
+                assert prop.get("description"), f"{path}.{field} has no description"
+                assert field in shown, (path, field)
+                assert words(prop["description"])[:40] in shown, (path, field, prop["description"])
     path = crd_field(clockwork_crds, "File", "path")
     out = words(tools.kubectl("explain", "files.spec.path"))
     assert f"FIELD: path <{path['type']}>" in out and words(path["description"]) in out, out
