@@ -335,6 +335,12 @@ def test_examples_apply_server_side_strict(
             header, *rows = table.strip().splitlines()
             assert re.split(r"\s{2,}", header.strip()) == ["NAME", *[c["name"].upper() for c in shown]], (kind, header)
             assert len(rows) == count, table
+        for short in crd["spec"]["names"].get("shortNames", []):
+            names = tools.kubectl("get", short, "-n", namespace, "-o", "name").split()
+            assert len(names) == count, (short, names)
+    # the category: `kubectl get clockwork` lists every example, whatever its kind
+    categorized = tools.kubectl("get", "clockwork", "-n", namespace, "-o", "name").split()
+    assert len(categorized) == sum(counts.values()), categorized
 
 
 def words(text: str) -> str:
