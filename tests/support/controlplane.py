@@ -352,6 +352,9 @@ def start_control_plane(binaries: Path, folder: Path, ready_timeout: float = REA
                     f"--tls-private-key-file={serving.key}",
                     f"--client-ca-file={ca.pair.cert}",
                     "--authorization-mode=RBAC",
+                    # as on clusters that enforce it (OpenShift): setting blockOwnerDeletion on an
+                    # ownerReference needs update on the owner's finalizers subresource
+                    "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
                     f"--service-account-issuer={server}",
                     f"--service-account-key-file={service_accounts.cert}",
                     f"--service-account-signing-key-file={service_accounts.key}",

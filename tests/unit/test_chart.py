@@ -102,8 +102,12 @@ def test_rbac_is_least_privilege() -> None:
         for r in operator["rules"]
         if "clockwork.dev" in r["apiGroups"] and {"create", "update", "delete"} & set(r["verbs"])
     ]
-    # only a Workflow's Tasks are created and deleted by the operator
-    assert ours_writing == [{"apiGroups": ["clockwork.dev"], "resources": ["tasks"], "verbs": ["create", "delete"]}]
+    # only a Workflow's Tasks are created and deleted by the operator, owned by the Workflow
+    # (blockOwnerDeletion: update on workflows/finalizers)
+    assert ours_writing == [
+        {"apiGroups": ["clockwork.dev"], "resources": ["tasks"], "verbs": ["create", "delete"]},
+        {"apiGroups": ["clockwork.dev"], "resources": ["workflows/finalizers"], "verbs": ["update"]},
+    ]
     ours = [r for r in operator["rules"] if r["apiGroups"] == ["clockwork.dev"]]
     plurals = {info.plural for info in ALL_KINDS.values()}
     assert set(ours[0]["resources"]) == plurals, "every kind (and nothing else) in the operator's role"
@@ -111,6 +115,8 @@ def test_rbac_is_least_privilege() -> None:
     viewer, editor = roles["cw-clockwork-viewer"], roles["cw-clockwork-editor"]
     assert viewer["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
     assert "rbac.authorization.k8s.io/aggregate-to-view" not in editor["metadata"]["labels"]
+    # people write the kinds, never their status (the operator's): no "*", which matches subresources
+    assert [r["resources"] for r in editor["rules"]] == [ours[0]["resources"]]
 
 
 def test_chart_crds_equal_the_generated_ones() -> None:

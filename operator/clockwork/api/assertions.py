@@ -32,6 +32,11 @@ def _check_regex(value: str | None, field: str) -> None:
         raise ValueError(f"{field} is not a valid regular expression: {exc}") from exc
 
 
+CONTAINER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+# One text for every variant's path: the CRD merges the variants into one object.
+PATH = "Absolute path of the file (or directory) checked; for logContains, the log file to search."
+
+
 class _Base(CWModel):
     name: str | None = Field(default=None, max_length=63, description="Name shown in results.")
 
@@ -39,7 +44,7 @@ class _Base(CWModel):
 class HttpAssertion(_Base):
     """An HTTP GET from the target node answers as expected, in time."""
 
-    type: Literal["http"]
+    type: Literal["http"] = Field(description="The kind of check; which other fields apply depends on it.")
     url: str = Field(pattern=r"^https?://[^\s'\"`$;|&<>]+$", max_length=2048, description="URL to GET.")
     expect_status: int | None = Field(default=None, ge=100, le=599, description="Expected status code (200).")
     max_response_ms: int | None = Field(default=None, ge=1, le=600000, description="Slowest acceptable answer.")
@@ -56,7 +61,7 @@ class PortAssertion(_Base):
     """A port on the target node (or reachable from it) accepts connections — or does not."""
 
     type: Literal["port"]
-    port: Port
+    port: Port = Field(description="The port to connect to.")
     host: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.:-]+$", max_length=253, description="(127.0.0.1)")
     protocol: Literal["tcp", "udp"] | None = Field(default=None, description="tcp (default) or udp.")
     open: StrictBool | None = Field(default=None, description="true: must accept (default); false: must not.")
@@ -64,16 +69,16 @@ class PortAssertion(_Base):
 
 class ContainerRunningAssertion(_Base):
     type: Literal["containerRunning"]
-    container: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=253)
-    runtime: ContainerRuntime | None = None
+    container: str = Field(pattern=CONTAINER_NAME, max_length=253, description="Name of the container.")
+    runtime: ContainerRuntime | None = Field(default=None, description="Container runtime: docker or podman.")
 
 
 class ContainerHealthyAssertion(_Base):
     """The container's own HEALTHCHECK reports healthy."""
 
     type: Literal["containerHealthy"]
-    container: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=253)
-    runtime: ContainerRuntime | None = None
+    container: str = Field(pattern=CONTAINER_NAME, max_length=253, description="Name of the container.")
+    runtime: ContainerRuntime | None = Field(default=None, description="Container runtime: docker or podman.")
 
 
 ONE_LOG_SOURCE = CelRule(
@@ -92,11 +97,15 @@ class LogContainsAssertion(_Base):
 
     type: Literal["logContains"]
     pattern: Regex = Field(description="Extended regular expression (grep -E).")
-    container: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=253)
-    unit: str | None = Field(default=None, pattern=r"^[A-Za-z0-9@_.:-]+$", max_length=253)
-    path: AbsolutePath | None = None
+    container: str | None = Field(
+        default=None, pattern=CONTAINER_NAME, max_length=253, description="Name of the container."
+    )
+    unit: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9@_.:-]+$", max_length=253, description="systemd unit, its journal searched."
+    )
+    path: AbsolutePath | None = Field(default=None, description=PATH)
     lines: int | None = Field(default=None, ge=1, le=100000, description="How many last lines to search (200).")
-    runtime: ContainerRuntime | None = None
+    runtime: ContainerRuntime | None = Field(default=None, description="Container runtime: docker or podman.")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -109,14 +118,14 @@ FileKind = Literal["file", "directory"]
 
 class FileExistsAssertion(_Base):
     type: Literal["fileExists"]
-    path: AbsolutePath
+    path: AbsolutePath = Field(description=PATH)
     present: StrictBool | None = Field(default=None, description="true: must exist (default); false: must be absent.")
     kind: FileKind | None = Field(default=None, description="file (default) or directory.")
 
 
 class FilePermissionsAssertion(_Base):
     type: Literal["filePermissions"]
-    path: AbsolutePath
+    path: AbsolutePath = Field(description=PATH)
     kind: FileKind | None = Field(default=None, description="file (default) or directory.")
     mode: FileMode | None = None
     owner: PosixName | None = None
@@ -125,9 +134,9 @@ class FilePermissionsAssertion(_Base):
 
 class FileSizeAssertion(_Base):
     type: Literal["fileSize"]
-    path: AbsolutePath
-    min_bytes: int | None = Field(default=None, ge=0)
-    max_bytes: int | None = Field(default=None, ge=0)
+    path: AbsolutePath = Field(description=PATH)
+    min_bytes: int | None = Field(default=None, ge=0, description="Smallest acceptable size in bytes.")
+    max_bytes: int | None = Field(default=None, ge=0, description="Largest acceptable size in bytes.")
 
 
 class FileContentAssertion(_Base):
@@ -136,9 +145,9 @@ class FileContentAssertion(_Base):
     __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_CONTENT_CHECK,)
 
     type: Literal["fileContent"]
-    path: AbsolutePath
+    path: AbsolutePath = Field(description=PATH)
     matches: Regex | None = Field(default=None, description="Extended regular expression (grep -E).")
-    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="Expected sha256 of the content.")
 
     @model_validator(mode="after")
     def _one_way(self) -> Self:

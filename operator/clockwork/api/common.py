@@ -149,9 +149,15 @@ class DeployableSpec(CWModel):
     )
     target: Target | None = None
     runner: RunnerKind | None = Field(default=None, description="pyinfra (default) or job (a Kubernetes Job).")
-    health: HealthSpec | None = None
-    remediation: RemediationSpec | None = None
-    completion: CompletionSpec | None = None
+    health: HealthSpec | None = Field(
+        default=None, description="How and how often the resource is checked after it is applied."
+    )
+    remediation: RemediationSpec | None = Field(
+        default=None, description="Whether failed health checks are repaired, how many times and how far apart."
+    )
+    completion: CompletionSpec | None = Field(
+        default=None, description="Whether missing fields are completed, and whether applying waits for approval."
+    )
     depends_on: list[Dependency] | None = Field(
         default=None,
         max_length=32,

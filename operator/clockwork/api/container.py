@@ -53,7 +53,7 @@ class VolumeMount(CWModel):
         default=None, description="A directory of the node (bind mount)."
     )
     volume: ContainerName | None = Field(default=None, description="A named volume.")
-    read_only: StrictBool | None = None
+    read_only: StrictBool | None = Field(default=None, description="Mount it read-only.")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -89,8 +89,12 @@ class ContainerSpec(DeployableSpec):
         default=None, description="Image reference, e.g. nginx:1.27-alpine."
     )
     name: ContainerName | None = Field(default=None, description="Container name (the resource's name).")
-    ports: Annotated[list[PortMapping], Tier.SAFE] | None = Field(default=None, max_length=64)
-    volumes: Annotated[list[VolumeMount], Tier.SAFE] | None = Field(default=None, max_length=64)
+    ports: Annotated[list[PortMapping], Tier.SAFE] | None = Field(
+        default=None, max_length=64, description="Ports of the node mapped into the container."
+    )
+    volumes: Annotated[list[VolumeMount], Tier.SAFE] | None = Field(
+        default=None, max_length=64, description="Folders and volumes mounted into the container."
+    )
     env: Annotated[EnvMap, Tier.SAFE] | None = Field(default=None, description="Environment variables.")
     networks: Annotated[list[ContainerName], Guarded.NETWORK, Tier.SAFE] | None = Field(
         default=None, max_length=16, description="Networks to join (a completer may only choose clockwork)."
@@ -99,7 +103,7 @@ class ContainerSpec(DeployableSpec):
         default=None, max_length=4096, description="Command and arguments, split like a shell would (the image's)."
     )
     restart_policy: Annotated[RestartPolicy, Tier.SAFE] | None = Field(default=None, description="(unless-stopped)")
-    memory_limit_mb: int | None = Field(default=None, ge=4, le=1048576)
+    memory_limit_mb: int | None = Field(default=None, ge=4, le=1048576, description="Memory cap in megabytes (no cap).")
     privileged: Annotated[StrictBool, Guarded.PRIVILEGED] | None = Field(default=None, description="(false)")
     http_check: Annotated[HttpCheck, Tier.SAFE] | None = Field(
         default=None, description="Also check an HTTP answer on a mapped port."

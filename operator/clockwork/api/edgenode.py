@@ -72,15 +72,19 @@ ONE_KEY_SOURCE = CelRule(
 
 
 class EdgeNodeSpec(CWModel):
+    """A machine the operator reaches over SSH, and what it can do."""
+
     __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_KEY_SOURCE,)
 
-    description: str | None = Field(default=None, max_length=4096)
+    description: str | None = Field(
+        default=None, max_length=4096, description="What it is for, in words (shown by kubectl explain and the docs)."
+    )
     address: str = Field(max_length=253, pattern=_ADDRESS.pattern, description="Hostname or IP address.")
     port: int | None = Field(default=None, ge=1, le=65535, description="SSH port (22).")
     user: PosixName | None = Field(default=None, description="SSH user (root).")
     ssh_key_secret: SecretKeyRef | None = Field(default=None, description="Secret with the private key (operator).")
     ssh_key_file: AbsolutePath | None = Field(default=None, description="Private key file (local mode).")
-    host_key: HostKeySpec | None = None
+    host_key: HostKeySpec | None = Field(default=None, description="How the node's SSH host key is verified.")
     capabilities: list[Capability] | None = Field(
         default=None, max_length=64, description="What the node can do, for Tasks (gpu, camera, arm64, ...)."
     )

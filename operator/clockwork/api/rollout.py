@@ -100,12 +100,23 @@ class HealthGate(CWModel):
 class RolloutSpec(CWModel):
     """A version of some resources, across the EdgeNodes a selector names."""
 
-    description: str | None = Field(default=None, max_length=4096)
+    description: str | None = Field(
+        default=None, max_length=4096, description="What it is for, in words (shown by kubectl explain and the docs)."
+    )
     node_selector: dict[str, str] = Field(min_length=1, description="Labels of the EdgeNodes to roll out to.")
-    version: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-    resources: list[ResourceTemplate] = Field(min_length=1, max_length=32)
-    strategy: Strategy | None = None
-    health_gate: HealthGate | None = None
+    version: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$",
+        description="The version to roll out; changing it starts a new rollout.",
+    )
+    resources: list[ResourceTemplate] = Field(
+        min_length=1, max_length=32, description="The resources every selected node gets, at this version."
+    )
+    strategy: Strategy | None = Field(default=None, description="How many nodes are updated at once, and how fast.")
+    health_gate: HealthGate | None = Field(
+        default=None, description="Checks a batch must pass before the next one starts."
+    )
     auto_rollback: StrictBool | None = Field(
         default=None, description="Roll touched nodes back when a batch fails (true)."
     )

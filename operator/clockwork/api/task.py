@@ -33,7 +33,9 @@ class TaskSpec(CWModel):
 
     __cel_rules__: ClassVar[tuple[CelRule, ...]] = (ONE_PROGRAM,)
 
-    description: str | None = Field(default=None, max_length=4096)
+    description: str | None = Field(
+        default=None, max_length=4096, description="What it is for, in words (shown by kubectl explain and the docs)."
+    )
     required_capabilities: list[Capability] | None = Field(
         default=None, max_length=32, description="Capabilities the node must list (spec.capabilities of EdgeNode)."
     )

@@ -30,8 +30,12 @@ class WorkflowStep(CWModel):
 class WorkflowSpec(CWModel):
     """Steps of tasks: in order, or a graph when any step says dependsOn."""
 
-    description: str | None = Field(default=None, max_length=4096)
-    steps: list[WorkflowStep] = Field(min_length=1, max_length=64)
+    description: str | None = Field(
+        default=None, max_length=4096, description="What it is for, in words (shown by kubectl explain and the docs)."
+    )
+    steps: list[WorkflowStep] = Field(
+        min_length=1, max_length=64, description="The steps, each a Task; in order unless a step says dependsOn."
+    )
 
     @model_validator(mode="after")
     def _graph(self) -> Self:
