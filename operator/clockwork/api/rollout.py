@@ -56,7 +56,10 @@ class ResourceTemplate(CWModel):
         default_factory=dict,
         description="Its spec, without target.",
         # target named (so that NO_TEMPLATE_TARGET can see it), everything else kept as is.
-        json_schema_extra={"properties": {"target": {"type": "object"}}, "x-kubernetes-preserve-unknown-fields": True},
+        json_schema_extra={
+            "properties": {"target": {"type": "object", "description": "Not allowed: the rollout chooses the nodes."}},
+            "x-kubernetes-preserve-unknown-fields": True,
+        },
     )
 
     @model_validator(mode="after")
