@@ -1,4 +1,10 @@
-"""Fixtures of the operator tier: the API emulator, and the real operator process."""
+"""Fixtures of the operator tier: an API server, and the real operator process.
+
+``kube`` is the API server a test's scenario runs against, in two backends: "emulator"
+(tests/support/kubeapi, one per test) and "real" (the session's kube-apiserver,
+tests/support/controlplane.py, with a namespace per test: tests/support/realkube.py).
+A module that holds to the emulator says so with ``EMULATOR_ONLY`` in its pytestmark.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +21,28 @@ import requests
 
 from tests.conftest import CLOCKWORK, REPO
 from tests.helpers import free_port
-from tests.support.kubeapi import KubeAPI
+from tests.support.controlplane import ControlPlane
+from tests.support.kubeapi import Kube, KubeAPI
+from tests.support.realkube import RealKube, install_crds
+
+BACKENDS = ["emulator", "real"]
+EMULATOR_ONLY = pytest.mark.parametrize("kube", ["emulator"], indirect=True)
 
 
-@pytest.fixture
-def kube(tmp_path: Path) -> Iterator[KubeAPI]:
-    api = KubeAPI(tmp_path).start(REPO / "crds")
+@pytest.fixture(scope="session")
+def real_crds(control_plane: ControlPlane) -> list[str]:
+    """The repo's CRDs on the session's control plane, Established."""
+    return install_crds(control_plane, REPO / "crds")
+
+
+@pytest.fixture(params=BACKENDS)
+def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
+    api: KubeAPI | RealKube
+    if request.param == "emulator":
+        api = KubeAPI(tmp_path).start(REPO / "crds")
+    else:
+        request.getfixturevalue("real_crds")
+        api = RealKube(request.getfixturevalue("control_plane"), tmp_path).start()
     try:
         yield api
     finally:
@@ -52,9 +74,9 @@ class OperatorProcess:
 
 
 class OperatorLauncher:
-    """Starts `clockwork operator` processes against the emulator; stops them by PID."""
+    """Starts `clockwork operator` processes against ``kube``'s server; stops them by PID."""
 
-    def __init__(self, kube: KubeAPI, workdir: Path) -> None:
+    def __init__(self, kube: Kube, workdir: Path) -> None:
         self.kube = kube
         self.workdir = workdir
         self.started: list[OperatorProcess] = []
@@ -102,7 +124,7 @@ class OperatorLauncher:
 
 
 @pytest.fixture
-def operator(kube: KubeAPI, tmp_path: Path) -> Iterator[OperatorLauncher]:
+def operator(kube: Kube, tmp_path: Path) -> Iterator[OperatorLauncher]:
     launcher = OperatorLauncher(kube, tmp_path)
     try:
         yield launcher

@@ -22,9 +22,10 @@ import pytest
 import requests
 
 from tests.conftest import REPO
+from tests.operator.conftest import EMULATOR_ONLY
 from tests.support.kubeapi import ApiStatus, KubeAPI
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
 KUBECTL = REPO / ".tools" / "bin" / "kubectl"
 
 

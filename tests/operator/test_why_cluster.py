@@ -14,11 +14,11 @@ import pytest
 
 from tests.conftest import CLOCKWORK
 from tests.helpers import free_port
-from tests.operator.conftest import OperatorLauncher
+from tests.operator.conftest import EMULATOR_ONLY, OperatorLauncher
 from tests.operator.test_operator import file_obj, wait_condition
 from tests.support.kubeapi import KubeAPI
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
 
 
 def why(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
