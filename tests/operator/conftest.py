@@ -3,7 +3,8 @@
 ``kube`` is the API server a test's scenario runs against, in two backends: "emulator"
 (tests/support/kubeapi, one per test) and "real" (the session's kube-apiserver,
 tests/support/controlplane.py, with a namespace per test: tests/support/realkube.py).
-A module that holds to the emulator says so with ``EMULATOR_ONLY`` in its pytestmark.
+A module that holds to the emulator says so with ``EMULATOR_ONLY`` in its pytestmark; a test
+of what only a real server does, with ``REAL_ONLY``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from tests.support.realkube import RealKube, install_crds
 
 BACKENDS = ["emulator", "real"]
 EMULATOR_ONLY = pytest.mark.parametrize("kube", ["emulator"], indirect=True)
+# What only a real server does (the emulator has no namespace controller, for one).
+REAL_ONLY = pytest.mark.parametrize("kube", ["real"], indirect=True)
 
 
 @pytest.fixture(scope="session")

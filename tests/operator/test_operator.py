@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.operator.conftest import OperatorLauncher
+from tests.operator.conftest import REAL_ONLY, OperatorLauncher
 from tests.support.fake_openai import Step, serve
 from tests.support.kubeapi import ApiStatus, Kube
+from tests.support.realkube import RealKube
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +87,20 @@ def test_create_update_delete(kube: Kube, operator: OperatorLauncher, tmp_path: 
     assert not target.exists()
     assert metric(op.metrics(), "clockwork_reconcile_total", kind="File", result="success") >= 2
     assert op.stop() == 0
+
+
+@REAL_ONLY
+def test_deleting_the_namespace_deletes_through_the_finalizer(
+    kube: RealKube, operator: OperatorLauncher, tmp_path: Path
+) -> None:
+    target = tmp_path / "doomed.txt"
+    operator.start()
+    kube.create("files", file_obj("doomed", path=str(target), content="x\n"))
+    wait_condition(kube, "doomed", "Ready", "True")
+    kube.delete_namespace()
+    # The namespace controller deletes the File; the operator's finalizer removes what it made.
+    kube.wait_for("the namespace gone", kube.namespace_gone, timeout=120)
+    assert not target.exists()
 
 
 def test_schema_refuses_invalid_objects_before_the_operator_sees_them(kube: Kube) -> None:

@@ -95,6 +95,17 @@ class RealKube(Kube):
                                                     "metadata": {"name": self.namespace}})  # fmt: skip
         return self
 
+    def delete_namespace(self) -> None:
+        try:
+            self.request("DELETE", f"/api/v1/namespaces/{self.namespace}")
+        except ApiStatus as exc:
+            if exc.code != 404:
+                raise
+
+    def namespace_gone(self) -> bool:
+        found = self.request("GET", f"/api/v1/namespaces/{self.namespace}", expect=(200, 404))
+        return bool(found.get("kind") == "Status")
+
     def stop(self) -> None:
         """Empties the namespace of our objects and deletes it.
 
@@ -115,7 +126,7 @@ class RealKube(Kube):
                 lambda: not any(self.list(plural) for plural in PLURALS),
                 EMPTY_NAMESPACE_SECONDS,
             )
-            self.request("DELETE", f"/api/v1/namespaces/{self.namespace}")
+            self.delete_namespace()
         finally:
             self.http.close()
 
