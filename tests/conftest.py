@@ -38,6 +38,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--e2e", action="store_true", default=False, help="run the kind end-to-end tests")
 
 
+# The API servers the operator tier's ``kube`` fixture offers (tests/operator/conftest.py).
+BACKENDS = ("emulator", "real")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test using ``kube`` runs once per backend, or on those ``@pytest.mark.backends(...)`` names."""
+    if "kube" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("kube", marker.args if marker else BACKENDS, indirect=True)
+
+
 def uses_control_plane(item: pytest.Item) -> bool:
     """The test needs the real control plane: directly, or as the operator tier's "real" backend."""
     callspec = getattr(item, "callspec", None)

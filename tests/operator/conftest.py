@@ -3,8 +3,8 @@
 ``kube`` is the API server a test's scenario runs against, in two backends: "emulator"
 (tests/support/kubeapi, one per test) and "real" (the session's kube-apiserver,
 tests/support/controlplane.py, with a namespace per test: tests/support/realkube.py).
-A module that holds to the emulator says so with ``EMULATOR_ONLY`` in its pytestmark; a test
-of what only a real server does, with ``REAL_ONLY``.
+Every test that uses it runs against both (tests/conftest.py, pytest_generate_tests) unless
+it is marked ``EMULATOR_ONLY`` (or the module is) or ``REAL_ONLY``.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from tests.support.controlplane import ControlPlane
 from tests.support.kubeapi import Kube, KubeAPI
 from tests.support.realkube import RealKube, install_crds
 
-BACKENDS = ["emulator", "real"]
-EMULATOR_ONLY = pytest.mark.parametrize("kube", ["emulator"], indirect=True)
+EMULATOR_ONLY = pytest.mark.backends("emulator")
 # What only a real server does (the emulator has no namespace controller, for one).
-REAL_ONLY = pytest.mark.parametrize("kube", ["real"], indirect=True)
+REAL_ONLY = pytest.mark.backends("real")
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +37,7 @@ def real_crds(control_plane: ControlPlane) -> list[str]:
     return install_crds(control_plane, REPO / "crds")
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
     api: KubeAPI | RealKube
     if request.param == "emulator":
