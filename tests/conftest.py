@@ -1,4 +1,5 @@
-"""Shared fixtures: the real ``clockwork`` command in a scratch working directory."""
+"""Shared fixtures: the real ``clockwork`` command in a scratch working directory; the real
+control plane of the session (the cluster tier, and the operator tier's "real" backend)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.support.controlplane import ControlPlane
 
 CLOCKWORK = str(Path(sys.executable).with_name("clockwork"))
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +36,57 @@ CliRunner = Callable[..., CliResult]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--e2e", action="store_true", default=False, help="run the kind end-to-end tests")
+
+
+# The API servers the operator tier's ``kube`` fixture offers (tests/operator/conftest.py).
+BACKENDS = ("emulator", "real")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test using ``kube`` runs once per backend, or on those ``@pytest.mark.backends(...)`` names."""
+    if "kube" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("kube", marker.args if marker else BACKENDS, indirect=True)
+
+
+def uses_control_plane(item: pytest.Item) -> bool:
+    """The test needs the real control plane: directly, or as the operator tier's "real" backend."""
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("kube") if callspec is not None else None
+    return "control_plane" in getattr(item, "fixturenames", ()) or backend == "real"
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: the first test that really runs
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first test to use the control plane may wait for a cold build: give it that long."""
+    from tests.support.controlplane import BUILD_TIMEOUT
+
+    for item in items:
+        if uses_control_plane(item):
+            marker = item.get_closest_marker("timeout")
+            if marker is None or (marker.args and marker.args[0] < BUILD_TIMEOUT):
+                item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT + 300))
+            return
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """etcd, kube-apiserver and kube-controller-manager for the session (tests/support/controlplane.py).
+
+    The binaries are built by scripts/controlplane/build.sh (part of ``make test-deps``); where
+    they cannot be built, the tests that need them skip with its error.
+    """
+    from tests.support.controlplane import ControlPlaneError, build_binaries, start_control_plane
+
+    try:
+        binaries = build_binaries()
+    except ControlPlaneError as exc:
+        pytest.skip(f"the control plane cannot be built here: {exc}")
+    plane = start_control_plane(binaries, tmp_path_factory.mktemp("controlplane"))
+    try:
+        yield plane
+    finally:
+        plane.stop()
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from tests.operator.conftest import OperatorLauncher
+from tests.operator.conftest import EMULATOR_ONLY, OperatorLauncher
 from tests.support.edge_lab import EdgeLab
 from tests.support.kubeapi import KubeAPI
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
 
 
 def edge_node(lab: EdgeLab, index: int) -> dict[str, Any]:

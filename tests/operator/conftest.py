@@ -1,4 +1,11 @@
-"""Fixtures of the operator tier: the API emulator, and the real operator process."""
+"""Fixtures of the operator tier: an API server, and the real operator process.
+
+``kube`` is the API server a test's scenario runs against, in two backends: "emulator"
+(tests/support/kubeapi, one per test) and "real" (the session's kube-apiserver,
+tests/support/controlplane.py, with a namespace per test: tests/support/realkube.py).
+Every test that uses it runs against both (tests/conftest.py, pytest_generate_tests) unless
+it is marked ``EMULATOR_ONLY`` (or the module is) or ``REAL_ONLY``.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +22,29 @@ import requests
 
 from tests.conftest import CLOCKWORK, REPO
 from tests.helpers import free_port
-from tests.support.kubeapi import KubeAPI
+from tests.support.controlplane import ControlPlane
+from tests.support.kubeapi import Kube, KubeAPI
+from tests.support.realkube import RealKube, install_crds
+
+EMULATOR_ONLY = pytest.mark.backends("emulator")
+# What only a real server does (the emulator has no namespace controller, for one).
+REAL_ONLY = pytest.mark.backends("real")
+
+
+@pytest.fixture(scope="session")
+def real_crds(control_plane: ControlPlane) -> list[str]:
+    """The repo's CRDs on the session's control plane, Established."""
+    return install_crds(control_plane, REPO / "crds")
 
 
 @pytest.fixture
-def kube(tmp_path: Path) -> Iterator[KubeAPI]:
-    api = KubeAPI(tmp_path).start(REPO / "crds")
+def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
+    api: KubeAPI | RealKube
+    if request.param == "emulator":
+        api = KubeAPI(tmp_path).start(REPO / "crds")
+    else:
+        request.getfixturevalue("real_crds")
+        api = RealKube(request.getfixturevalue("control_plane"), tmp_path).start()
     try:
         yield api
     finally:
@@ -52,9 +76,9 @@ class OperatorProcess:
 
 
 class OperatorLauncher:
-    """Starts `clockwork operator` processes against the emulator; stops them by PID."""
+    """Starts `clockwork operator` processes against ``kube``'s server; stops them by PID."""
 
-    def __init__(self, kube: KubeAPI, workdir: Path) -> None:
+    def __init__(self, kube: Kube, workdir: Path) -> None:
         self.kube = kube
         self.workdir = workdir
         self.started: list[OperatorProcess] = []
@@ -102,7 +126,7 @@ class OperatorLauncher:
 
 
 @pytest.fixture
-def operator(kube: KubeAPI, tmp_path: Path) -> Iterator[OperatorLauncher]:
+def operator(kube: Kube, tmp_path: Path) -> Iterator[OperatorLauncher]:
     launcher = OperatorLauncher(kube, tmp_path)
     try:
         yield launcher

@@ -22,9 +22,10 @@ import pytest
 import requests
 
 from tests.conftest import REPO
+from tests.operator.conftest import EMULATOR_ONLY
 from tests.support.kubeapi import ApiStatus, KubeAPI
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
 KUBECTL = REPO / ".tools" / "bin" / "kubectl"
 
 
@@ -125,8 +126,19 @@ def test_finalizers_hold_deletion(kube: KubeAPI) -> None:
     kube.delete("files", "f")
     held = kube.get("files", "f")
     assert held["metadata"]["deletionTimestamp"]
+    assert held["metadata"]["generation"] == 2  # kube-apiserver counts the start of a deletion
     kube.patch("files", "f", {"metadata": {"finalizers": []}})
     assert kube.find("files", "f") is None
+
+
+def test_an_event_is_about_an_object_in_its_own_namespace(kube: KubeAPI) -> None:
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "f.", "namespace": "default"},
+             "involvedObject": {"kind": "File", "name": "f", "namespace": "elsewhere"},
+             "reason": "R", "message": "m"}  # fmt: skip
+    with pytest.raises(ApiStatus) as refused:
+        kube.create("events", event, group="", version="v1")
+    assert refused.value.code == 422
+    assert "does not match event.namespace" in refused.value.body["message"]
 
 
 def test_namespaces_must_exist(kube: KubeAPI) -> None:

@@ -1,4 +1,4 @@
-"""The operator's Event poster against the API emulator, through the real Kubernetes client."""
+"""The operator's Event poster against the API server (both backends), through the real Kubernetes client."""
 
 from __future__ import annotations
 
@@ -7,22 +7,25 @@ from typing import Any
 
 from clockwork.operator.events import MESSAGE_LIMIT, EventPoster
 from clockwork.operator.kube import KubeClient
-from tests.support.kubeapi import KubeAPI
-
-FILE = {
-    "apiVersion": "clockwork.dev/v1alpha1",
-    "kind": "File",
-    "metadata": {"name": "motd", "namespace": "default", "uid": "0000-motd"},
-}
+from tests.support.kubeapi import Kube
 
 
-async def test_events_are_posted_about_the_object_and_long_messages_are_cut(kube: KubeAPI) -> None:
+def file_in(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "clockwork.dev/v1alpha1",
+        "kind": "File",
+        "metadata": {"name": "motd", "namespace": namespace, "uid": "0000-motd"},
+    }
+
+
+async def test_events_are_posted_about_the_object_and_long_messages_are_cut(kube: Kube) -> None:
     client = KubeClient.from_kubeconfig(str(kube.kubeconfig))
     poster = EventPoster(client.create_event)
+    file = file_in(kube.namespace)
     poster.start()
     try:
-        poster.post(FILE, "Normal", "Applied", "applied on 1 node")
-        poster.post(FILE, "Warning", "CheckFailed", "x" * 5000)
+        poster.post(file, "Normal", "Applied", "applied on 1 node")
+        poster.post(file, "Warning", "CheckFailed", "x" * 5000)
     finally:
         await poster.stop()  # posts what is queued first
         client.close()
@@ -32,14 +35,14 @@ async def test_events_are_posted_about_the_object_and_long_messages_are_cut(kube
     applied = by_reason["Applied"]
     assert applied["type"] == "Normal" and applied["message"] == "applied on 1 node"
     assert applied["involvedObject"] == {
-        "apiVersion": "clockwork.dev/v1alpha1", "kind": "File", "name": "motd", "namespace": "default",
+        "apiVersion": "clockwork.dev/v1alpha1", "kind": "File", "name": "motd", "namespace": kube.namespace,
         "uid": "0000-motd",
     }  # fmt: skip
     assert applied["source"] == {"component": "clockwork"} and applied["count"] == 1
     assert len(by_reason["CheckFailed"]["message"]) == MESSAGE_LIMIT
 
 
-async def test_a_failed_post_does_not_stop_the_next_and_a_full_queue_drops(kube: KubeAPI) -> None:
+async def test_a_failed_post_does_not_stop_the_next_and_a_full_queue_drops(kube: Kube) -> None:
     client = KubeClient.from_kubeconfig(str(kube.kubeconfig))
     posted: list[str] = []
 
@@ -48,11 +51,12 @@ async def test_a_failed_post_does_not_stop_the_next_and_a_full_queue_drops(kube:
         posted.append(body["reason"])
 
     poster = EventPoster(create, limit=3)
+    file = file_in(kube.namespace)
     try:
-        elsewhere = {**FILE, "metadata": {**FILE["metadata"], "namespace": "no-such-namespace"}}
+        elsewhere = file_in("no-such-namespace")
         poster.post(elsewhere, "Normal", "Lost", "the namespace does not exist")
         for reason in ("One", "Two", "Three"):  # the queue holds 3: "Three" is dropped
-            poster.post(FILE, "Normal", reason, reason)
+            poster.post(file, "Normal", reason, reason)
         poster.start()
     finally:
         await poster.stop()

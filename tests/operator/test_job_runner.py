@@ -16,11 +16,11 @@ import pytest
 from clockwork.operator.kube import KubeClient
 from clockwork.plan import HostSpec, Operation, Origin, RunRequest, RunResult
 from clockwork.runners.job import JobOptions, JobRunner
-from tests.operator.conftest import OperatorLauncher
+from tests.operator.conftest import EMULATOR_ONLY, OperatorLauncher
 from tests.support.kubeapi import KubeAPI
 from tests.support.kubelet import FakeKubelet
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
 
 
 def run(kube: KubeAPI, request: RunRequest, **options: object) -> RunResult:

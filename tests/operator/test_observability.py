@@ -23,7 +23,7 @@ import yaml
 
 from tests.helpers import free_port
 from tests.operator.conftest import OperatorLauncher, OperatorProcess
-from tests.support.kubeapi import KubeAPI
+from tests.support.kubeapi import Kube
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ def expand(expr: str) -> str:
 
 
 def test_every_panel_and_alert_evaluates(
-    kube: KubeAPI, operator: OperatorLauncher, prometheus: tuple[Prometheus, Path], tmp_path: Path
+    kube: Kube, operator: OperatorLauncher, prometheus: tuple[Prometheus, Path], tmp_path: Path
 ) -> None:
     prom, config = prometheus
     op = operator.start()

@@ -1,4 +1,4 @@
-"""The real `clockwork operator` process against the Kubernetes API emulator.
+"""The real `clockwork operator` process against an API server: the emulator and a real kube-apiserver.
 
 Covers the operator's acceptance scenarios: create -> Ready with the file on disk,
 update -> re-applied, delete -> file removed, finalizer and object gone; an object
@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.operator.conftest import OperatorLauncher
+from tests.operator.conftest import REAL_ONLY, OperatorLauncher
 from tests.support.fake_openai import Step, serve
-from tests.support.kubeapi import ApiStatus, KubeAPI
+from tests.support.kubeapi import ApiStatus, Kube
+from tests.support.realkube import RealKube
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +37,7 @@ def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
 
 
 def wait_condition(
-    kube: KubeAPI, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 60
+    kube: Kube, name: str, type_: str, status: str, reason: str | None = None, timeout: float = 60
 ) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         obj = kube.find("files", name)
@@ -48,7 +49,7 @@ def wait_condition(
     return dict(kube.wait_for(f"{name} {type_}={status} {reason or ''}", check, timeout))
 
 
-def event_reasons(kube: KubeAPI, name: str) -> list[str]:
+def event_reasons(kube: Kube, name: str) -> list[str]:
     return [e["reason"] for e in kube.events(name)]
 
 
@@ -62,7 +63,7 @@ def metric(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_create_update_delete(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
+def test_create_update_delete(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     target = tmp_path / "srv" / "motd.txt"
     op = operator.start()
     kube.create("files", file_obj("motd", path=str(target), content="v1\n"))
@@ -88,14 +89,28 @@ def test_create_update_delete(kube: KubeAPI, operator: OperatorLauncher, tmp_pat
     assert op.stop() == 0
 
 
-def test_schema_refuses_invalid_objects_before_the_operator_sees_them(kube: KubeAPI) -> None:
+@REAL_ONLY
+def test_deleting_the_namespace_deletes_through_the_finalizer(
+    kube: RealKube, operator: OperatorLauncher, tmp_path: Path
+) -> None:
+    target = tmp_path / "doomed.txt"
+    operator.start()
+    kube.create("files", file_obj("doomed", path=str(target), content="x\n"))
+    wait_condition(kube, "doomed", "Ready", "True")
+    kube.delete_namespace()
+    # The namespace controller deletes the File; the operator's finalizer removes what it made.
+    kube.wait_for("the namespace gone", kube.namespace_gone, timeout=120)
+    assert not target.exists()
+
+
+def test_schema_refuses_invalid_objects_before_the_operator_sees_them(kube: Kube) -> None:
     with pytest.raises(ApiStatus) as refused:
         kube.create("files", file_obj("bad", path="/srv/x", content="x", mode="999"))
     assert refused.value.code == 422
     assert "spec.mode" in refused.value.body["message"]
 
 
-def test_model_rules_the_schema_cannot_say(kube: KubeAPI, operator: OperatorLauncher) -> None:
+def test_model_rules_the_schema_cannot_say(kube: Kube, operator: OperatorLauncher) -> None:
     operator.start()
     kube.create("files", file_obj("dots", path="/srv/../etc/passwd", content="x"))
     invalid = wait_condition(kube, "dots", "Completed", "False", "Invalid")
@@ -103,7 +118,7 @@ def test_model_rules_the_schema_cannot_say(kube: KubeAPI, operator: OperatorLaun
     kube.wait_for("Invalid event", lambda: "Invalid" in event_reasons(kube, "dots"))
 
 
-def test_guard_rejected_offline_completion(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
+def test_guard_rejected_offline_completion(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     # The offline completer names the file under its root; the policy does not allow that root.
     operator.start(CW_DEFAULT_ROOT=str(tmp_path / "outside"), CW_ALLOWED_ROOTS="/srv")
     kube.create("files", file_obj("guarded", description="notes", content="x"))
@@ -116,7 +131,7 @@ def test_guard_rejected_offline_completion(kube: KubeAPI, operator: OperatorLaun
     kube.wait_for("GuardRejected event", lambda: "GuardRejected" in event_reasons(kube, "guarded"))
 
 
-def test_guard_rejected_ai_completion(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
+def test_guard_rejected_ai_completion(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     hostile = Step({"path": "/root/.ssh/authorized_keys", "content": "ssh-ed25519 AAAA attacker", "mode": "0600"})
     with serve([hostile]) as fake:
         operator.start(CW_MODEL="fake-model", CW_BASE_URL=fake.url, CW_COMPLETION_MAX_RETRIES="1")
@@ -132,7 +147,7 @@ def test_guard_rejected_ai_completion(kube: KubeAPI, operator: OperatorLauncher,
     kube.wait_for("CompletionRejected event", lambda: "CompletionRejected" in event_reasons(kube, "injected"))
 
 
-def test_restart_does_not_reapply_or_recomplete(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
+def test_restart_does_not_reapply_or_recomplete(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     target = tmp_path / "kept.txt"
     with serve([Step({"content": "from the model\n"})]) as fake:
         env = {"CW_MODEL": "fake-model", "CW_BASE_URL": fake.url, "CW_ALLOWED_ROOTS": str(tmp_path)}
@@ -157,7 +172,7 @@ def test_restart_does_not_reapply_or_recomplete(kube: KubeAPI, operator: Operato
         assert condition(after, "Applied")["lastTransitionTime"] == condition(ready, "Applied")["lastTransitionTime"]  # type: ignore[index]
 
 
-def test_deleted_file_is_remediated(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
+def test_deleted_file_is_remediated(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     target = tmp_path / "healed.txt"
     op = operator.start()
     kube.create(
@@ -190,7 +205,7 @@ def test_deleted_file_is_remediated(kube: KubeAPI, operator: OperatorLauncher, t
 
 
 def test_checks_that_change_nothing_are_not_written_until_the_report_is_due(
-    kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path
+    kube: Kube, operator: OperatorLauncher, tmp_path: Path
 ) -> None:
     target = tmp_path / "quiet.txt"
     op = operator.start(CW_STATUS_REPORT_SECONDS="3600")
@@ -220,7 +235,7 @@ def test_checks_that_change_nothing_are_not_written_until_the_report_is_due(
     )
 
 
-def test_unfixable_failure_stops_at_max_attempts(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
+def test_unfixable_failure_stops_at_max_attempts(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a directory should be")
     operator.start()
@@ -243,7 +258,7 @@ def test_unfixable_failure_stops_at_max_attempts(kube: KubeAPI, operator: Operat
     assert event_reasons(kube, "stuck").count("RemediationFailed") >= 1
 
 
-def test_manual_approval_through_the_annotation(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
+def test_manual_approval_through_the_annotation(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     target = tmp_path / "gated.txt"
     operator.start()
     kube.create("files", file_obj("gated", path=str(target), content="x", completion={"approval": "manual"}))
@@ -257,14 +272,13 @@ def test_manual_approval_through_the_annotation(kube: KubeAPI, operator: Operato
     assert target.read_text() == "x"
 
 
-def test_metrics_endpoint_serves_the_documented_metrics(
-    kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path
-) -> None:
+def test_metrics_endpoint_serves_the_documented_metrics(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     op = operator.start()
     kube.create("files", file_obj("measured", path=str(tmp_path / "m.txt"), content="x"))
     wait_condition(kube, "measured", "Ready", "True")
     text = op.metrics()
-    assert re.search(r'^clockwork_resource_ready\{kind="File",name="measured",namespace="default"\} 1\.0$', text, re.M)
+    ready = rf'^clockwork_resource_ready\{{kind="File",name="measured",namespace="{kube.namespace}"\}} 1\.0$'
+    assert re.search(ready, text, re.M)
     for name in (
         "clockwork_reconcile_duration_seconds_bucket",
         "clockwork_health_checks_total",

@@ -18,7 +18,7 @@ import pytest
 
 from tests.operator.conftest import OperatorLauncher
 from tests.support.docker_lab import HTTP_IMAGE, docker, docker_ready
-from tests.support.kubeapi import KubeAPI
+from tests.support.kubeapi import Kube
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def obj(kind: str, name: str, /, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "clockwork.dev/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec}
 
 
-def condition(kube: KubeAPI, plural: str, name: str, type_: str) -> tuple[str, str] | None:
+def condition(kube: Kube, plural: str, name: str, type_: str) -> tuple[str, str] | None:
     found = kube.find(plural, name)
     for c in ((found or {}).get("status") or {}).get("conditions", []):
         if c["type"] == type_:
@@ -36,7 +36,7 @@ def condition(kube: KubeAPI, plural: str, name: str, type_: str) -> tuple[str, s
 
 
 def test_depends_on_waits_then_converges_and_delete_waits_for_dependents(
-    kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path
+    kube: Kube, operator: OperatorLauncher, tmp_path: Path
 ) -> None:
     folder = tmp_path / "app"
     operator.start()
@@ -66,7 +66,7 @@ def test_depends_on_waits_then_converges_and_delete_waits_for_dependents(
     assert not folder.exists()
 
 
-def test_gitrepo(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
+def test_gitrepo(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     origin = tmp_path / "origin"
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     subprocess.run(["git", "init", "-q", "-b", "main", str(origin)], check=True)
@@ -85,7 +85,7 @@ def test_gitrepo(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> N
     assert not dest.exists()
 
 
-def test_container(kube: KubeAPI, operator: OperatorLauncher) -> None:
+def test_container(kube: Kube, operator: OperatorLauncher) -> None:
     reason = docker_ready()
     if reason:
         pytest.skip(f"Docker cannot be used here: {reason}")

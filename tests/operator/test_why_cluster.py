@@ -16,7 +16,7 @@ from tests.conftest import CLOCKWORK
 from tests.helpers import free_port
 from tests.operator.conftest import OperatorLauncher
 from tests.operator.test_operator import file_obj, wait_condition
-from tests.support.kubeapi import KubeAPI
+from tests.support.kubeapi import Kube
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def why(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLOCKWORK, "why", "--cluster", *args], capture_output=True, text=True, env=env, timeout=60)
 
 
-def test_why_reads_the_chain_from_the_cluster(kube: KubeAPI, operator: OperatorLauncher, tmp_path: Path) -> None:
+def test_why_reads_the_chain_from_the_cluster(kube: Kube, operator: OperatorLauncher, tmp_path: Path) -> None:
     operator.start()
     kube.create(
         "files", file_obj("gated", path=str(tmp_path / "g.txt"), content="x", completion={"approval": "manual"})
@@ -37,14 +37,16 @@ def test_why_reads_the_chain_from_the_cluster(kube: KubeAPI, operator: OperatorL
     completed_hash = waiting["status"]["completion"]["completedHash"]
     wait_condition(kube, "after", "Applied", "False", "WaitingForDependencies")
 
-    shown = why(kube.kubeconfig, "files/after")
+    # -n: `why` does not take the namespace of the kubeconfig's context (kubectl does).
+    ns = kube.namespace
+    shown = why(kube.kubeconfig, "files/after", "-n", ns)
     assert shown.returncode == 1, shown.stderr
     lines = shown.stdout.splitlines()
-    assert lines[0].startswith("File/default/after waits for its dependencies")
-    assert lines[1].startswith("  └ File/default/gated waits for approval")
-    assert f"kubectl annotate -n default files gated clockwork.dev/approve={completed_hash}" in shown.stdout
+    assert lines[0].startswith(f"File/{ns}/after waits for its dependencies")
+    assert lines[1].startswith(f"  └ File/{ns}/gated waits for approval")
+    assert f"kubectl annotate -n {ns} files gated clockwork.dev/approve={completed_hash}" in shown.stdout
 
-    missing = why(kube.kubeconfig, "File/nothing", "-o", "json")
+    missing = why(kube.kubeconfig, "File/nothing", "-n", ns, "-o", "json")
     assert json.loads(missing.stdout)[0]["reasons"][0]["text"].startswith("does not exist")
 
 

@@ -22,7 +22,8 @@ log = logging.getLogger("clockwork.operator")
 COMPONENT = "clockwork"
 # Events waiting to be posted; beyond it new ones are dropped (and counted in the log).
 QUEUE_LIMIT = 1000
-# kube-apiserver's limit for an Event's message is 1 KiB in practice (kubectl shows less).
+# core/v1 takes longer messages (kube-apiserver 1.35 kept 3000 characters), but events.k8s.io/v1
+# caps a note at 1 KiB and kubectl shows less: the message is cut there.
 MESSAGE_LIMIT = 1024
 
 CreateEvent = Callable[[str, dict[str, Any]], Awaitable[None]]

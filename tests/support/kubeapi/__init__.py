@@ -24,17 +24,117 @@ from tests.support.kubeapi.server import Emulator
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
-class KubeAPI:
+class Kube:
+    """A small synchronous client of one API server, the tests' side of it.
+
+    ``namespace`` is where the methods work unless they are given another; ``kubeconfig``
+    is what a separate process (the operator, kubectl) uses to reach the same server.
+    """
+
+    def __init__(self, url: str, kubeconfig: Path, namespace: str = "default") -> None:
+        self.url = url
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.http = requests.Session()
+        # Per request, not on the session: requests prefers $REQUESTS_CA_BUNDLE to a session's verify.
+        self.verify: bool | str = True
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        expect: tuple[int, ...] = (200, 201),
+    ) -> Any:
+        response = self.http.request(
+            method,
+            self.url + path,
+            json=body,
+            headers={"Content-Type": content_type},
+            timeout=30,
+            verify=self.verify,
+        )
+        if response.status_code not in expect:
+            raise ApiStatus(response.status_code, response.json() if response.content else {})
+        return response.json() if response.content else None
+
+    @staticmethod
+    def path(
+        plural: str,
+        namespace: str | None = "default",
+        name: str | None = None,
+        group: str = "clockwork.dev",
+        version: str = "v1alpha1",
+        sub: str | None = None,
+    ) -> str:
+        base = f"/apis/{group}/{version}" if group else "/api/v1"
+        ns = f"/namespaces/{namespace}" if namespace else ""
+        return base + ns + f"/{plural}" + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
+
+    def create(self, plural: str, obj: dict[str, Any], **kw: Any) -> Any:
+        namespace = obj.get("metadata", {}).get("namespace") or self.namespace
+        return self.request("POST", self.path(plural, namespace, **kw), obj)
+
+    def get(self, plural: str, name: str, namespace: str | None = None, **kw: Any) -> Any:
+        return self.request("GET", self.path(plural, namespace or self.namespace, name, **kw))
+
+    def find(self, plural: str, name: str, namespace: str | None = None, **kw: Any) -> Any | None:
+        try:
+            return self.get(plural, name, namespace, **kw)
+        except ApiStatus as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def list(self, plural: str, namespace: str | None = None, **kw: Any) -> list[Any]:
+        return list(self.request("GET", self.path(plural, namespace or self.namespace, **kw))["items"])
+
+    def patch(
+        self,
+        plural: str,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        sub: str | None = None,
+        **kw: Any,
+    ) -> Any:
+        path = self.path(plural, namespace or self.namespace, name, sub=sub, **kw)
+        return self.request("PATCH", path, patch, "application/merge-patch+json")
+
+    def delete(self, plural: str, name: str, namespace: str | None = None, **kw: Any) -> Any:
+        return self.request("DELETE", self.path(plural, namespace or self.namespace, name, **kw))
+
+    def events(self, name: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.list("events", namespace, group="", version="v1")
+            if e.get("involvedObject", {}).get("name") == name
+        ]
+
+    def wait_for(self, what: str, predicate: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:
+        """Poll ``predicate`` until it returns something truthy; bounded by ``timeout``."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(every)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class KubeAPI(Kube):
+    """The emulator, served from a thread of this process, and a client of it."""
+
     def __init__(self, workdir: Path) -> None:
+        super().__init__("", workdir / "kubeconfig")
         self.workdir = workdir
         self.emulator = Emulator()
-        self.url = ""
-        self.kubeconfig = workdir / "kubeconfig"
         self._loop = asyncio.new_event_loop()
         self._runner = web.AppRunner(self.emulator.app(), shutdown_timeout=1)
         self._thread = threading.Thread(target=self._serve, daemon=True, name="kube-emulator")
         self._started = threading.Event()
-        self.http = requests.Session()
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -90,88 +190,6 @@ class KubeAPI:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
-
-    # --- a small synchronous client --------------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        content_type: str = "application/json",
-        expect: tuple[int, ...] = (200, 201),
-    ) -> Any:
-        response = self.http.request(
-            method, self.url + path, json=body, headers={"Content-Type": content_type}, timeout=30
-        )
-        if response.status_code not in expect:
-            raise ApiStatus(response.status_code, response.json() if response.content else {})
-        return response.json() if response.content else None
-
-    @staticmethod
-    def path(
-        plural: str,
-        namespace: str | None = "default",
-        name: str | None = None,
-        group: str = "clockwork.dev",
-        version: str = "v1alpha1",
-        sub: str | None = None,
-    ) -> str:
-        base = f"/apis/{group}/{version}" if group else "/api/v1"
-        ns = f"/namespaces/{namespace}" if namespace else ""
-        return base + ns + f"/{plural}" + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
-
-    def create(self, plural: str, obj: dict[str, Any], **kw: Any) -> Any:
-        namespace = obj.get("metadata", {}).get("namespace", "default")
-        return self.request("POST", self.path(plural, namespace, **kw), obj)
-
-    def get(self, plural: str, name: str, namespace: str = "default", **kw: Any) -> Any:
-        return self.request("GET", self.path(plural, namespace, name, **kw))
-
-    def find(self, plural: str, name: str, namespace: str = "default", **kw: Any) -> Any | None:
-        try:
-            return self.get(plural, name, namespace, **kw)
-        except ApiStatus as exc:
-            if exc.code == 404:
-                return None
-            raise
-
-    def list(self, plural: str, namespace: str | None = "default", **kw: Any) -> list[Any]:
-        return list(self.request("GET", self.path(plural, namespace, **kw))["items"])
-
-    def patch(
-        self,
-        plural: str,
-        name: str,
-        patch: Any,
-        namespace: str = "default",
-        sub: str | None = None,
-        **kw: Any,
-    ) -> Any:
-        return self.request(
-            "PATCH", self.path(plural, namespace, name, sub=sub, **kw), patch, "application/merge-patch+json"
-        )
-
-    def delete(self, plural: str, name: str, namespace: str = "default", **kw: Any) -> Any:
-        return self.request("DELETE", self.path(plural, namespace, name, **kw))
-
-    def events(self, name: str, namespace: str = "default") -> list[dict[str, Any]]:
-        return [
-            e
-            for e in self.list("events", namespace, group="", version="v1")
-            if e.get("involvedObject", {}).get("name") == name
-        ]
-
-    def wait_for(self, what: str, predicate: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:
-        """Poll ``predicate`` until it returns something truthy; bounded by ``timeout``."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = predicate()
-            if last:
-                return last
-            time.sleep(every)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class ApiStatus(Exception):

@@ -16,8 +16,9 @@ test that passes only on a lax emulator proves nothing:
 - the status subresource isolated both ways; optimistic concurrency (409 on a stale
   ``resourceVersion``); JSON-patch ``test`` failures are 422; strategic-merge patches
   are refused for custom resources (415), as a real server does;
-- finalizers: DELETE sets ``deletionTimestamp`` and the object stays until the last
-  finalizer is gone;
+- finalizers: DELETE sets ``deletionTimestamp`` (a new ``generation``) and the object
+  stays until the last finalizer is gone;
+- a core/v1 Event is about an object in its own namespace;
 - list and watch with label and field selectors, ``resourceVersion``, ``timeoutSeconds``
   and 410 Gone for versions older than the kept history;
 - server-side printing (``Table``) with the CRD's printer columns, so that
@@ -301,6 +302,11 @@ class Emulator:
             self._namespace_exists(namespace or "")
         else:
             meta.pop("namespace", None)
+        if rtype.key == ("", "events"):
+            about = obj.get("involvedObject", {}).get("namespace")
+            if about and about != namespace:
+                message = f'involvedObject.namespace: Invalid value: "{about}": does not match event.namespace'
+                raise ApiError(422, "Invalid", message)
         if not meta.get("name") and meta.get("generateName"):
             # As kube-apiserver: 5 characters from its alphabet, and (RetryGenerateName,
             # GA in 1.32) a few more tries when the name is taken.
@@ -401,6 +407,9 @@ class Emulator:
         if obj["metadata"].get("finalizers"):
             if not obj["metadata"].get("deletionTimestamp"):
                 obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+                # As kube-apiserver: the start of a graceful deletion is a new generation.
+                if obj["metadata"].get("generation"):
+                    obj["metadata"]["generation"] += 1
                 return self._store(rtype, obj, old)
             return old
         obj["metadata"]["deletionTimestamp"] = obj["metadata"].get("deletionTimestamp") or now_rfc3339()
