@@ -562,10 +562,10 @@ def watch(paths: tuple[Path, ...], state_dir: Path | None, output: str, run_for:
 @main.command()
 @click.argument("refs", nargs=-1, metavar="KIND/NAME...")
 @with_common
-@click.option("-n", "--namespace", default="default", show_default=True, help="Namespace of the resources.")
+@click.option("-n", "--namespace", default=None, help="Namespace (default: the kubeconfig context's, or default).")
 @click.option("--cluster", is_flag=True, help="Ask the cluster's API (kubeconfig or in-cluster), not local state.")
 @click.option("--context", default=None, help="kubeconfig context (with --cluster).")
-def why(refs: tuple[str, ...], paths: tuple[Path, ...], state_dir: Path | None, output: str, namespace: str,
+def why(refs: tuple[str, ...], paths: tuple[Path, ...], state_dir: Path | None, output: str, namespace: str | None,
         cluster: bool, context: str | None) -> None:  # fmt: skip
     """Why a resource is not Ready: the chain of reasons (a dependency that is not Ready and
     why, the approval it waits for, the target it cannot find, the checks that failed).
@@ -574,18 +574,18 @@ def why(refs: tuple[str, ...], paths: tuple[Path, ...], state_dir: Path | None, 
     for every resource in the files. Exit 0 when all are where they should be, else 1.
     """
     as_json = output == "json"
-    wanted = [_parse_ref(ref, namespace, as_json) for ref in refs]
-    if paths:
-        wanted += [(i.kind, i.metadata.namespace, i.metadata.name) for i in _load(paths, as_json)]
-    if not wanted:
+    if not refs and not paths:
         _fail_input("name a resource (KIND/NAME) or give -f FILE", as_json=as_json)
     if cluster:
-        lookup, close = _cluster_lookup(context, as_json)
+        lookup, close, context_namespace = _cluster_lookup(context, as_json)
         hint = _cluster_approve_hint
     else:
         store = LocalStore(_settings(state_dir).state_dir)
-        lookup, close = _local_lookup(store), store.close
+        lookup, close, context_namespace = _local_lookup(store), store.close, "default"
         hint = _local_approve_hint
+    wanted = [_parse_ref(ref, namespace or context_namespace, as_json) for ref in refs]
+    if paths:
+        wanted += [(i.kind, i.metadata.namespace, i.metadata.name) for i in _load(paths, as_json)]
     try:
         explained = [(key, why_mod.explain(*key, lookup, hint)) for key in wanted]
     except why_mod.Unanswered as exc:
@@ -637,18 +637,25 @@ def _cluster_approve_hint(ref: str, completed_hash: str) -> str:
     return f"approve with: kubectl annotate -n {namespace} {plural} {name} clockwork.dev/approve={completed_hash}"
 
 
-def _cluster_lookup(context: str | None, as_json: bool) -> tuple[why_mod.Lookup, Callable[[], None]]:
-    """Objects from the cluster's API, as `kubectl get -o json` shows them."""
+def _cluster_lookup(context: str | None, as_json: bool) -> tuple[why_mod.Lookup, Callable[[], None], str]:
+    """Objects from the cluster's API, as `kubectl get -o json` shows them, and the namespace
+    kubectl would use (the kubeconfig context's, or the in-cluster ServiceAccount's)."""
     import urllib3
     from kubernetes import client, config  # the cluster's client only when asked for the cluster
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
 
+    namespace = "default"
     try:
         try:
             config.load_kube_config(context=context)
+            contexts, active = config.list_kube_config_contexts()
+            chosen = next((c for c in contexts if c["name"] == context), active)
+            namespace = (chosen or {}).get("context", {}).get("namespace") or namespace
         except (ConfigException, FileNotFoundError):
             config.load_incluster_config()
+            found = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+            namespace = found.read_text().strip() if found.is_file() else namespace
     except ConfigException as exc:
         _fail_input(f"no cluster to ask: {exc}", as_json=as_json)
     api_client = client.ApiClient()
@@ -667,7 +674,7 @@ def _cluster_lookup(context: str | None, as_json: bool) -> tuple[why_mod.Lookup,
             raise why_mod.Unanswered(f"cannot reach the cluster at {api_client.configuration.host}: {exc}") from None
         return dict(found)
 
-    return get, api_client.close
+    return get, api_client.close, namespace
 
 
 @main.command(name="assert")

@@ -37,9 +37,9 @@ def test_why_reads_the_chain_from_the_cluster(kube: Kube, operator: OperatorLaun
     completed_hash = waiting["status"]["completion"]["completedHash"]
     wait_condition(kube, "after", "Applied", "False", "WaitingForDependencies")
 
-    # -n: `why` does not take the namespace of the kubeconfig's context (kubectl does).
+    # Without -n, the namespace of the kubeconfig's context, as kubectl takes it.
     ns = kube.namespace
-    shown = why(kube.kubeconfig, "files/after", "-n", ns)
+    shown = why(kube.kubeconfig, "files/after")
     assert shown.returncode == 1, shown.stderr
     lines = shown.stdout.splitlines()
     assert lines[0].startswith(f"File/{ns}/after waits for its dependencies")
