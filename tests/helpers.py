@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+
+T = TypeVar("T")
+
+
+def eventually(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
+    """The first truthy result of ``check`` within ``timeout`` seconds (checked every 0.25 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.25)
 
 
 def free_port() -> int:

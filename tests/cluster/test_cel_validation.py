@@ -10,53 +10,29 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from clockwork import crdgen
 from clockwork.api.base import GROUP, VERSION
 from clockwork.api.registry import ALL_KINDS
 from tests.conftest import REPO
 from tests.support.cel_cases import CASES, Case, document
 from tests.support.controlplane import ControlPlane
+from tests.support.realkube import install_crds
 
 pytestmark = pytest.mark.integration
 
 
-def eventually(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(0.2)
-
-
-def _established(ext: client.ApiextensionsV1Api, name: str) -> bool:
-    crd = ext.read_custom_resource_definition(name)
-    return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
-
-
 @pytest.fixture(scope="module")
 def api(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
+    # The checked-in CRDs are make generate's output (a test fails on drift): the rules as generated.
+    install_crds(control_plane, REPO / "crds")
     with control_plane.api_client() as api_client:
-        ext = client.ApiextensionsV1Api(api_client)
-        for info in ALL_KINDS.values():
-            crd: dict[str, Any] = crdgen.crd_for(info)
-            name = crd["metadata"]["name"]
-            try:
-                ext.create_custom_resource_definition(crd)
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise AssertionError(f"{name} refused: {exc.body}") from None
-                crd["metadata"]["resourceVersion"] = ext.read_custom_resource_definition(name).metadata.resource_version
-                ext.replace_custom_resource_definition(name, crd)
-            eventually(f"{name} Established", lambda n=name: _established(ext, n))
         yield api_client
 
 

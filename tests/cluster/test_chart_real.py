@@ -17,19 +17,19 @@ import json
 import os
 import re
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
 
 from clockwork.api.registry import ALL_KINDS
 from tests.conftest import REPO
+from tests.helpers import eventually
 from tests.support.controlplane import ControlPlane
 
 pytestmark = pytest.mark.integration
@@ -40,19 +40,6 @@ INSTALL = REPO / "manifests" / "install.yaml"
 EXAMPLES = REPO / "manifests" / "examples"
 MONITORING_CRDS = Path(__file__).parent / "crds" / "monitoring.coreos.com.yaml"
 GROUP = "clockwork.dev"
-T = TypeVar("T")
-
-
-def eventually(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """The first truthy result of ``check`` within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(0.25)
 
 
 @dataclass

@@ -3,11 +3,10 @@ and the controllers (namespace, garbage collector, job, service account) all do 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -15,23 +14,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.conftest import REPO
+from tests.helpers import eventually
 from tests.support.controlplane import ControlPlane
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-
-def eventually(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """The first truthy result of ``check`` within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(0.25)
 
 
 def status_of(call: Callable[[], Any]) -> int:
