@@ -2,9 +2,9 @@
 
 They need a Docker engine that can run kind node images (Docker-in-Docker) and
 network access for kind to fetch its node image; where either is missing they are
-skipped with the reason. This machine (see TESTING.md) has neither a registry nor
-kind node images, so here they always skip; on a workstation or CI runner with
-Docker, run ``pytest tests/e2e --e2e``.
+skipped with the reason. On a machine with neither a registry nor kind node images
+(see docs/testing.md) they always skip; on a workstation or CI runner with Docker,
+run ``pytest tests/e2e --e2e``.
 """
 
 from __future__ import annotations

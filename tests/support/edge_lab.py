@@ -1,6 +1,6 @@
 """Real sshd edge nodes for tests: one network namespace and one filesystem view each.
 
-Layout (TESTING.md): a *control* namespace holds a bridge; each node namespace is
+Layout: a *control* namespace holds a bridge; each node namespace is
 linked to it by a veth pair; nothing touches the root namespace, so no packet
 leaves the lab. Every node has a holder process (``sleep``) that owns a private
 mount namespace with tmpfs over ``/srv``, ``/opt`` and ``/tmp`` — what is deployed

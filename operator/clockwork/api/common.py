@@ -1,4 +1,4 @@
-"""The spec and status shape every deployable kind shares (DESIGN.md, "API").
+"""The spec and status shape every deployable kind shares (docs/resources.md lists the fields).
 
 Spec models are what users write: every field is optional where a sensible value
 can be completed, and ``None`` means "not set by the user". ``Resolved*`` models

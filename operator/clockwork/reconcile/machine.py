@@ -7,7 +7,7 @@ the *same* starting status, until no action is left. Because every call recomput
 from the start, the order of the driver's loop cannot leave a half-written status
 behind, and the final step's events say what happened in the whole pass.
 
-Intents (DESIGN.md "Reconcile flow"):
+Intents:
 
 - ``converge``: complete (cached by spec hash) -> guard -> approval -> compile ->
   apply where the plan hash differs -> check;

@@ -1,7 +1,7 @@
 """A strict, in-memory Kubernetes API server over real HTTP, for the operator tier.
 
-No kube-apiserver can be had on this machine (TESTING.md), so the operator is run
-against this. It is small, but strict where real API servers are strict, because a
+The operator tier runs against this and against a real kube-apiserver (see
+docs/testing.md); this one is fast. It is small, but strict where real API servers are strict, because a
 test that passes only on a lax emulator proves nothing:
 
 - discovery (``/api``, ``/apis``, per group/version, categories, short names);
