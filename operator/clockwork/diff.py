@@ -20,10 +20,10 @@ from typing import Any, Literal
 from pydantic import Field, JsonValue
 
 from clockwork import claims
+from clockwork.compile.workload import UNIT_DIR
 from clockwork.model import CWModel
 from clockwork.plan import Operation
 
-UNIT_DIR = "/etc/systemd/system"
 MAX_DIFF_LINES = 200
 HIDDEN = "<hidden>"
 Action = Literal["create", "update", "remove", "unchanged", "unknown"]
@@ -92,7 +92,7 @@ def _for_operation(
         dest = str(a.get("dest"))
         f = facts.get(("checkout", dest))
         return [] if f is None else [_checkout(node, dest, a, f, source)]
-    if op.op in ("server.user",):
+    if op.op == "server.user":
         f = facts.get(("user", str(a.get("user"))))
         return [] if f is None else [_user(node, a, f, source)]
     if op.op in ("apt.packages", "server.packages", "dnf.packages", "apk.packages"):
