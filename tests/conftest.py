@@ -69,6 +69,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             return
 
 
+# What the session's control plane was, for the summary at the end (``pytest_terminal_summary``).
+_CONTROL_PLANE_SEEN: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Which real control plane the cluster and operator tiers ran against (the server's own /version)."""
+    for line in _CONTROL_PLANE_SEEN:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """etcd, kube-apiserver and kube-controller-manager for the session (tests/support/controlplane.py).
@@ -83,6 +93,11 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     except ControlPlaneError as exc:
         pytest.skip(f"the control plane cannot be built here: {exc}")
     plane = start_control_plane(binaries, tmp_path_factory.mktemp("controlplane"))
+    served = plane.get("/version").json()
+    _CONTROL_PLANE_SEEN.append(
+        f"real control plane: kube-apiserver {served['gitVersion']} (go {served['goVersion']}), "
+        f"etcd {plane.versions['ETCD_VERSION']}, up in {plane.startup_seconds['total']:.1f} s"
+    )
     try:
         yield plane
     finally:

@@ -24,7 +24,13 @@ from tests.conftest import CLOCKWORK, REPO
 from tests.helpers import free_port
 from tests.support.controlplane import ControlPlane
 from tests.support.kubeapi import Kube, KubeAPI
-from tests.support.realkube import RealKube, install_crds
+from tests.support.realkube import (
+    OperatorAccount,
+    RealKube,
+    install_crds,
+    install_operator_account,
+    remove_operator_account,
+)
 
 EMULATOR_ONLY = pytest.mark.backends("emulator")
 # What only a real server does (the emulator has no namespace controller, for one).
@@ -37,6 +43,16 @@ def real_crds(control_plane: ControlPlane) -> list[str]:
     return install_crds(control_plane, REPO / "crds")
 
 
+@pytest.fixture(scope="session")
+def operator_account(control_plane: ControlPlane) -> Iterator[OperatorAccount]:
+    """The chart's ServiceAccount and RBAC: on the real server the operator has exactly those rights."""
+    account = install_operator_account(control_plane)
+    try:
+        yield account
+    finally:
+        remove_operator_account(control_plane, account)
+
+
 @pytest.fixture
 def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
     api: KubeAPI | RealKube
@@ -44,7 +60,8 @@ def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
         api = KubeAPI(tmp_path).start(REPO / "crds")
     else:
         request.getfixturevalue("real_crds")
-        api = RealKube(request.getfixturevalue("control_plane"), tmp_path).start()
+        plane, account = request.getfixturevalue("control_plane"), request.getfixturevalue("operator_account")
+        api = RealKube(plane, tmp_path, account).start()
     try:
         yield api
     finally:
@@ -88,7 +105,8 @@ class OperatorLauncher:
         log = self.workdir / f"operator-{len(self.started)}.log"
         environment = {
             **os.environ,
-            "KUBECONFIG": str(self.kube.kubeconfig),
+            # on the real server: a token of the chart's ServiceAccount, the chart's RBAC and nothing more
+            "KUBECONFIG": str(self.kube.operator_kubeconfig()),
             "CW_METRICS_ADDRESS": "127.0.0.1",
             "CW_METRICS_PORT": str(metrics_port),
             "CW_HEALTH_PORT": str(health_port),

@@ -19,7 +19,7 @@ def file_in(namespace: str) -> dict[str, Any]:
 
 
 async def test_events_are_posted_about_the_object_and_long_messages_are_cut(kube: Kube) -> None:
-    client = KubeClient.from_kubeconfig(str(kube.kubeconfig))
+    client = KubeClient.from_kubeconfig(str(kube.operator_kubeconfig()))
     poster = EventPoster(client.create_event)
     file = file_in(kube.namespace)
     poster.start()
@@ -43,7 +43,7 @@ async def test_events_are_posted_about_the_object_and_long_messages_are_cut(kube
 
 
 async def test_a_failed_post_does_not_stop_the_next_and_a_full_queue_drops(kube: Kube) -> None:
-    client = KubeClient.from_kubeconfig(str(kube.kubeconfig))
+    client = KubeClient.from_kubeconfig(str(kube.operator_kubeconfig()))
     posted: list[str] = []
 
     async def create(namespace: str, body: dict[str, Any]) -> None:

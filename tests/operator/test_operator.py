@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.operator.conftest import REAL_ONLY, OperatorLauncher
 from tests.support.fake_openai import Step, serve
@@ -101,6 +102,42 @@ def test_deleting_the_namespace_deletes_through_the_finalizer(
     # The namespace controller deletes the File; the operator's finalizer removes what it made.
     kube.wait_for("the namespace gone", kube.namespace_gone, timeout=120)
     assert not target.exists()
+
+
+@REAL_ONLY
+def test_the_operator_has_the_charts_rights_and_no_more(
+    kube: RealKube, operator: OperatorLauncher, tmp_path: Path
+) -> None:
+    """Every scenario's operator authenticates as the chart's ServiceAccount (a TokenRequest token)
+    and the real authorizer holds it to the chart's ClusterRole: this one shows both ends."""
+    assert kube.account is not None
+    as_operator = Kube(kube.url, kube.operator_kubeconfig(), kube.namespace)
+    as_operator.verify = str(kube.plane.ca)
+    config = yaml.safe_load(as_operator.kubeconfig.read_text())
+    as_operator.http.headers["Authorization"] = f"Bearer {config['users'][0]['user']['token']}"
+    review = as_operator.request(
+        "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+    )  # fmt: skip
+    assert review["status"]["userInfo"]["username"] == (
+        f"system:serviceaccount:{kube.account.namespace}:{kube.account.name}"
+    )
+    target = tmp_path / "granted.txt"
+    operator.start()
+    kube.create("files", file_obj("granted", path=str(target), content="x\n"))
+    wait_condition(kube, "granted", "Ready", "True")
+    assert as_operator.get("files", "granted")["metadata"]["name"] == "granted"  # get: granted
+    # What the chart does not grant is refused by the server, not only by a review.
+    for method, path in (
+        ("DELETE", kube.path("files", kube.namespace, "granted")),  # people delete, the operator finalizes
+        ("GET", f"/api/v1/namespaces/{kube.namespace}/secrets"),  # get by name only: no list
+        ("POST", f"/api/v1/namespaces/{kube.namespace}/pods"),
+    ):
+        with pytest.raises(ApiStatus) as refused:
+            as_operator.request(method, path, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}}
+                                if method == "POST" else None)  # fmt: skip
+        assert refused.value.code == 403, (method, path, refused.value.body)
+    as_operator.http.close()
 
 
 def test_schema_refuses_invalid_objects_before_the_operator_sees_them(kube: Kube) -> None:

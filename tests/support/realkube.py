@@ -9,8 +9,10 @@ scenario runs against either.
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,20 @@ PLURALS = sorted(
 )
 CRD_ESTABLISHED_SECONDS = 60.0
 EMPTY_NAMESPACE_SECONDS = 30.0
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "clockwork"
+# The operator's tokens outlive any test (the TokenRequest API's minimum is 10 minutes).
+TOKEN_SECONDS = 3600
+
+
+def k8s_tools() -> Path:
+    """The folder with kubectl and helm (scripts/install-k8s-tools.sh, idempotent)."""
+    proc = subprocess.run(
+        [str(REPO / "scripts" / "install-k8s-tools.sh")], capture_output=True, text=True, timeout=600
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"scripts/install-k8s-tools.sh failed:\n{proc.stderr}")
+    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 def admin_session(kube: Kube, plane: ControlPlane) -> None:
@@ -76,14 +92,87 @@ def install_crds(plane: ControlPlane, crd_dir: Path) -> list[str]:
     return names
 
 
-class RealKube(Kube):
-    """A test's own namespace on the session's control plane, as the admin."""
+@dataclass(frozen=True)
+class OperatorAccount:
+    """The chart's ServiceAccount, bound by the chart's own ClusterRole: who the operator runs as."""
 
-    def __init__(self, plane: ControlPlane, workdir: Path) -> None:
+    namespace: str
+    name: str
+    cluster_objects: tuple[str, ...]  # kubectl names of the ClusterRole and its binding
+
+
+def install_operator_account(plane: ControlPlane) -> OperatorAccount:
+    """Renders the chart's ServiceAccount and RBAC (`helm template`) into a namespace of its own.
+
+    Only those objects, not the Deployment: there is no kubelet, and the operator under test
+    is a process on this machine that authenticates with the ServiceAccount's token.
+    """
+    release = f"cw{uuid.uuid4().hex[:6]}"
+    namespace = f"{release}-system"
+    tools = k8s_tools()
+    rendered = subprocess.run(
+        [str(tools / "helm"), "template", release, str(CHART), "-n", namespace,
+         "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml",
+         "--set", "rbac.userRoles=false"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    kubectl = [str(tools / "kubectl"), f"--kubeconfig={plane.kubeconfig}"]
+    subprocess.run([*kubectl, "create", "namespace", namespace], capture_output=True, timeout=60, check=True)
+    subprocess.run([*kubectl, "apply", "-f", "-"], input=rendered, capture_output=True, text=True, timeout=60,
+                   check=True)  # fmt: skip
+    [account] = [d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount"]
+    cluster = tuple(f"{d['kind'].lower()}/{d['metadata']['name']}" for d in docs if d["kind"].startswith("Cluster"))
+    assert len(cluster) == 2, f"the chart's RBAC changed shape: {cluster}"
+    return OperatorAccount(namespace, account, cluster)
+
+
+def remove_operator_account(plane: ControlPlane, account: OperatorAccount) -> None:
+    kubectl = [str(k8s_tools() / "kubectl"), f"--kubeconfig={plane.kubeconfig}"]
+    for name in account.cluster_objects:
+        subprocess.run([*kubectl, "delete", name, "--ignore-not-found"], capture_output=True, timeout=60)
+    subprocess.run([*kubectl, "delete", "namespace", account.namespace, "--wait=false"], capture_output=True,
+                   timeout=60)  # fmt: skip
+
+
+class RealKube(Kube):
+    """A test's own namespace on the session's control plane: the test as the admin, the operator
+    (``operator_kubeconfig``) as the chart's ServiceAccount when ``account`` is given."""
+
+    def __init__(self, plane: ControlPlane, workdir: Path, account: OperatorAccount | None = None) -> None:
         namespace = f"t-{uuid.uuid4().hex[:10]}"
         super().__init__(plane.server, workdir / "kubeconfig", namespace)
         self.plane = plane
+        self.account = account
+        self.workdir = workdir
         admin_session(self, plane)
+
+    def operator_kubeconfig(self) -> Path:
+        """A kubeconfig with a fresh token of the operator's ServiceAccount (TokenRequest API)."""
+        if self.account is None:
+            return self.kubeconfig
+        account = self.account
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                   "spec": {"expirationSeconds": TOKEN_SECONDS}}  # fmt: skip
+        token = self.request(
+            "POST", f"/api/v1/namespaces/{account.namespace}/serviceaccounts/{account.name}/token", request
+        )["status"]["token"]
+        path = self.workdir / f"{account.name}.kubeconfig"
+        cluster = {"server": self.plane.server, "certificate-authority": str(self.plane.ca)}
+        user = f"system:serviceaccount:{account.namespace}:{account.name}"
+        path.write_text(
+            yaml.safe_dump({
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "real", "cluster": cluster}],
+                "users": [{"name": user, "user": {"token": token}}],
+                "contexts": [{"name": "real", "context": {"cluster": "real", "user": user,
+                                                          "namespace": self.namespace}}],
+                "current-context": "real",
+            })
+        )  # fmt: skip
+        path.chmod(0o600)
+        return path
 
     def start(self) -> RealKube:
         # The admin's kubeconfig, with this test's namespace as the default (kubectl, clients).

@@ -39,6 +39,10 @@ class Kube:
         # Per request, not on the session: requests prefers $REQUESTS_CA_BUNDLE to a session's verify.
         self.verify: bool | str = True
 
+    def operator_kubeconfig(self) -> Path:
+        """The kubeconfig the operator under test uses: the same as the test's here."""
+        return self.kubeconfig
+
     def request(
         self,
         method: str,
