@@ -18,6 +18,7 @@ from clockwork.api.edgenode import ONE_KEY_SOURCE
 from clockwork.api.file import CONTENT_OR_TEMPLATE, PATH_OR_DIRECTORY, VARIABLES_FOR_TEMPLATE
 from clockwork.api.rollout import NO_TEMPLATE_TARGET, ONE_BATCH_RULE
 from clockwork.api.task import ONE_PROGRAM
+from clockwork.api.workflow import DEPENDS_ON_A_STEP, UNIQUE_STEP_NAMES
 from clockwork.api.workload import COMMAND_OR_MODULE, MODULE_WITH_ENTRY_POINT, PARAMS_FOR_MODULE
 from clockwork.cel import CelRule
 
@@ -54,6 +55,10 @@ def _rollout(resource_spec: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 def _workflow(task: dict[str, Any]) -> dict[str, Any]:
     return {"steps": [{"name": "one", "task": task}]}
+
+
+def _step(name: str, *depends_on: str) -> dict[str, Any]:
+    return {"name": name, "task": {"command": "true"}, **({"dependsOn": list(depends_on)} if depends_on else {})}
 
 
 CASES: tuple[Case, ...] = (
@@ -111,6 +116,10 @@ CASES: tuple[Case, ...] = (
     Case("task-script", ONE_PROGRAM, "Task", {"script": "echo hi"}, False),
     Case("step-both", ONE_PROGRAM, "Workflow", _workflow({"command": "a", "script": "b"}), True),
     Case("step-command", ONE_PROGRAM, "Workflow", _workflow({"command": "a"}), False),
+    Case("steps-same-name", UNIQUE_STEP_NAMES, "Workflow", {"steps": [_step("a"), _step("b"), _step("a")]}, True),
+    Case("steps-own-names", UNIQUE_STEP_NAMES, "Workflow", {"steps": [_step("a"), _step("b")]}, False),
+    Case("depends-on-nothing", DEPENDS_ON_A_STEP, "Workflow", {"steps": [_step("a"), _step("b", "a", "c")]}, True),
+    Case("depends-on-steps", DEPENDS_ON_A_STEP, "Workflow", {"steps": [_step("a"), _step("b", "a")]}, False),
     Case("command-and-module", COMMAND_OR_MODULE, "Workload", {"command": "sleep 9", **MODULE}, True),
     Case("command-and-entry", COMMAND_OR_MODULE, "Workload", {"command": "sleep 9", "entryPoint": "run"}, True),
     Case("module-only", COMMAND_OR_MODULE, "Workload", MODULE, False),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, StrictBool, model_validator
 
@@ -11,9 +11,20 @@ from clockwork import deps
 from clockwork.api.base import Condition
 from clockwork.api.common import Resource
 from clockwork.api.task import TaskPhase, TaskSpec
+from clockwork.cel import CelRule
 from clockwork.model import CWModel
 
 StepName = str
+
+# Both checked by the API server too; what only Python can check (a cycle) stays in ``_graph``.
+UNIQUE_STEP_NAMES = CelRule(
+    rule="self.steps.all(s, self.steps.exists_one(t, t.name == s.name))",
+    message="every step needs a name of its own",
+)
+DEPENDS_ON_A_STEP = CelRule(
+    rule="self.steps.all(s, !has(s.dependsOn) || s.dependsOn.all(d, self.steps.exists(t, t.name == d)))",
+    message="dependsOn names a step that is not in the workflow",
+)
 
 
 class WorkflowStep(CWModel):
@@ -30,6 +41,8 @@ class WorkflowStep(CWModel):
 class WorkflowSpec(CWModel):
     """Steps of tasks: in order, or a graph when any step says dependsOn."""
 
+    __cel_rules__: ClassVar[tuple[CelRule, ...]] = (UNIQUE_STEP_NAMES, DEPENDS_ON_A_STEP)
+
     description: str | None = Field(
         default=None, max_length=4096, description="What it is for, in words (shown by kubectl explain and the docs)."
     )
@@ -42,11 +55,11 @@ class WorkflowSpec(CWModel):
         names = [s.name for s in self.steps]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"steps: {', '.join(dup)} appear more than once")
+            raise ValueError(f"steps {', '.join(dup)}: {UNIQUE_STEP_NAMES.message}")
         for step in self.steps:
             unknown = [d for d in step.depends_on or [] if d not in names]
             if unknown:
-                raise ValueError(f"steps.{step.name}.dependsOn: no step named {', '.join(unknown)}")
+                raise ValueError(f"steps.{step.name}.dependsOn {', '.join(unknown)}: {DEPENDS_ON_A_STEP.message}")
         try:
             deps.order(names, self.graph())
         except deps.DependencyCycle as exc:
