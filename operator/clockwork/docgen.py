@@ -112,12 +112,35 @@ def _rows(
     return lines
 
 
+def _rule_list(model: type[BaseModel]) -> list[tuple[str, str]]:
+    """(where, message) of every rule in a model's schema: ``spec`` itself, or a type by name."""
+    schema = model.model_json_schema(by_alias=True)
+    found = [("spec", str(v["message"])) for v in schema.get("x-kubernetes-validations", [])]
+    for name, sub in sorted(schema.get("$defs", {}).items()):
+        found += [(name, str(v["message"])) for v in sub.get("x-kubernetes-validations", [])]
+    return found
+
+
+def _rules(model: type[BaseModel], shown: set[tuple[str, str]] | None = None) -> list[str]:
+    """The cross-field rules of a spec and the types in it (the API server checks them too, as CEL),
+    but those in ``shown`` (the rules every deployable kind has, listed once)."""
+    found = [rule for rule in _rule_list(model) if rule not in (shown or set())]
+    if not found:
+        return []
+    lines = ["Rules across fields — local mode and the API server (`kubectl apply`) refuse an object that breaks one, "
+             "with this message:\n"]  # fmt: skip
+    lines += [f"- `{where}`: {message}" for where, message in found]
+    return [*lines, ""]
+
+
 def render() -> str:
     out = [HEADER, "## Fields every deployable kind has\n"]
     common = set(DeployableSpec.model_json_schema(by_alias=True)["properties"])
     types: dict[str, Any] = {}
     out += _table(DeployableSpec, COMMON_DEFAULTS, set(), types, tiered=True)
     out.append("")
+    out += _rules(DeployableSpec)
+    shown = set(_rule_list(DeployableSpec))
     for info in KINDS.values():
         defaults = KIND_DEFAULTS.get(info.kind, {})
         out += [f"## {info.kind}\n", f"{info.description}\n"]
@@ -130,10 +153,12 @@ def render() -> str:
         out.append("; ".join(facts) + ".\n")
         out += _table(info.spec_model, defaults, common, types, tiered=True)
         out.append("")
+        out += _rules(info.spec_model, shown)
     for fleet in FLEET_KINDS.values():
         out += [f"## {fleet.kind}\n", f"{fleet.description}\n"]
         out += _table(fleet.spec_model, {}, set(), types)
         out.append("")
+        out += _rules(fleet.spec_model)
     out.append("## Types used above\n")
     for name in sorted(n for n in types if "Assertion" not in n):
         schema = types[name]
