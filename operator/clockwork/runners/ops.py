@@ -200,7 +200,8 @@ def put(
                                     create_remote_dir=create_remote_dir)  # fmt: skip
         return
     want_mode = f"{int(str(mode), 8):o}"
-    owner = f"{user or ''}:{group or ''}" if user or group else None
+    # chown's own grammar: "user" keeps the group ("user:" would take the user's login group)
+    owner = f"{user}:{group}" if user and group else user or (f":{group}" if group else None)
     if found is not None and found["sha256"] == _sha256(content):
         if found["mode"] != want_mode:
             yield StringCommand("chmod", want_mode, QuoteString(dest))
