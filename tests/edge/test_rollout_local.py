@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.edge.test_local_fleet import Fleet, by_ref, edge_node
+from tests.edge.fleet import Fleet, by_ref, edge_node
 from tests.support.edge_lab import EdgeLab, isolated_lab
 
 pytestmark = pytest.mark.integration

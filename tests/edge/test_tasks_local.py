@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.edge.test_local_fleet import Fleet, by_ref, edge_node
+from tests.edge.fleet import Fleet, by_ref, edge_node
 from tests.support.edge_lab import EdgeLab
 
 pytestmark = pytest.mark.integration

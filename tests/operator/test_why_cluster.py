@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import CLOCKWORK
 from tests.helpers import free_port
 from tests.operator.conftest import OperatorLauncher
-from tests.operator.test_operator import file_obj, wait_condition
+from tests.operator.resources import file_obj, wait_condition
 from tests.support.kubeapi import Kube
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from clockwork.completion.pipeline import with_defaults
 from clockwork.plan import HostResult, HostSpec, OperationResult, RunResult
 from clockwork.reconcile import Apply, Check, Complete, Inputs, Observations, Step, step
 from tests.helpers import file_probes
-from tests.unit.test_guard import ServiceSpec
+from tests.unit.guard_models import ServiceSpec
 
 INFO = KINDS["File"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -18,7 +18,8 @@ from clockwork import compile as compiler
 from clockwork.api.registry import KINDS
 from clockwork.completion.pipeline import with_defaults
 
-CASES = sorted((Path(__file__).parent / "compile" / "cases" / "workload").glob("*.yaml"))
+CASES = sorted((Path(__file__).parents[1] / "unit" / "compile" / "cases" / "workload").glob("*.yaml"))
+assert CASES, "the Workload compile cases moved"
 SYSTEM_UNITS = next((p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")) if p.is_dir()), None)
 pytestmark = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None or SYSTEM_UNITS is None,
