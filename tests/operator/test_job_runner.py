@@ -11,7 +11,8 @@ that never finishes is given up at its deadline; the operator with `runner: job`
 through a Job. On the real server besides: the Job controller's pod-tracking finalizer is
 removed; ``ttlSecondsAfterFinished`` removes a finished Job, and its Pods go with it; the Job
 is owned by its resource and goes with it (garbage collection), its Pods too; the Job
-controller's own deadline (``activeDeadlineSeconds``) is reported as not finishing in time.
+controller's own deadline (``activeDeadlineSeconds``) is reported as not finishing in time;
+what a run that never cleaned up left (its ConfigMap too) goes with the resource.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pytest
 from clockwork.operator.kube import KubeClient
 from clockwork.plan import HostSpec, Operation, Origin, RunRequest, RunResult
 from clockwork.runners.job import LABEL, JobOptions, JobRunner
-from tests.operator.conftest import OperatorLauncher
+from tests.operator.conftest import REAL_ONLY, OperatorLauncher
 from tests.support.kubeapi import Kube, KubeAPI
 from tests.support.kubelet import FakeKubelet
 from tests.support.realkube import RealKube
@@ -55,8 +56,16 @@ def kubelet(kube: Kube, tmp_path: Path) -> Callable[..., AbstractContextManager[
     return make
 
 
-def run(kube: Kube, request: RunRequest, **options: Any) -> RunResult:
-    client = KubeClient.from_kubeconfig(str(kube.kubeconfig))
+class NoCleanup(KubeClient):
+    """A runner's client that never removes its ConfigMap: as if the operator died mid-run."""
+
+    async def delete(self, api_version: str, plural: str, namespace: str, name: str) -> None:
+        if plural != "configmaps":
+            await super().delete(api_version, plural, namespace, name)
+
+
+def run(kube: Kube, request: RunRequest, client_class: type[KubeClient] = KubeClient, **options: Any) -> RunResult:
+    client = client_class.from_kubeconfig(str(kube.kubeconfig))
     runner = JobRunner(client, JobOptions(image="clockwork:test", namespace=kube.namespace, poll_seconds=0.2,
                                           **options))  # fmt: skip
     try:
@@ -107,6 +116,24 @@ def test_plan_runs_in_a_job_and_the_result_comes_back(kube: Kube, kubelet: Any, 
         # The File goes: garbage collection takes its Job, and the Job's Pod.
         kube.delete("files", "motd")
         kube.wait_for("the File's Job and Pod collected", lambda: not jobs(kube) and not ours(kube, "pods"),
+                      timeout=GC_SECONDS)  # fmt: skip
+
+
+@REAL_ONLY
+def test_what_a_run_leaves_goes_with_its_resource(kube: Kube, kubelet: Any, tmp_path: Path) -> None:
+    """The ConfigMap and the Job are owned by the resource: garbage collection takes them (and the Pod)
+    when it goes, should the runner never have cleaned up."""
+    file = kube.create("files", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "File", "metadata": {"name": "left"},
+                                 "spec": {"path": str(tmp_path / "left"), "content": "x\n"}})  # fmt: skip
+    origin = Origin(namespace=kube.namespace, kind="File", name="left", uid=file["metadata"]["uid"])
+    with kubelet():
+        result = run(kube, RunRequest(hosts=[HostSpec(name="@local")], origin=origin), NoCleanup)
+        assert result.ok, result.error
+        [config_map] = ours(kube, "configmaps")
+        assert [o["uid"] for o in config_map["metadata"]["ownerReferences"]] == [file["metadata"]["uid"]]
+        kube.delete("files", "left")
+        kube.wait_for("the ConfigMap, Job and Pod collected",
+                      lambda: not ours(kube, "configmaps") and not jobs(kube) and not ours(kube, "pods"),
                       timeout=GC_SECONDS)  # fmt: skip
 
 
