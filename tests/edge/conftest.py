@@ -26,5 +26,5 @@ def isolated_lab3(lab3: EdgeLab) -> EdgeLab:
     return lab3
 
 
-# The operator tier's fixtures (API emulator, operator process), for the fleet scenarios.
-from tests.operator.conftest import kube, operator  # noqa: E402, F401
+# The operator tier's fixtures (either API server, the operator process), for the fleet scenarios.
+from tests.operator.conftest import kube, operator, operator_account, real_crds  # noqa: E402, F401

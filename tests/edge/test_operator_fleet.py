@@ -1,11 +1,13 @@
 """The operator against real sshd nodes: EdgeNodes from the API, keys from Secrets.
 
-The operator talks to the API emulator; its PyInfra workers run in the lab's
-control namespace (CW_WORKER_PREFIX). Covers: heartbeats make EdgeNodes Online with
+The operator talks to either API server (the emulator, or the real kube-apiserver in a
+namespace of the test's own); its PyInfra workers run in the lab's control network
+namespace (CW_WORKER_PREFIX). Covers: heartbeats make EdgeNodes Online with
 facts and a host key trusted on first use; a File by label reaches every node; a
 node whose sshd stops goes Offline, is skipped with the reason while the others stay
 applied, and catches up when it is back; a changed host key is refused with a
-condition and an Event; the private key appears in no log, status or Event.
+condition and an Event; the private key appears in no log, status or Event. On the real server only: a deleted
+Workflow's Tasks go by garbage collection (their ownerReferences), with no operator running.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from tests.operator.conftest import EMULATOR_ONLY, OperatorLauncher
+from tests.operator.conftest import REAL_ONLY, OperatorLauncher
 from tests.support.edge_lab import EdgeLab
-from tests.support.kubeapi import KubeAPI
+from tests.support.kubeapi import Kube
 
-pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
+pytestmark = [pytest.mark.integration]
 
 
 def edge_node(lab: EdgeLab, index: int) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def edge_node(lab: EdgeLab, index: int) -> dict[str, Any]:
     }
 
 
-def phase(kube: KubeAPI, name: str) -> str | None:
+def phase(kube: Kube, name: str) -> str | None:
     obj = kube.find("edgenodes", name)
     return ((obj or {}).get("status") or {}).get("phase")
 
@@ -52,11 +54,11 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fleet(kube: KubeAPI, operator: OperatorLauncher, lab3: EdgeLab) -> OperatorLauncher:
+def fleet(kube: Kube, operator: OperatorLauncher, lab3: EdgeLab) -> OperatorLauncher:
     key = base64.b64encode(lab3.client_key.read_bytes()).decode()
     kube.request(
         "POST",
-        "/api/v1/namespaces/default/secrets",
+        f"/api/v1/namespaces/{kube.namespace}/secrets",
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "lab-key"}, "data": {"ssh-privatekey": key}},
     )
     operator.start(CW_WORKER_PREFIX=lab3.worker_prefix)
@@ -68,7 +70,7 @@ def fleet(kube: KubeAPI, operator: OperatorLauncher, lab3: EdgeLab) -> OperatorL
 
 
 def test_heartbeat_fan_out_offline_and_catch_up(
-    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
+    kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
 ) -> None:
     node0 = kube.get("edgenodes", "node-0")
     assert node0["status"]["facts"]["cpus"] >= 1
@@ -126,7 +128,7 @@ def test_heartbeat_fan_out_offline_and_catch_up(
 
 
 def test_changed_host_key_is_refused_and_secrets_stay_secret(
-    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab
+    kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab
 ) -> None:
     lab3.nodes[2].change_host_key()
 
@@ -151,9 +153,7 @@ def test_changed_host_key_is_refused_and_secrets_stay_secret(
     assert Path(lab3.client_key).exists()
 
 
-def test_rollout_in_operator_mode(
-    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
-) -> None:
+def test_rollout_in_operator_mode(kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab) -> None:
     """A Rollout through the operator: v1, v2 in two batches (previous versions, Events), v3 paused then resumed."""
 
     def rollout(version: str, pause: bool) -> dict[str, Any]:
@@ -192,7 +192,7 @@ def test_rollout_in_operator_mode(
     assert [n.path("/srv/ver").read_text() for n in lab3.nodes] == ["v3\n"] * 3
 
 
-def test_tasks_in_operator_mode(kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab) -> None:
+def test_tasks_in_operator_mode(kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab) -> None:
     """Tasks through the operator: Pending with the reason, Succeeded with output, cancelled while running."""
 
     def task(name: str, **spec: Any) -> dict[str, Any]:
@@ -214,14 +214,12 @@ def test_tasks_in_operator_mode(kube: KubeAPI, fleet: OperatorLauncher, lab3: Ed
     kube.patch("tasks", "long", {"spec": {"cancel": True}})
     kube.wait_for("long Cancelled", lambda: status("long").get("phase") == "Cancelled", timeout=60)
     assert subprocess.run(["pgrep", "-f", "^sleep 293$"], capture_output=True).returncode == 1
-    table = kube.http.get(kube.url + kube.path("tasks"), timeout=10,
+    table = kube.http.get(kube.url + kube.path("tasks", kube.namespace), timeout=10, verify=kube.verify,
                           headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}).json()  # fmt: skip
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Phase", "Node", "Exit", "Age"]
 
 
-def test_workflow_in_operator_mode(
-    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
-) -> None:
+def test_workflow_in_operator_mode(kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab) -> None:
     """A 3-step Workflow creates owned Tasks one after another; outputs in status; delete takes the Tasks."""
     commands = (("one", "echo 1 > /srv/w"), ("two", "cat /srv/w; echo 2 >> /srv/w"), ("three", "cat /srv/w"))
     steps = [{"name": n, "task": {"command": c, "nodeName": "node-0"}} for n, c in commands]
@@ -237,7 +235,7 @@ def test_workflow_in_operator_mode(
         ("one", "Succeeded", "wf-one"), ("two", "Succeeded", "wf-two"), ("three", "Succeeded", "wf-three"),
     ]  # fmt: skip
     assert found["steps"][2]["output"].split() == ["1", "2"]
-    tasks = {t["metadata"]["name"]: t for t in kube.request("GET", kube.path("tasks"))["items"]}
+    tasks = {t["metadata"]["name"]: t for t in kube.list("tasks")}
     assert set(tasks) >= {"wf-one", "wf-two", "wf-three"}
     owner = tasks["wf-two"]["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["uid"]) == ("Workflow", workflow["metadata"]["uid"])
@@ -246,12 +244,12 @@ def test_workflow_in_operator_mode(
 
     kube.delete("workflows", "wf")
     kube.wait_for("workflow and its tasks gone", lambda: kube.find("workflows", "wf") is None
-                  and not [t for t in kube.request("GET", kube.path("tasks"))["items"]
+                  and not [t for t in kube.list("tasks")
                            if t["metadata"]["name"].startswith("wf-")])  # fmt: skip
 
 
 def test_a_new_version_supersedes_a_rollout_in_progress(
-    kube: KubeAPI, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
+    kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
 ) -> None:
     """v2 arrives while v1 is on batch 1 of 3: v1 stops at the batch boundary, v2 rolls out everywhere."""
 
@@ -276,3 +274,24 @@ def test_a_new_version_supersedes_a_rollout_in_progress(
     superseded = next(e for e in kube.events("sup") if e["reason"] == "Superseded")
     assert superseded["message"].startswith("superseded by version v2 before batch 2")
     assert [n.get("previousVersion") for n in status()["nodes"]] == ["v1", None, None]
+
+
+@REAL_ONLY
+def test_a_deleted_workflow_takes_its_tasks_by_garbage_collection(kube: Kube, operator: OperatorLauncher) -> None:
+    """The Workflow's Tasks are its dependents (ownerReferences): the real garbage collector removes them
+    when it goes, even with no operator to run its delete handler. No EdgeNode is needed: the Task stays
+    Pending."""
+    operator.start()
+    steps = [{"name": "one", "task": {"command": "true", "requiredCapabilities": ["nowhere"]}}]
+    workflow = kube.create("workflows", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Workflow",
+                                         "metadata": {"name": "gc"}, "spec": {"steps": steps}})  # fmt: skip
+    task = kube.wait_for("the first step's Task", lambda: kube.find("tasks", "gc-one"), timeout=60)
+    [owner] = task["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["uid"], owner["controller"], owner["blockOwnerDeletion"]) == (
+        "Workflow", workflow["metadata"]["uid"], True, True,
+    )  # fmt: skip
+    operator.stop_all()  # as if uninstalled: its finalizer is left on the Workflow ...
+    kube.delete("workflows", "gc")
+    kube.patch("workflows", "gc", {"metadata": {"finalizers": None}})  # ... and removed by hand
+    kube.wait_for("the Workflow gone", lambda: kube.find("workflows", "gc") is None, timeout=30)
+    kube.wait_for("its Task collected", lambda: kube.find("tasks", "gc-one") is None, timeout=60)

@@ -6,7 +6,11 @@ The binaries come from ``scripts/controlplane/build.sh`` (built from Go modules 
 generates (a CA, the API server's serving certificate, client certificates for the admin and the
 controller manager), the service-account signing key, the kubeconfigs and etcd's data.
 
-There is no kubelet and no scheduler: Pods are created and stay Pending.
+There is no kubelet and no scheduler: Pods are created and stay Pending, unless a test runs
+tests/support/standin_kubelet.py, which binds them to a Node of its own and runs them. The API
+server proxies ``pods/log`` to it without verifying its serving certificate (no
+``--kubelet-certificate-authority`` here), at the Node's InternalIP (one of the default
+``--kubelet-preferred-address-types``) and ``daemonEndpoints.kubeletEndpoint.Port``.
 """
 
 from __future__ import annotations

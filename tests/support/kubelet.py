@@ -4,7 +4,9 @@ For each new Job it reads the plan from the Job's ConfigMap, runs the real worke
 (`python -m clockwork.runners.worker --request FILE`) as a process on this
 machine, records a Pod with the worker's output as its log, and marks the Job
 Complete or Failed — what a real kubelet and Job controller would have done.
-``hold=True`` leaves Jobs pending (to test deadlines).
+``hold=True`` leaves Jobs pending (to test deadlines); ``before_run(job_name)`` is called
+before a Job is run (to break its plan, say). On the real control plane,
+tests/support/standin_kubelet.py plays the kubelet and the real Job controller does the rest.
 """
 
 from __future__ import annotations
@@ -14,14 +16,22 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.kubeapi import ApiStatus, KubeAPI
 
 
 class FakeKubelet:
-    def __init__(self, kube: KubeAPI, namespace: str = "default", hold: bool = False) -> None:
+    def __init__(
+        self,
+        kube: KubeAPI,
+        namespace: str = "default",
+        hold: bool = False,
+        before_run: Callable[[str], None] | None = None,
+    ) -> None:
         self.kube = kube
+        self.before_run = before_run
         self.namespace = namespace
         self.hold = hold
         self.seen: list[dict] = []  # type: ignore[type-arg]
@@ -54,6 +64,8 @@ class FakeKubelet:
 
     def _run(self, job: dict) -> None:  # type: ignore[type-arg]
         name = job["metadata"]["name"]
+        if self.before_run is not None:
+            self.before_run(name)
         config_map = self.kube.get("configmaps", name, self.namespace, group="", version="v1")
         plan = config_map["data"]["request.json"]
         self.plans[name] = plan

@@ -4,18 +4,21 @@ Covers: no key ever lands in the ConfigMap (keys are Secret volumes, mode 0400);
 a host with only an inline key cannot go to a Job; deadline, backoff, TTL and
 owner; a host that is a Kubernetes node pins the pod there; both objects pass
 kubernetes-validate --strict; the result line is found among log noise, and a log
-without one becomes a failure that quotes it.
+without one becomes a failure that quotes it; a Job the Job controller failed at its
+deadline reads as not finishing in time, with a Pod that never ran and so has no log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import kubernetes_validate
 import pytest
 
 from clockwork.plan import HostResult, HostSpec, Origin, RunRequest, RunResult, SecretRef
-from clockwork.runners.job import JobOptions, build_job, job_name, parse_result, result_line
+from clockwork.runners.job import JobOptions, JobRunner, build_job, job_name, parse_result, result_line
 
 OPTIONS = JobOptions(image="registry.example/clockwork:1.0", service_account="clockwork-worker")
 ORIGIN = Origin(namespace="edge", kind="File", name="motd", uid="1234")
@@ -88,3 +91,32 @@ def test_result_line_is_found_among_noise() -> None:
     missing = parse_result("Traceback: boom\nImportError: x", RunRequest(hosts=[HostSpec(name="@local")]))
     assert missing.error is not None
     assert "ImportError: x" in missing.error
+
+
+class DeadlineApi:
+    """A JobApi whose Job the Job controller failed at its activeDeadlineSeconds; its Pod never ran."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    async def create(self, api_version: str, plural: str, namespace: str, body: dict[str, Any]) -> None:
+        pass
+
+    async def get(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return {"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded",
+                                           "message": "Job was active longer than specified deadline"}]}}  # fmt: skip
+
+    async def delete(self, api_version: str, plural: str, namespace: str, name: str) -> None:
+        self.deleted.append(plural)
+
+    async def pod_log(self, namespace: str, selector: str) -> str:
+        raise RuntimeError("400 container worker is waiting to start")
+
+
+def test_the_job_controllers_deadline_is_not_finishing_in_time() -> None:
+    api = DeadlineApi()
+    result = asyncio.run(JobRunner(api, OPTIONS).run(RunRequest(hosts=[HostSpec(name="@local")])))
+    assert not result.ok
+    assert "did not finish in time (DeadlineExceeded: Job was active longer" in (result.error or "")
+    assert "no pod log: 400 container worker is waiting to start" in (result.error or "")
+    assert api.deleted == ["configmaps"]  # the failed Job goes by its TTL

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from typing import Any
 
 from kubernetes import client, config
@@ -128,8 +129,11 @@ class KubeClient:
             return ""
         newest = sorted(pods.items, key=lambda p: p.metadata.creation_timestamp or 0)[-1]
         # Raw bytes: the client's own decoding of a plain-text body is unreliable.
-        response = await asyncio.to_thread(self.core.read_namespaced_pod_log, newest.metadata.name, namespace,
-                                           tail_lines=2000, _preload_content=False)  # fmt: skip
+        try:
+            response = await asyncio.to_thread(self.core.read_namespaced_pod_log, newest.metadata.name, namespace,
+                                               tail_lines=2000, _preload_content=False)  # fmt: skip
+        except ApiException as exc:  # one line, not the client's dump of headers and body
+            raise TemporaryError(f"the log of pod {newest.metadata.name}: {exc.status} {_message(exc)}") from exc
         return bytes(response.data).decode(errors="replace")
 
     @classmethod
@@ -138,3 +142,11 @@ class KubeClient:
 
     def close(self) -> None:
         self.api.close()
+
+
+def _message(exc: ApiException) -> str:
+    """The server's message of a failed call (its Status), else the HTTP reason."""
+    try:
+        return str(json.loads(exc.body)["message"])
+    except (TypeError, ValueError, KeyError):
+        return str(exc.reason)

@@ -149,30 +149,37 @@ class JobRunner:
             finished = await self._wait(
                 namespace, name, job["spec"]["activeDeadlineSeconds"] + self.options.grace_seconds
             )
-            log = await self.api.pod_log(namespace, f"{LABEL}={name}")
+            try:
+                log = await self.api.pod_log(namespace, f"{LABEL}={name}")
+            except Exception as exc:  # a Pod that never ran has no log (the server answers 400)
+                log = f"(no pod log: {exc})"
         except Exception as exc:  # the API failing is the run failing, with the reason
             return RunResult.failed(request.hosts, f"Job {namespace}/{name}: {exc}", time.monotonic() - started)
         finally:
             await _quietly(self.api.delete("v1", "configmaps", namespace, name))
-        if finished is None:
-            await _quietly(self.api.delete("batch/v1", "jobs", namespace, name))
+        if finished is None or finished.get("reason") == "DeadlineExceeded":
+            # Ours, or the Job controller's (activeDeadlineSeconds): a Job it failed goes by its TTL,
+            # one still running is deleted (with its Pods) so that it stops.
+            why = "" if finished is None else f" ({finished.get('reason')}: {finished.get('message', '')})"
+            if finished is None:
+                await _quietly(self.api.delete("batch/v1", "jobs", namespace, name))
             return RunResult.failed(
-                request.hosts, f"Job {namespace}/{name} did not finish in time; log: {tail(log, 500)}"
+                request.hosts, f"Job {namespace}/{name} did not finish in time{why}; log: {tail(log, 500)}"
             )
         result = parse_result(log, request)
-        if finished != "Complete" and result.error is None and all(h.outcome != "failed" for h in result.hosts):
+        if finished["type"] != "Complete" and result.error is None and all(h.outcome != "failed" for h in result.hosts):
             result = RunResult.failed(request.hosts, f"Job {namespace}/{name} failed: {tail(log, 500)}")
         result.duration_seconds = round(time.monotonic() - started, 3)
         return result
 
-    async def _wait(self, namespace: str, name: str, deadline_seconds: float) -> str | None:
-        """'Complete' or 'Failed' once the Job says so; None when the deadline passes."""
+    async def _wait(self, namespace: str, name: str, deadline_seconds: float) -> dict[str, Any] | None:
+        """The Job's Complete or Failed condition once it has one; None when the deadline passes."""
         deadline = time.monotonic() + deadline_seconds
         while time.monotonic() < deadline:
             job = await self.api.get("batch/v1", "jobs", namespace, name)
-            for condition in ((job or {}).get("status") or {}).get("conditions", []):
+            for condition in ((job or {}).get("status") or {}).get("conditions") or []:
                 if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
-                    return str(condition["type"])
+                    return dict(condition)
             await asyncio.sleep(self.options.poll_seconds)
         return None
 
