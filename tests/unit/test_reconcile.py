@@ -16,10 +16,11 @@ from clockwork import health
 from clockwork.api.registry import KINDS, status_model
 from clockwork.completion.pipeline import with_defaults
 from clockwork.plan import HostResult, HostSpec, OperationResult, RunResult
-from clockwork.reconcile import Apply, Check, Complete, Destroy, Forget, Inputs, Observations, step
+from clockwork.reconcile import Apply, Inputs, Step
 from clockwork.reconcile.conditions import set_condition
 from tests.helpers import file_probes
 from tests.support import k8s_schema
+from tests.unit.machine import drive
 
 INFO = KINDS["File"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -70,27 +71,22 @@ def with_probes(result: RunResult, check: RunResult | None) -> RunResult:
     return result.model_copy(update={"hosts": hosts})
 
 
-def run_to_end(inp: Inputs, status: Any, apply_result: RunResult | None = None, check: RunResult | None = None):
-    """Drive the machine like a driver does; returns the last step and the actions seen."""
-    obs = Observations()
-    seen: list[Any] = []
-    for _ in range(10):
-        current = step(inp, status, obs)
-        if current.done:
-            return current, seen
-        for action in current.actions:
-            seen.append(action)
-            if isinstance(action, Complete):
-                obs.completion = with_defaults(INFO, action.spec)
-            elif isinstance(action, Apply):
-                obs.apply = with_probes(apply_result or applied(), check if action.request.probes else None)
-            elif isinstance(action, Check):
-                obs.check = check
-            elif isinstance(action, Destroy):
-                obs.destroy = apply_result or applied()
-            elif isinstance(action, Forget):
-                return current, seen
-    raise AssertionError("did not settle")
+def run_to_end(
+    inp: Inputs, status: Any, apply_result: RunResult | None = None, check: RunResult | None = None
+) -> tuple[Step, list[Any]]:
+    """One pass: the completion is the defaults, every apply (and cleanup) answers ``apply_result``
+    with the check's probes where it carries the check, a check answers ``check``."""
+    result = apply_result or applied()
+
+    def apply(action: Apply) -> RunResult:
+        return with_probes(result, check if action.request.probes else None)
+
+    return drive(inp, status, {
+        "completion": lambda action: with_defaults(INFO, action.spec),
+        "apply": apply, "cleanup": apply,
+        "check": lambda action: check,
+        "destroy": lambda action: result,
+    })  # fmt: skip
 
 
 SPEC = {"path": "/srv/a.txt", "content": "hello\n"}

@@ -10,7 +10,6 @@ re-completion.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,9 +17,10 @@ from clockwork.api.registry import KINDS, status_model
 from clockwork.completion.guard import sensitive_fields
 from clockwork.completion.pipeline import with_defaults
 from clockwork.plan import HostResult, HostSpec, OperationResult, RunResult
-from clockwork.reconcile import Apply, Check, Complete, Inputs, Observations, Step, step
+from clockwork.reconcile import Apply, Check, Complete, Inputs
 from tests.helpers import file_probes
 from tests.unit.guard_models import ServiceSpec
+from tests.unit.machine import Script, drive
 
 INFO = KINDS["File"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -49,23 +49,6 @@ def with_check(result: RunResult, check: RunResult) -> RunResult:
     """An apply result that carries the probes the check read on each host."""
     probes = {h.name: h.probes for h in check.hosts}
     return result.model_copy(update={"hosts": [h.model_copy(update={"probes": probes[h.name]}) for h in result.hosts]})
-
-
-Script = dict[str, Callable[[Any], Any]]
-
-
-def drive(inp: Inputs, status: Any, script: Script) -> tuple[Step, list[Any]]:
-    """Run a pass; each action's slot is answered by ``script[slot](action)``."""
-    obs = Observations()
-    seen: list[Any] = []
-    for _ in range(20):
-        current = step(inp, status, obs)
-        if current.done:
-            return current, seen
-        for action in current.actions:
-            seen.append(action)
-            obs.put(action.slot, script[action.slot](action))
-    raise AssertionError("did not settle")
 
 
 def deployed() -> Any:
