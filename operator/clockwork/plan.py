@@ -228,6 +228,15 @@ class RunResult(CWModel):
         )
 
 
+# A worker that runs where only its log comes back (a Kubernetes Job) prints its result as one
+# line with this prefix, among whatever else PyInfra printed (clockwork.runners.job reads it).
+RESULT_MARKER = "CLOCKWORK-RESULT "
+
+
+def result_line(result: RunResult) -> str:
+    return RESULT_MARKER + result.model_dump_json()
+
+
 def tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
     """The end of an output, where the error usually is."""
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]

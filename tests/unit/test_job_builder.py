@@ -17,8 +17,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from clockwork.plan import HostResult, HostSpec, Origin, RunRequest, RunResult, SecretRef
-from clockwork.runners.job import JobOptions, JobRunner, build_job, job_name, parse_result, result_line
+from clockwork.plan import HostResult, HostSpec, Origin, RunRequest, RunResult, SecretRef, result_line
+from clockwork.runners.job import JobOptions, JobRunner, build_job, job_name, parse_result
 
 OPTIONS = JobOptions(image="registry.example/clockwork:1.0", service_account="clockwork-worker")
 ORIGIN = Origin(namespace="edge", kind="File", name="motd", uid="1234")

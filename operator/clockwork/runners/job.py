@@ -16,9 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from clockwork.plan import RunRequest, RunResult, tail
+from clockwork.plan import RESULT_MARKER, RunRequest, RunResult, tail
 
-RESULT_MARKER = "CLOCKWORK-RESULT "
 PLAN_DIR = "/var/run/clockwork/plan"
 KEY_DIR = "/var/run/clockwork/keys"
 GRACE_SECONDS = 60
@@ -188,7 +187,3 @@ async def _quietly(call: Any) -> None:
     # Cleanup is best effort: the Job's TTL removes it anyway.
     with contextlib.suppress(Exception):
         await call
-
-
-def result_line(result: RunResult) -> str:
-    return RESULT_MARKER + result.model_dump_json()

@@ -52,11 +52,11 @@ from clockwork.plan import (  # noqa: E402
     ProbeResult,
     RunRequest,
     RunResult,
+    result_line,
     tail,
 )
 from clockwork.runners import claim_ops  # noqa: E402
 from clockwork.runners import ops as clockwork_ops  # noqa: E402
-from clockwork.runners.job import result_line  # noqa: E402
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
     "files.file": files.file,
