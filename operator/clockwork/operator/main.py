@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Collection
 from typing import Any
 
@@ -42,6 +43,9 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_kopf(settings, driver.settings)
+        if driver.settings.peering:
+            # kopf waits for the object (and pauses until it exists): make sure there is one.
+            await kube.ensure_cluster_peering(driver.settings.peering)
         events.start()
         driver.start()  # the health loop of every object (driver.health)
 
@@ -79,6 +83,24 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> 
     # of quick successive events and frees the slot.
     kopf_settings.queueing.idle_timeout = WORKER_IDLE_SECONDS
     kopf_settings.posting.level = logging.INFO
+    if settings.peering:
+        # One ClusterKopfPeering for every replica, also when they watch some namespaces only:
+        # the replicas of one installation are one neighbourhood whatever they watch.
+        kopf_settings.peering.clusterwide = True
+        kopf_settings.peering.lifetime = settings.peering_lifetime
+        kopf_settings.peering.stealth = True  # keep-alives unlogged (pauses and resumes are logged)
+
+
+def peering_priority(settings: Settings, started_ns: int) -> int:
+    """This replica's kopf priority: CW_PEERING_PRIORITY, else the earlier start the higher.
+
+    kopf pauses every replica that sees a live one of higher priority, and all of them when
+    two share the highest: by start time (in microseconds), a replica that starts later waits
+    for the running one instead of taking over from it, and two never tie in practice.
+    """
+    if settings.peering_priority is not None:
+        return settings.peering_priority
+    return -(started_ns // 1000)
 
 
 def run(settings: Settings, namespaces: Collection[str] = ()) -> None:
@@ -88,10 +110,19 @@ def run(settings: Settings, namespaces: Collection[str] = ()) -> None:
         start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=metrics.REGISTRY)
         log.info("metrics on %s:%s/metrics", settings.metrics_address, settings.metrics_port)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    peering: dict[str, Any] = {"standalone": True}
+    if settings.peering:
+        priority = peering_priority(settings, time.time_ns())
+        peering = {"peering_name": settings.peering, "priority": priority}  # mandatory peering
+        log.info(
+            "peering in ClusterKopfPeering %s with priority %d (lifetime %ds): working while no live replica "
+            "has a higher one",
+            settings.peering, priority, settings.peering_lifetime,
+        )  # fmt: skip
     asyncio.run(
         kopf.operator(
             registry=registry,
-            standalone=True,
+            **peering,
             clusterwide=not namespaces,
             namespaces=list(namespaces),
             liveness_endpoint=liveness,
