@@ -39,7 +39,10 @@ PEERING_CRD = CHART_CRDS / "kopf.dev_clusterkopfpeerings.yaml"
 PEERINGS = "/apis/kopf.dev/v1/clusterkopfpeerings"
 # Short, so the test is quick; the replicas renew their records every second at this lifetime.
 LIFETIME = 4
-# From the kill to the survivor's first Ready: the lifetime, then kopf's re-listing and one apply.
+# From the kill until the survivor works: the rest of the killed replica's lifetime (renewed
+# every second at this lifetime), and a moment to see it.
+TAKEOVER_BOUND = LIFETIME + 4
+# ... and until its first Ready: kopf re-lists, resumes every object and applies the new one.
 HANDOVER_BOUND = LIFETIME + 20
 # kopf's log lines (INFO, DEBUG) for a replica that starts to work, and for watches held paused.
 RESUMED = "Resuming operations after the pause"
@@ -106,7 +109,8 @@ def test_killing_the_working_replica_hands_over_without_applying_twice(
     kube.patch("files", "one", {"spec": {"content": "one v2\n"}})
     kube.wait_for("one v2 observed", lambda: kube.get("files", "one")["status"]["observedGeneration"] == 2)
     assert before["one"].read_text() == "one v2\n"
-    kube.wait_for("the Applied events", lambda: [applied_events(kube, n) for n in before] == [2, 1])
+    kube.wait_for("the Applied events", lambda: applied_events(kube, "one") >= 2 and applied_events(kube, "two"))
+    assert [applied_events(kube, n) for n in before] == [2, 1], "a change was applied twice"
     on_node = {name: node_identity(path) for name, path in before.items()}
     assert (applies(first), applies(second)) == (3, 0), "the waiting replica applied something"
     assert RESUMED not in second.logs()
@@ -118,26 +122,28 @@ def test_killing_the_working_replica_hands_over_without_applying_twice(
     kube.create("files", file_obj("three", path=str(three), content="three v1\n"))
     kube.patch("files", "two", {"spec": {"content": "two v2\n"}})
 
+    kube.wait_for("replica-b takes over", lambda: RESUMED in second.logs(), timeout=TAKEOVER_BOUND)
+    took_over = time.monotonic() - killed
     wait_condition(kube, "three", "Ready", "True", timeout=HANDOVER_BOUND)
     handover = time.monotonic() - killed
     kube.wait_for("two v2 on disk", lambda: before["two"].read_text() == "two v2\n", timeout=HANDOVER_BOUND)
     kube.wait_for("generation 2 of two observed",
                   lambda: kube.get("files", "two")["status"]["observedGeneration"] == 2)  # fmt: skip
-    assert RESUMED in second.logs()
     assert three.read_text() == "three v1\n"
-    print(f"hand-over: {handover:.1f}s from SIGKILL to a new File Ready (lifetime {LIFETIME}s)")
+    print(f"hand-over (lifetime {LIFETIME}s): replica-b works {took_over:.1f}s after the SIGKILL, "
+          f"a new File is Ready after {handover:.1f}s")  # fmt: skip
 
     # The survivor resumed every object (one untouched) before the count is taken.
     kube.wait_for("replica-b has passed every File", lambda: passed(second, "one", "two", "three"))
     kube.wait_for("replica-a's record gone", lambda: set(peers(kube, peering)) == {"replica-b"})
     kube.wait_for("the Applied events of the hand-over",
-                  lambda: (applied_events(kube, "two"), applied_events(kube, "three")) == (2, 1))  # fmt: skip
+                  lambda: applied_events(kube, "two") >= 2 and applied_events(kube, "three"))  # fmt: skip
     # One apply per object and generation: one v1 and v2, two v1 and v2, three v1 — no more.
     assert {n: applied_events(kube, n) for n in ("one", "two", "three")} == {"one": 2, "two": 2, "three": 1}
     assert applies(second) == 2, "the survivor applied only what changed after the kill"
     assert node_identity(before["one"]) == on_node["one"], "one was written again on the node"
     assert node_identity(before["two"]) != on_node["two"]  # v2: the signal does see a write
-    assert handover < HANDOVER_BOUND
+    assert took_over < TAKEOVER_BOUND and handover < HANDOVER_BOUND
 
 
 def test_without_peering_both_replicas_apply_and_the_count_sees_it(
