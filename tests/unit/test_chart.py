@@ -152,12 +152,16 @@ def test_every_replica_count_peers(replicas: int, tmp_path: Path) -> None:
     docs = render(values)
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     assert deployment["spec"]["replicas"] == replicas
-    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    # the new pod waits as a standby until the old one has stopped (and left the peering)
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in container["env"]}
     assert env["CW_PEERING"]["value"] == "clockwork-system.cw-clockwork"
     assert env["CW_PEERING_LIFETIME"]["value"] == "12"
-    assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}
     role = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "cw-clockwork")
     peering = [r for r in role["rules"] if r["apiGroups"] == ["kopf.dev"]]
     assert peering == [
