@@ -166,3 +166,33 @@ def test_without_peering_both_replicas_apply_and_the_count_sees_it(
     for name in names:
         kube.wait_for(f"{name} v2 Ready", lambda n=name: kube.get("files", n)["status"]["observedGeneration"] == 2)
     kube.wait_for("more than one apply per change", lambda: applies(a) + applies(b) - before > len(names))
+
+
+def test_a_paused_replica_checks_and_remediates_nothing(kube: Kube, operator: OperatorLauncher, peering: str,
+                                                         tmp_path: Path) -> None:  # fmt: skip
+    """A replica of higher priority joins (CW_PEERING_PRIORITY): kopf pauses the working one, and
+    its health loop — Clockwork's own, outside kopf — stops too; only the new one remediates."""
+    env = {"CW_PEERING": peering, "CW_PEERING_LIFETIME": str(LIFETIME), "CW_CHECK_INTERVAL_DEFAULT": "1"}
+    low = operator.start(POD_ID="low", **env)
+    kube.wait_for("low works", lambda: RESUMED in low.logs())
+    target = tmp_path / "srv" / "drift.txt"
+    kube.create("files", file_obj("drift", path=str(target), content="keep\n"))
+    wait_condition(kube, "drift", "Ready", "True")
+    kube.wait_for("low's health loop checks", lambda: checks(low) >= 2)
+
+    high = operator.start(POD_ID="high", CW_PEERING_PRIORITY="1", **env)  # above any start time's
+    kube.wait_for("low pauses", lambda: "Pausing operations in favour of" in low.logs())
+    kube.wait_for("high works", lambda: RESUMED in high.logs() and passed(high, "drift"))
+    kube.wait_for("low's health loop skips", lambda: "skipped: another replica works (peering)" in low.logs())
+    paused = checks(low), applies(low)
+
+    target.unlink()  # drift: the working replica's check finds it and remediation puts it back
+    kube.wait_for("high remediated the drift", lambda: target.exists() and applies(high) >= 1)
+    high_checks = checks(high)
+    kube.wait_for("three more checks by high", lambda: checks(high) >= high_checks + 3)
+    assert (checks(low), applies(low)) == paused, "the paused replica checked or applied"
+    assert target.read_text() == "keep\n"
+
+
+def checks(op: OperatorProcess) -> int:
+    return int(metric(op.metrics(), "clockwork_health_checks_total", kind="File"))

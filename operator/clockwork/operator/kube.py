@@ -97,6 +97,18 @@ class KubeClient:
                 ) from exc
             raise TemporaryError(f"creating ClusterKopfPeering {name} failed: {exc.status} {exc.reason}") from exc
 
+    async def read_cluster_peering(self, name: str) -> dict[str, Any] | None:
+        """The ClusterKopfPeering ``name`` (None when it is not there)."""
+        try:
+            found = await asyncio.to_thread(
+                self.custom.get_cluster_custom_object, PEERING_GROUP, "v1", "clusterkopfpeerings", name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise TemporaryError(f"reading ClusterKopfPeering {name} failed: {exc.status} {exc.reason}") from exc
+        return dict(found)
+
     async def read_secret(self, namespace: str, name: str, key: str) -> str:
         """One value of a Secret, decoded; PermanentError when it is not there."""
         try:

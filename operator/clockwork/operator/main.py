@@ -17,6 +17,7 @@ from clockwork.operator import handlers
 from clockwork.operator.driver import OperatorDriver
 from clockwork.operator.events import EventPoster
 from clockwork.operator.kube import KubeClient
+from clockwork.operator.peering import PeeringGate, identity
 from clockwork.runners.job import JobOptions, JobRunner
 
 FINALIZER = "clockwork.dev/finalizer"
@@ -105,20 +106,23 @@ def peering_priority(settings: Settings, started_ns: int) -> int:
 
 def run(settings: Settings, namespaces: Collection[str] = ()) -> None:
     """Run until stopped; cluster-wide unless namespaces are given."""
-    registry, _, _ = build(settings)
+    registry, driver, kube = build(settings)
+    peering: dict[str, Any] = {"standalone": True}
+    if settings.peering:
+        name = settings.peering
+        me, priority = identity(), peering_priority(settings, time.time_ns())
+        # kopf's record of this replica and the health loop's gate go by the same name
+        peering = {"peering_name": name, "priority": priority, "identity": me}  # mandatory peering
+        driver.working = PeeringGate(lambda: kube.read_cluster_peering(name), me, priority).working
+        log.info(
+            "peering in ClusterKopfPeering %s as %s with priority %d (lifetime %ds): working while no live "
+            "replica has a higher one",
+            name, me, priority, settings.peering_lifetime,
+        )  # fmt: skip
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=metrics.REGISTRY)
         log.info("metrics on %s:%s/metrics", settings.metrics_address, settings.metrics_port)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
-    peering: dict[str, Any] = {"standalone": True}
-    if settings.peering:
-        priority = peering_priority(settings, time.time_ns())
-        peering = {"peering_name": settings.peering, "priority": priority}  # mandatory peering
-        log.info(
-            "peering in ClusterKopfPeering %s with priority %d (lifetime %ds): working while no live replica "
-            "has a higher one",
-            settings.peering, priority, settings.peering_lifetime,
-        )  # fmt: skip
     asyncio.run(
         kopf.operator(
             registry=registry,
