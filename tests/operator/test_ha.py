@@ -1,7 +1,9 @@
-"""Two operator replicas with kopf peering on the real kube-apiserver (docs/operator.md#high-availability).
+"""Operator replicas with kopf peering (docs/operator.md#high-availability), on both backends.
 
 One replica works, the other waits; SIGKILL the working one and the other takes over
-within the peering lifetime, and nothing is applied twice across the hand-over.
+within the peering lifetime, and nothing is applied twice across the hand-over. A replica
+of higher priority that joins pauses the working one, health loop included. The peering
+CRD is the chart's (charts/clockwork/crds/kopf.dev_clusterkopfpeerings.yaml).
 
 How an apply is counted, three ways:
 
