@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.operator.conftest import OperatorLauncher, OperatorProcess
+from tests.operator.conftest import EMULATOR_ONLY, OperatorLauncher, OperatorProcess
 from tests.operator.test_operator import file_obj, metric, wait_condition
 from tests.support.kubeapi import CRD_PATH, Kube
 from tests.support.realkube import RealKube, install_crds
@@ -198,3 +198,10 @@ def test_a_paused_replica_checks_and_remediates_nothing(kube: Kube, operator: Op
 
 def checks(op: OperatorProcess) -> int:
     return int(metric(op.metrics(), "clockwork_health_checks_total", kind="File"))
+
+
+@EMULATOR_ONLY  # the real server has the CRD for the session once another test installed it
+def test_peering_without_its_crd_stops_the_operator_saying_so(kube: Kube, operator: OperatorLauncher) -> None:
+    with pytest.raises(AssertionError, match="the ClusterKopfPeering CRD is not installed") as exited:
+        operator.start(CW_PEERING="nowhere")
+    assert "operator exited" in str(exited.value)

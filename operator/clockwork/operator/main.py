@@ -13,6 +13,7 @@ from prometheus_client import start_http_server
 
 from clockwork import metrics
 from clockwork.config import Settings
+from clockwork.errors import PermanentError
 from clockwork.operator import handlers
 from clockwork.operator.driver import OperatorDriver
 from clockwork.operator.events import EventPoster
@@ -46,7 +47,10 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
         configure_kopf(settings, driver.settings)
         if driver.settings.peering:
             # kopf waits for the object (and pauses until it exists): make sure there is one.
-            await kube.ensure_cluster_peering(driver.settings.peering)
+            try:
+                await kube.ensure_cluster_peering(driver.settings.peering)
+            except PermanentError as exc:  # no CRD: kopf would retry this handler for ever
+                raise kopf.PermanentError(str(exc)) from exc
         events.start()
         driver.start()  # the health loop of every object (driver.health)
 
