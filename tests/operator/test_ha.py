@@ -205,3 +205,23 @@ def test_peering_without_its_crd_stops_the_operator_saying_so(kube: Kube, operat
     with pytest.raises(AssertionError, match="the ClusterKopfPeering CRD is not installed") as exited:
         operator.start(CW_PEERING="nowhere")
     assert "operator exited" in str(exited.value)
+
+
+def test_a_replica_that_stops_cleanly_hands_over_at_once(kube: Kube, operator: OperatorLauncher, peering: str,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    """SIGTERM (a rolling update, a drain): the replica leaves the peering object as it goes, so
+    the next one works long before its record would have expired."""
+    lifetime = 60
+    env = {"CW_PEERING": peering, "CW_PEERING_LIFETIME": str(lifetime)}
+    first = operator.start(POD_ID="old", **env)
+    kube.wait_for("old works", lambda: RESUMED in first.logs())
+    second = operator.start(POD_ID="new", **env)
+    kube.wait_for("new waits", lambda: WAITING in second.logs() and set(peers(kube, peering)) == {"old", "new"})
+    stopping = time.monotonic()
+    assert first.stop() == 0
+    kube.wait_for("new works", lambda: RESUMED in second.logs(), timeout=lifetime / 3)
+    took_over = time.monotonic() - stopping
+    assert set(peers(kube, peering)) == {"new"}
+    kube.create("files", file_obj("after", path=str(tmp_path / "after.txt"), content="x\n"))
+    wait_condition(kube, "after", "Ready", "True")
+    print(f"clean hand-over: new works {took_over:.1f}s after SIGTERM to old (lifetime {lifetime}s)")
