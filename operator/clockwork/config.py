@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,16 @@ def _lines_file(env: Mapping[str, str], name: str) -> frozenset[str]:
     except OSError as exc:
         raise PermanentError(f"{name}={path}: cannot read the file: {exc.strerror}") from None
     return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+
+
+def _peering_name(env: Mapping[str, str], name: str) -> str | None:
+    """A ClusterKopfPeering name (a DNS subdomain), or None when unset."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if len(raw) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", raw):
+        raise PermanentError(f"{name}={raw!r} is not a valid object name (lower-case DNS subdomain)")
+    return raw
 
 
 def _secret(env: Mapping[str, str], name: str) -> str | None:
@@ -150,6 +161,16 @@ class Settings:
     job_service_account: str | None = None
     # CW_JOB_TTL: seconds a finished Job is kept for inspection (600).
     job_ttl: int = 600
+    # CW_PEERING: the name of the ClusterKopfPeering object the operator's replicas share
+    # (docs/operator.md#high-availability): one of them works, the others wait. Unset: the
+    # operator runs standalone and must be the only one.
+    peering: str | None = None
+    # CW_PEERING_PRIORITY: the replica with the highest priority works (unset: from the start
+    # time, the longest-running replica first, so a new one never takes over from a live one).
+    peering_priority: int | None = None
+    # CW_PEERING_LIFETIME: seconds a replica's keep-alive counts; a killed active replica is
+    # taken over this long after its last keep-alive at the latest (30).
+    peering_lifetime: int = 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -188,6 +209,11 @@ class Settings:
             job_image=env.get("CW_JOB_IMAGE") or "ghcr.io/clockwork-dev/clockwork:latest",
             job_service_account=env.get("CW_JOB_SERVICE_ACCOUNT") or None,
             job_ttl=_int(env, "CW_JOB_TTL", 600, 0, 86400 * 7),
+            peering=_peering_name(env, "CW_PEERING"),
+            peering_priority=_int(env, "CW_PEERING_PRIORITY", 0, -(2**62), 2**62)
+            if env.get("CW_PEERING_PRIORITY")
+            else None,
+            peering_lifetime=_int(env, "CW_PEERING_LIFETIME", 30, 2, 3600),
             check_interval=(
                 _int(env, "CW_CHECK_INTERVAL_DEFAULT", 0, 0, 86400) if env.get("CW_CHECK_INTERVAL_DEFAULT") else None
             ),

@@ -154,8 +154,9 @@ def ref(doc: dict[str, Any], namespace: str) -> list[str]:
 
 def assert_crds_established(tools: Tools) -> None:
     crds = tools.get("crd")["items"]
-    ours = {c["metadata"]["name"]: c for c in crds if c["spec"]["group"] == GROUP}
-    assert set(ours) == {f"{info.plural}.{GROUP}" for info in ALL_KINDS.values()}
+    ours = {c["metadata"]["name"]: c for c in crds if c["spec"]["group"] in (GROUP, "kopf.dev")}
+    # ours, and kopf's peering kind the chart ships (crds/kopf.dev_clusterkopfpeerings.yaml)
+    assert set(ours) == {f"{info.plural}.{GROUP}" for info in ALL_KINDS.values()} | {"clusterkopfpeerings.kopf.dev"}
     for name, crd in ours.items():
         conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
         assert conditions.get("Established") == "True", (name, conditions)
@@ -221,14 +222,17 @@ def test_helm_install_upgrade_uninstall(
     assert pod["serviceAccountName"] == by_kind["ServiceAccount"]["metadata"]["name"]
     args = pod["containers"][0]["args"]
     assert ("--namespace=edge" in args) is all_features
+    # peering at every replica count (ci-all-features: 2 replicas)
+    assert deployment["spec"]["replicas"] == (2 if all_features else 1)
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["CW_PEERING"] == f"{namespace}.{fullname}"
     binding = tools.get("clusterrolebinding", fullname)
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": namespace}
     ]
 
     # upgrade: a changed value reaches the Deployment; a feature turned off is deleted from the server
-    # (replicaCount is held at 1 by values.schema.json: kopf runs standalone)
-    upgrade = ["--set", "resources.requests.cpu=100m", "--set", "logLevel=debug"]
+    upgrade = ["--set", "resources.requests.cpu=100m", "--set", "logLevel=debug", "--set", "replicaCount=3"]
     if all_features:
         upgrade += ["--set", "serviceMonitor.enabled=false"]
     tools.helm("upgrade", release, str(CHART), "-n", namespace, *values, *upgrade)
@@ -237,7 +241,7 @@ def test_helm_install_upgrade_uninstall(
     deployment = tools.get("deployment", fullname, "-n", namespace)
     assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "100m"
     assert "--log-level=DEBUG" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert deployment["metadata"]["generation"] == 2
+    assert deployment["metadata"]["generation"] == 2 and deployment["spec"]["replicas"] == 3
     if all_features:
         monitor = by_kind["ServiceMonitor"]
         eventually("the ServiceMonitor deleted by the upgrade", partial(tools.gone, *ref(monitor, namespace)))
@@ -395,6 +399,8 @@ OPERATOR_MAY = [
     ("watch", "namespaces"),
     ("list", "customresourcedefinitions.apiextensions.k8s.io"),
     ("update", f"workflows.{GROUP}/finalizers"),
+    # peering (CW_PEERING): the replicas' ClusterKopfPeering, made by the operator when missing
+    *[(verb, "clusterkopfpeerings.kopf.dev") for verb in ("get", "list", "watch", "patch", "create")],
 ]
 OPERATOR_MAY_NOT = [
     ("list", "secrets"),
@@ -412,6 +418,8 @@ OPERATOR_MAY_NOT = [
     ("create", "customresourcedefinitions.apiextensions.k8s.io"),
     ("update", f"files.{GROUP}/finalizers"),
     ("update", f"workflows.{GROUP}"),
+    ("delete", "clusterkopfpeerings.kopf.dev"),
+    ("patch", "kopfpeerings.kopf.dev"),  # namespaced peering: not used
 ]
 
 

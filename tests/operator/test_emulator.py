@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from tests.conftest import REPO
 from tests.operator.conftest import EMULATOR_ONLY
-from tests.support.kubeapi import ApiStatus, KubeAPI
+from tests.support.kubeapi import CRD_PATH, ApiStatus, KubeAPI
 
 pytestmark = [pytest.mark.integration, EMULATOR_ONLY]
 KUBECTL = REPO / ".tools" / "bin" / "kubectl"
@@ -107,6 +108,18 @@ def test_unknown_fields_are_pruned_or_refused_when_strict(kube: KubeAPI) -> None
         kube.request("POST", kube.path("files") + "?fieldValidation=Strict", file_obj("q", colour="red"))
     assert strict.value.code == 422
     assert 'unknown field "spec.colour"' in strict.value.body["message"]
+
+
+def test_apiversion_and_kind_survive_a_schema_that_does_not_declare_them(kube: KubeAPI) -> None:
+    # kopf's ClusterKopfPeering CRD declares status only; a real server keeps apiVersion and kind
+    crd = yaml.safe_load((REPO / "charts" / "clockwork" / "crds" / "kopf.dev_clusterkopfpeerings.yaml").read_text())
+    kube.request("POST", CRD_PATH, crd)
+    path = "/apis/kopf.dev/v1/clusterkopfpeerings"
+    kube.request("POST", path, {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": "p"},
+                                "spec": {"dropped": True}})  # fmt: skip
+    stored = kube.request("GET", f"{path}/p")
+    assert (stored["apiVersion"], stored["kind"]) == ("kopf.dev/v1", "ClusterKopfPeering")
+    assert "spec" not in stored  # what the schema does not declare is still pruned
 
 
 def test_strategic_merge_is_refused_for_custom_resources(kube: KubeAPI) -> None:

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "clockwork"
 HELM = REPO / ".tools" / "bin" / "helm"
 ALL_FEATURES = CHART / "ci-all-features.yaml"
+PEERING_CRD = CHART / "crds" / "kopf.dev_clusterkopfpeerings.yaml"
 K8S = "1.33.0"
 
 
@@ -122,7 +123,51 @@ def test_rbac_is_least_privilege() -> None:
 def test_chart_crds_equal_the_generated_ones() -> None:
     chart = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
     top = {p.name: p.read_text() for p in (REPO / "crds").glob("*.yaml")}
-    assert chart == top, "charts/clockwork/crds drifted from crds/: run `make generate`"
+    assert set(chart) == {*top, PEERING_CRD.name}, "only kopf's peering CRD is the chart's own"
+    assert {name: chart[name] for name in top} == top, "charts/clockwork/crds drifted from crds/: run `make generate`"
+
+
+def test_the_peering_crd_is_the_one_kopf_looks_for() -> None:
+    from kopf._cogs.structs.references import CLUSTER_PEERINGS_K, Resource
+
+    crd = yaml.safe_load(PEERING_CRD.read_text())
+    kubernetes_validate.validate(crd, K8S, strict=True)
+    spec = crd["spec"]
+    assert (spec["group"], spec["names"]["plural"], spec["scope"]) == ("kopf.dev", "clusterkopfpeerings", "Cluster")
+    (version,) = spec["versions"]
+    names = spec["names"]
+    served = Resource(spec["group"], version["name"], names["plural"], kind=names["kind"],
+                      singular=names["singular"], namespaced=False)  # fmt: skip
+    assert CLUSTER_PEERINGS_K.check(served), (served, CLUSTER_PEERINGS_K)
+    assert "subresources" not in version, "kopf patches the peers into status through the object itself"
+    assert version["schema"]["openAPIV3Schema"]["properties"]["status"]["x-kubernetes-preserve-unknown-fields"]
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_every_replica_count_peers(replicas: int, tmp_path: Path) -> None:
+    """Peering is on at any replica count: `kubectl scale` bypasses the values, so a chart
+    that peered only from two replicas on would let scaled-up replicas all work at once."""
+    values = tmp_path / "values.yaml"
+    values.write_text(f"replicaCount: {replicas}\npeering: {{lifetime: 12}}\n")
+    docs = render(values)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == replicas
+    # the new pod waits as a standby until the old one has stopped (and left the peering)
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["CW_PEERING"]["value"] == "clockwork-system.cw-clockwork"
+    assert env["CW_PEERING_LIFETIME"]["value"] == "12"
+    assert env["POD_ID"]["valueFrom"] == {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}
+    role = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "cw-clockwork")
+    peering = [r for r in role["rules"] if r["apiGroups"] == ["kopf.dev"]]
+    assert peering == [
+        {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
+         "verbs": ["get", "list", "watch", "patch", "create"]}
+    ]  # fmt: skip
 
 
 def test_install_manifest_is_the_rendered_chart(tmp_path: Path) -> None:
@@ -134,9 +179,9 @@ def test_install_manifest_is_the_rendered_chart(tmp_path: Path) -> None:
     )
     assert (REPO / "manifests" / "install.yaml").read_text() == out.read_text(), "run `make generate`"
     docs = [d for d in yaml.safe_load_all(out.read_text()) if d]
-    assert docs[0]["kind"] == "Namespace" and sum(d["kind"] == "CustomResourceDefinition" for d in docs) == len(
-        ALL_KINDS
-    )
+    crds = [d["metadata"]["name"] for d in docs if d["kind"] == "CustomResourceDefinition"]
+    assert docs[0]["kind"] == "Namespace" and len(crds) == len(ALL_KINDS) + 1
+    assert "clusterkopfpeerings.kopf.dev" in crds
     for doc in docs:
         kubernetes_validate.validate(doc, K8S, strict=True)
 

@@ -39,6 +39,8 @@ def test_secret_from_file_wins_and_is_not_in_repr(tmp_path: Path) -> None:
         ({"CW_ALLOW_PRIVILEGED_PORTS": "maybe"}, "CW_ALLOW_PRIVILEGED_PORTS='maybe' is not a boolean"),
         ({"CW_API_KEY_FILE": "/nonexistent/key"}, "CW_API_KEY_FILE=/nonexistent/key: cannot read the file"),
         ({"CW_DEFAULT_ROOT": "relative"}, "CW_DEFAULT_ROOT='relative' must be an absolute path"),
+        ({"CW_PEERING": "Not_A_Name"}, "CW_PEERING='Not_A_Name' is not a valid object name"),
+        ({"CW_PEERING_LIFETIME": "1"}, "CW_PEERING_LIFETIME=1 is out of range"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -63,3 +65,16 @@ def test_resource_reference_is_generated_from_the_models() -> None:
     for kind in ALL_KINDS:
         assert f"\n## {kind}\n" in text
     assert "| `schedule` |" in text and "### `logContains`" in text
+
+
+def test_peering_is_off_unless_named_and_the_earlier_start_wins() -> None:
+    from clockwork.operator.main import peering_priority
+
+    off = Settings.from_env({})
+    assert off.peering is None and off.peering_priority is None and off.peering_lifetime == 30
+    on = Settings.from_env({"CW_PEERING": "clockwork-system.clockwork", "CW_PEERING_LIFETIME": "5"})
+    assert on.peering == "clockwork-system.clockwork" and on.peering_lifetime == 5
+    # kopf lets the highest priority work: the replica that started first keeps working
+    assert peering_priority(on, started_ns=1_000_000_000) > peering_priority(on, started_ns=2_000_000_000)
+    pinned = Settings.from_env({"CW_PEERING": "p", "CW_PEERING_PRIORITY": "-3"})
+    assert peering_priority(pinned, started_ns=1) == -3

@@ -33,3 +33,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "clockwork.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* The ClusterKopfPeering of this installation's replicas: one per release and namespace. */}}
+{{- define "clockwork.peeringName" -}}
+{{- printf "%s.%s" .Release.Namespace (include "clockwork.fullname" .) -}}
+{{- end -}}

@@ -125,6 +125,9 @@ class OperatorDriver(DriverBase):
         self.task_slots: dict[str, int] = {}
         self.tasks_seen: set[str] = set()
         self._scheduling = asyncio.Lock()
+        # With peering: whether this replica works now (operator.peering.PeeringGate); a paused
+        # replica's health loop checks nothing, the working one does.
+        self.working: Callable[[], Awaitable[bool]] | None = None
         self.health = HealthScheduler(
             self._health_pass, idle=float(settings.daemon_idle_seconds), concurrency=settings.health_concurrency
         )
@@ -196,6 +199,9 @@ class OperatorDriver(DriverBase):
         state = self.objects.get(uid)
         if state is None or state.body is None or state.info is None:
             return None
+        if self.working is not None and not await self.working():
+            log.debug("health pass of %s skipped: another replica works (peering)", _key(state.body))
+            return float(self.settings.peering_lifetime)
         try:
             outcome = await self.monitor(state.info, state.body)
         except Exception:  # one bad pass must not end the object's checks

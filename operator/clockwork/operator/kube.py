@@ -18,6 +18,9 @@ from kubernetes.client.rest import ApiException
 from clockwork.api.base import GROUP, VERSION
 from clockwork.errors import PermanentError, TemporaryError
 
+# kopf's peering objects (ClusterKopfPeering: the replicas of one operator find each other).
+PEERING_GROUP = "kopf.dev"
+
 
 class KubeClient:
     def __init__(self, api_client: client.ApiClient | None = None) -> None:
@@ -77,6 +80,35 @@ class KubeClient:
         except ApiException as exc:
             if exc.status != 404:
                 raise TemporaryError(f"deleting {plural}/{name} failed: {exc.status} {exc.reason}") from exc
+
+    async def ensure_cluster_peering(self, name: str) -> None:
+        """Create the ClusterKopfPeering ``name`` unless it exists (kopf only patches it)."""
+        body = {"apiVersion": f"{PEERING_GROUP}/v1", "kind": "ClusterKopfPeering", "metadata": {"name": name}}
+        try:
+            await asyncio.to_thread(
+                self.custom.create_cluster_custom_object, PEERING_GROUP, "v1", "clusterkopfpeerings", body
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return
+            if exc.status == 404:
+                raise PermanentError(
+                    f"CW_PEERING={name}: the ClusterKopfPeering CRD is not installed "
+                    "(charts/clockwork/crds/kopf.dev_clusterkopfpeerings.yaml)"
+                ) from exc
+            raise TemporaryError(f"creating ClusterKopfPeering {name} failed: {exc.status} {exc.reason}") from exc
+
+    async def read_cluster_peering(self, name: str) -> dict[str, Any] | None:
+        """The ClusterKopfPeering ``name`` (None when it is not there)."""
+        try:
+            found = await asyncio.to_thread(
+                self.custom.get_cluster_custom_object, PEERING_GROUP, "v1", "clusterkopfpeerings", name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise TemporaryError(f"reading ClusterKopfPeering {name} failed: {exc.status} {exc.reason}") from exc
+        return dict(found)
 
     async def read_secret(self, namespace: str, name: str, key: str) -> str:
         """One value of a Secret, decoded; PermanentError when it is not there."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Collection
 from typing import Any
 
@@ -12,10 +13,12 @@ from prometheus_client import start_http_server
 
 from clockwork import metrics
 from clockwork.config import Settings
+from clockwork.errors import PermanentError
 from clockwork.operator import handlers
 from clockwork.operator.driver import OperatorDriver
 from clockwork.operator.events import EventPoster
 from clockwork.operator.kube import KubeClient
+from clockwork.operator.peering import PeeringGate, identity
 from clockwork.runners.job import JobOptions, JobRunner
 
 FINALIZER = "clockwork.dev/finalizer"
@@ -42,6 +45,12 @@ def build(settings: Settings) -> tuple[kopf.OperatorRegistry, OperatorDriver, Ku
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_kopf(settings, driver.settings)
+        if driver.settings.peering:
+            # kopf waits for the object (and pauses until it exists): make sure there is one.
+            try:
+                await kube.ensure_cluster_peering(driver.settings.peering)
+            except PermanentError as exc:  # no CRD: kopf would retry this handler for ever
+                raise kopf.PermanentError(str(exc)) from exc
         events.start()
         driver.start()  # the health loop of every object (driver.health)
 
@@ -79,11 +88,41 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: Settings) -> 
     # of quick successive events and frees the slot.
     kopf_settings.queueing.idle_timeout = WORKER_IDLE_SECONDS
     kopf_settings.posting.level = logging.INFO
+    if settings.peering:
+        # One ClusterKopfPeering for every replica, also when they watch some namespaces only:
+        # the replicas of one installation are one neighbourhood whatever they watch.
+        kopf_settings.peering.clusterwide = True
+        kopf_settings.peering.lifetime = settings.peering_lifetime
+        kopf_settings.peering.stealth = True  # keep-alives unlogged (pauses and resumes are logged)
+
+
+def peering_priority(settings: Settings, started_ns: int) -> int:
+    """This replica's kopf priority: CW_PEERING_PRIORITY, else the earlier start the higher.
+
+    kopf pauses every replica that sees a live one of higher priority, and all of them when
+    two share the highest: by start time (in microseconds), a replica that starts later waits
+    for the running one instead of taking over from it, and two never tie in practice.
+    """
+    if settings.peering_priority is not None:
+        return settings.peering_priority
+    return -(started_ns // 1000)
 
 
 def run(settings: Settings, namespaces: Collection[str] = ()) -> None:
     """Run until stopped; cluster-wide unless namespaces are given."""
-    registry, _, _ = build(settings)
+    registry, driver, kube = build(settings)
+    peering: dict[str, Any] = {"standalone": True}
+    if settings.peering:
+        name = settings.peering
+        me, priority = identity(), peering_priority(settings, time.time_ns())
+        # kopf's record of this replica and the health loop's gate go by the same name
+        peering = {"peering_name": name, "priority": priority, "identity": me}  # mandatory peering
+        driver.working = PeeringGate(lambda: kube.read_cluster_peering(name), me, priority).working
+        log.info(
+            "peering in ClusterKopfPeering %s as %s with priority %d (lifetime %ds): working while no live "
+            "replica has a higher one",
+            name, me, priority, settings.peering_lifetime,
+        )  # fmt: skip
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=metrics.REGISTRY)
         log.info("metrics on %s:%s/metrics", settings.metrics_address, settings.metrics_port)
@@ -91,7 +130,7 @@ def run(settings: Settings, namespaces: Collection[str] = ()) -> None:
     asyncio.run(
         kopf.operator(
             registry=registry,
-            standalone=True,
+            **peering,
             clusterwide=not namespaces,
             namespaces=list(namespaces),
             liveness_endpoint=liveness,

@@ -268,7 +268,9 @@ class Emulator:
             raise ApiError(
                 422, "Invalid", "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in pruned)
             )
-        cleaned = prune(rtype.schema, body)
+        # apiVersion and kind stay whatever the schema declares, as on a real server (kopf's
+        # ClusterKopfPeering CRD declares neither)
+        cleaned = {**{k: body[k] for k in ("apiVersion", "kind") if k in body}, **prune(rtype.schema, body)}
         problems = k8s_schema.errors(rtype.schema, {**cleaned, "metadata": meta})
         if problems:
             causes = [{"reason": "FieldValueInvalid", "message": p, "field": p.split(":", 1)[0]} for p in problems]
