@@ -62,6 +62,24 @@ def test_apply_change_assert_drift_destroy(cli: CliRunner, workdir: Path, tmp_pa
     assert cli("destroy", "-f", str(manifest)).code == 0  # nothing left to do is fine
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_owner_and_group_by_number_are_applied_once_and_healthy(cli: CliRunner, workdir: Path, tmp_path: Path) -> None:
+    """chown takes a number as well as a name; the node reports names: both sides compare numbers too."""
+    target = tmp_path / "srv" / "by-number.txt"
+    spec = {"path": str(target), "content": "x\n", "mode": "0640", "owner": "65534", "group": "65534"}
+    manifest = write_resources(workdir / "numbers.yaml", file_resource("numbers", **spec))
+    first = cli("apply", "-f", str(manifest), "-o", "json")
+    assert first.code == 0, first.stdout + first.stderr
+    assert (target.stat().st_uid, target.stat().st_gid) == (65534, 65534)
+    again = cli("apply", "-f", str(manifest), "-o", "json")
+    assert again.code == 0 and again.json()[0]["changed"] is False, again.stdout
+    checked = cli("assert", "-f", str(manifest))
+    assert checked.code == 0, checked.stdout
+    os.chown(target, 0, 0)
+    drifted = cli("assert", "-f", str(manifest))
+    assert drifted.code == 1 and "owner is 0, want 65534" in drifted.stdout, drifted.stdout
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

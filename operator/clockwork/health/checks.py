@@ -315,8 +315,20 @@ def _exists_judge(check: a.FileExistsAssertion, host: HostResult) -> Verdict:
     return Verdict(True, f"{check.path} exists")
 
 
+def _ids_probe(path: str) -> CommandProbe:
+    # The File fact names the owner; a spec may give the number (chown takes either).
+    return command_probe(f"stat -c '%u %g' -- {_q(path)}")
+
+
+def _numeric(value: str | None) -> bool:
+    return value is not None and value.isdigit()
+
+
 def _permissions_probes(check: a.FilePermissionsAssertion) -> list[Probe]:
-    return [fact_probe(_stat_fact(check.kind), path=check.path)]
+    probes: list[Probe] = [fact_probe(_stat_fact(check.kind), path=check.path)]
+    if _numeric(check.owner) or _numeric(check.group):
+        probes.append(_ids_probe(check.path))
+    return probes
 
 
 def _permissions_judge(check: a.FilePermissionsAssertion, host: HostResult) -> Verdict:
@@ -327,10 +339,17 @@ def _permissions_judge(check: a.FilePermissionsAssertion, host: HostResult) -> V
         return Verdict(False, f"{check.path} does not exist")
     wrong, seen = [], []
     have_mode = normalise_mode(str(stat.get("mode", "")))
+    user, group = str(stat.get("user")), str(stat.get("group"))
+    if _numeric(check.owner) or _numeric(check.group):
+        output, problem = _command_output(host, _ids_probe(check.path))
+        if output is None:
+            return Verdict(False, f"could not read the owner of {check.path} by number: {problem}")
+        uid, _, gid = output.strip().partition(" ")
+        user, group = (uid if _numeric(check.owner) else user), (gid if _numeric(check.group) else group)
     for label, want, have in (
         ("mode", normalise_mode(check.mode) if check.mode else None, have_mode),
-        ("owner", check.owner, str(stat.get("user"))),
-        ("group", check.group, str(stat.get("group"))),
+        ("owner", check.owner, user),
+        ("group", check.group, group),
     ):
         if want is None:
             continue

@@ -148,7 +148,7 @@ INLINE_LIMIT = 64 * 1024
 
 class FileState(FactBase):  # type: ignore[type-arg]
     """What ``put`` needs to know of a path, in one command: ``None`` when absent, else
-    kind, and for a regular file mode, owner, group and sha256. ``{"kind": "unknown"}``
+    kind, and for a regular file mode, owner and group (names and numbers) and sha256. ``{"kind": "unknown"}``
     where stat -c or sha256sum is missing (not GNU or BusyBox): ``put`` then leaves the
     path to PyInfra's files.put."""
 
@@ -156,7 +156,7 @@ class FileState(FactBase):  # type: ignore[type-arg]
         q = shlex.quote(path)
         return (
             f"if [ -L {q} ]; then echo link; "
-            f"elif [ -f {q} ]; then echo file && stat -c '%a %U %G' {q} && sha256sum {q} || echo unknown; "
+            f"elif [ -f {q} ]; then echo file && stat -c '%a %U %G %u %g' {q} && sha256sum {q} || echo unknown; "
             f"elif [ -e {q} ]; then echo other; else echo absent; fi"
         )
 
@@ -164,9 +164,12 @@ class FileState(FactBase):  # type: ignore[type-arg]
         words = " ".join(output).split()
         if words == ["absent"]:
             return None
-        # file, then `stat -c` (mode user group), then `sha256sum` (digest path) — or "unknown" where either failed
-        if len(words) >= 5 and words[0] == "file" and re.fullmatch("[0-9a-f]{64}", words[4]):
-            return {"kind": "file", "mode": words[1], "user": words[2], "group": words[3], "sha256": words[4]}
+        # file, then `stat -c` (mode user group uid gid), then `sha256sum` (digest path) — or "unknown"
+        # where either failed
+        if len(words) >= 7 and words[0] == "file" and re.fullmatch("[0-9a-f]{64}", words[6]):
+            mode, user, group, uid, gid, digest = words[1:7]
+            return {"kind": "file", "mode": mode, "user": user, "group": group, "uid": uid, "gid": gid,
+                    "sha256": digest}  # fmt: skip
         return {"kind": words[0] if words[:1] in (["other"], ["link"]) else "unknown"}
 
 
@@ -205,7 +208,7 @@ def put(
     if found is not None and found["sha256"] == _sha256(content):
         if found["mode"] != want_mode:
             yield StringCommand("chmod", want_mode, QuoteString(dest))
-        if (user and found["user"] != user) or (group and found["group"] != group):
+        if not (_is_owner(found, "user", "uid", user) and _is_owner(found, "group", "gid", group)):
             yield StringCommand("chown", QuoteString(owner or ""), QuoteString(dest))
         return
     parent = posixpath.dirname(dest) or "/"
@@ -223,6 +226,11 @@ def put(
     ]
     # On any failure the temporary file goes and the command fails.
     yield " && ".join(steps) + ' || { rc=$?; [ -n "${t:-}" ] && rm -f "$t"; exit $rc; }'
+
+
+def _is_owner(found: dict[str, str], name: str, number: str, want: str | None) -> bool:
+    """``want`` (a name or a number, as chown takes either) is who owns the file, or not asked."""
+    return not want or want in (found[name], found.get(number))
 
 
 def _sha256(text: str) -> str:

@@ -53,12 +53,13 @@ SHA = "0" * 63 + "1"
     ("output", "fact"),
     [
         (["absent"], None),
-        (["file", "644 root root", f"{SHA}  /etc/motd"], {"kind": "file", "mode": "644", "user": "root",
-                                                          "group": "root", "sha256": SHA}),
+        (["file", "644 root adm 0 4", f"{SHA}  /etc/motd"], {"kind": "file", "mode": "644", "user": "root",
+                                                              "group": "adm", "uid": "0", "gid": "4", "sha256": SHA}),
         (["link"], {"kind": "link"}),
         (["other"], {"kind": "other"}),
         (["file", "unknown"], {"kind": "unknown"}),  # stat -c or sha256sum missing: left to files.put
-        (["file", "644 root root", "sha256sum: not found"], {"kind": "unknown"}),
+        (["file", "644 root root 0 0", "sha256sum: not found"], {"kind": "unknown"}),
+        (["file", "644 root root", f"{SHA}  /etc/motd"], {"kind": "unknown"}),  # a stat without numbers
     ],
 )  # fmt: skip
 def test_file_state_fact(output: list[str], fact: dict[str, Any] | None) -> None:
