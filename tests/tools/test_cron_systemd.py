@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from clockwork.fleet import cron
+from clockwork.api import cron
 from tests.support.cron_cases import TABLE
 
 BASE = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)  # a Thursday

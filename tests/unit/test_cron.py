@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from clockwork.fleet import cron
+from clockwork.api import cron
 from tests.support.cron_cases import TABLE
 
 

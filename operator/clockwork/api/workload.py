@@ -11,10 +11,10 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, Field, JsonValue, StrictBool, model_validator
 
+from clockwork.api import cron
 from clockwork.api.common import DeployableSpec, ResolvedCommon, Resource, ResourceStatus
 from clockwork.api.types import AbsolutePath, EnvMap, Guarded, PosixName, Tier, Trait
 from clockwork.cel import CelRule
-from clockwork.fleet import cron
 from clockwork.text import single_line
 
 ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$", max_length=256)]

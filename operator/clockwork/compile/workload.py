@@ -13,9 +13,9 @@ import shlex
 from pydantic import JsonValue
 
 from clockwork import text
+from clockwork.api import cron
 from clockwork.api.workload import ResolvedWorkload
 from clockwork.claims import ClaimTarget
-from clockwork.fleet import cron
 from clockwork.plan import Operation
 
 STATE_DIR = "/var/lib/clockwork/workloads"
