@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from clockwork import inputs
+from clockwork.api.base import is_dns_subdomain
 from clockwork.api.registry import KindInfo
 from clockwork.completion.guard import DEFAULT_ALLOWED_ROOTS, GuardPolicy
 from clockwork.errors import PermanentError
@@ -71,7 +71,7 @@ def _peering_name(env: Mapping[str, str], name: str) -> str | None:
     raw = (env.get(name) or "").strip()
     if not raw:
         return None
-    if len(raw) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", raw):
+    if not is_dns_subdomain(raw):
         raise PermanentError(f"{name}={raw!r} is not a valid object name (lower-case DNS subdomain)")
     return raw
 

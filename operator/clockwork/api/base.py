@@ -26,8 +26,13 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+def is_dns_subdomain(value: str) -> bool:
+    """A valid name for most Kubernetes objects (RFC 1123 subdomain, at most 253 characters)."""
+    return len(value) <= 253 and bool(_DNS_SUBDOMAIN.match(value))
+
+
 def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if not is_dns_subdomain(value):
         raise ValueError(
             "must be a lowercase RFC 1123 subdomain: a-z, 0-9, '-' and '.', "
             "starting and ending with a letter or digit, at most 253 characters"
