@@ -31,6 +31,7 @@ from clockwork.api.registry import ALL_KINDS
 from tests.conftest import REPO
 from tests.helpers import eventually
 from tests.support.controlplane import ControlPlane
+from tests.support.realkube import k8s_tools, write_token_kubeconfig
 
 pytestmark = pytest.mark.integration
 
@@ -97,8 +98,6 @@ class Tools:
 
 @pytest.fixture(scope="module")
 def tools(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Tools:
-    proc = subprocess.run([str(REPO / "scripts" / "install-k8s-tools.sh")], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"scripts/install-k8s-tools.sh failed:\n{proc.stderr}"
     home = tmp_path_factory.mktemp("helm-home")
     env = {
         **os.environ,
@@ -106,7 +105,7 @@ def tools(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
         "HELM_CONFIG_HOME": str(home / "config"),
         "HELM_DATA_HOME": str(home / "data"),
     }
-    return Tools(Path(proc.stdout.strip().splitlines()[-1]), control_plane.kubeconfig, env)
+    return Tools(k8s_tools(), control_plane.kubeconfig, env)
 
 
 @pytest.fixture(scope="module")
@@ -164,24 +163,11 @@ def assert_crds_established(tools: Tools) -> None:
         assert conditions.get("NonStructuralSchema") is None, (name, crd["status"]["conditions"])
 
 
-def write_token_kubeconfig(
-    tools: Tools, control_plane: ControlPlane, folder: Path, namespace: str, account: str
-) -> Path:
+def token_kubeconfig(tools: Tools, control_plane: ControlPlane, folder: Path, namespace: str, account: str) -> Path:
     """A kubeconfig that authenticates as ``account`` with a token from the TokenRequest API."""
     token = tools.kubectl("create", "token", account, "-n", namespace, "--duration=10m").strip()
     assert token.count(".") == 2, "a JWT"
-    path = folder / f"{account}.kubeconfig"
-    cluster = {"server": control_plane.server, "certificate-authority": str(control_plane.ca)}
-    path.write_text(
-        yaml.safe_dump({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "c", "cluster": cluster}],
-            "users": [{"name": account, "user": {"token": token}}],
-            "contexts": [{"name": "c", "context": {"cluster": "c", "user": account, "namespace": namespace}}],
-            "current-context": "c",
-        })
-    )  # fmt: skip
+    path = write_token_kubeconfig(folder / f"{account}.kubeconfig", control_plane, account, token, namespace)
     who = json.loads(tools.kubectl("auth", "whoami", "-o", "json", kubeconfig=path))
     assert who["status"]["userInfo"]["username"] == f"system:serviceaccount:{namespace}:{account}"
     return path
@@ -429,7 +415,7 @@ def test_rbac_of_the_operator_service_account(
     release = release_name()
     tools.helm("install", release, str(CHART), "-n", namespace)
     account = next(d for d in manifest(tools, release, namespace) if d["kind"] == "ServiceAccount")["metadata"]["name"]
-    kubeconfig = write_token_kubeconfig(tools, control_plane, tmp_path, namespace, account)
+    kubeconfig = token_kubeconfig(tools, control_plane, tmp_path, namespace, account)
     try:
         refused = [(v, r) for v, r in OPERATOR_MAY if not tools.can_i(kubeconfig, v, r, namespace)]
         assert not refused, f"the operator is refused what it needs: {refused}"
@@ -465,7 +451,7 @@ def test_rbac_viewer_and_editor_aggregate_into_view_and_edit(
                 "-n",
                 namespace,
             )
-            people[role] = write_token_kubeconfig(tools, control_plane, tmp_path, namespace, account)
+            people[role] = token_kubeconfig(tools, control_plane, tmp_path, namespace, account)
         viewer, editor = people["view"], people["edit"]
         # the controller manager aggregates the chart's roles into the built-in ones
         eventually(
@@ -503,7 +489,7 @@ def test_rbac_operator_may_create_a_workflows_tasks(
     release = release_name()
     tools.helm("install", release, str(CHART), "-n", namespace)
     account = next(d for d in manifest(tools, release, namespace) if d["kind"] == "ServiceAccount")["metadata"]["name"]
-    kubeconfig = write_token_kubeconfig(tools, control_plane, tmp_path, namespace, account)
+    kubeconfig = token_kubeconfig(tools, control_plane, tmp_path, namespace, account)
     try:
         workflow = yaml.safe_load((EXAMPLES / "workflow.yaml").read_text())
         workflow["metadata"]["namespace"] = namespace

@@ -92,6 +92,23 @@ def install_crds(plane: ControlPlane, crd_dir: Path) -> list[str]:
     return names
 
 
+def write_token_kubeconfig(path: Path, plane: ControlPlane, user: str, token: str, namespace: str) -> Path:
+    """A kubeconfig (mode 0600) that authenticates to ``plane`` with a bearer token, in ``namespace``."""
+    cluster = {"server": plane.server, "certificate-authority": str(plane.ca)}
+    path.write_text(
+        yaml.safe_dump({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "real", "cluster": cluster}],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [{"name": "real", "context": {"cluster": "real", "user": user, "namespace": namespace}}],
+            "current-context": "real",
+        })
+    )  # fmt: skip
+    path.chmod(0o600)
+    return path
+
+
 @dataclass(frozen=True)
 class OperatorAccount:
     """The chart's ServiceAccount, bound by the chart's own ClusterRole: who the operator runs as."""
@@ -157,22 +174,10 @@ class RealKube(Kube):
         token = self.request(
             "POST", f"/api/v1/namespaces/{account.namespace}/serviceaccounts/{account.name}/token", request
         )["status"]["token"]
-        path = self.workdir / f"{account.name}.kubeconfig"
-        cluster = {"server": self.plane.server, "certificate-authority": str(self.plane.ca)}
         user = f"system:serviceaccount:{account.namespace}:{account.name}"
-        path.write_text(
-            yaml.safe_dump({
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "real", "cluster": cluster}],
-                "users": [{"name": user, "user": {"token": token}}],
-                "contexts": [{"name": "real", "context": {"cluster": "real", "user": user,
-                                                          "namespace": self.namespace}}],
-                "current-context": "real",
-            })
-        )  # fmt: skip
-        path.chmod(0o600)
-        return path
+        return write_token_kubeconfig(
+            self.workdir / f"{account.name}.kubeconfig", self.plane, user, token, self.namespace
+        )
 
     def start(self) -> RealKube:
         # The admin's kubeconfig, with this test's namespace as the default (kubectl, clients).
