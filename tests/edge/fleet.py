@@ -15,7 +15,12 @@ from tests.conftest import CLOCKWORK
 from tests.support.edge_lab import EdgeLab
 
 
-def edge_node(lab: EdgeLab, index: int, **spec: Any) -> dict[str, Any]:
+def edge_node(lab: EdgeLab, index: int, key: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+    """The EdgeNode of lab node ``index`` (labels site=lab, ring=INDEX), quick to go Offline.
+
+    ``key`` says where the private key comes from: the lab's key file (local mode) unless given,
+    e.g. ``{"sshKeySecret": {"name": ...}}`` for the operator.
+    """
     node = lab.nodes[index]
     return {
         "apiVersion": "clockwork.dev/v1alpha1",
@@ -23,7 +28,7 @@ def edge_node(lab: EdgeLab, index: int, **spec: Any) -> dict[str, Any]:
         "metadata": {"name": node.name, "labels": {"site": "lab", "ring": str(index)}},
         "spec": {
             "address": node.address,
-            "sshKeyFile": str(lab.client_key),
+            **(key or {"sshKeyFile": str(lab.client_key)}),
             "connectTimeoutSeconds": 2,
             "offlineAfter": 1,
             **spec,

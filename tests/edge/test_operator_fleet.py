@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.edge.fleet import edge_node as lab_edge_node
 from tests.operator.conftest import REAL_ONLY, OperatorLauncher
 from tests.support.edge_lab import EdgeLab
 from tests.support.kubeapi import Kube
@@ -28,20 +29,9 @@ pytestmark = [pytest.mark.integration]
 
 
 def edge_node(lab: EdgeLab, index: int) -> dict[str, Any]:
-    node = lab.nodes[index]
-    return {
-        "apiVersion": "clockwork.dev/v1alpha1",
-        "kind": "EdgeNode",
-        "metadata": {"name": node.name, "labels": {"site": "lab", "ring": str(index)}},
-        "spec": {
-            "address": node.address,
-            "sshKeySecret": {"name": "lab-key"},
-            "connectTimeoutSeconds": 2,
-            "offlineAfter": 1,
-            "heartbeatSeconds": 5,
-            "capabilities": ["linux"],
-        },
-    }
+    """A lab node as the operator reaches it: the key from the lab-key Secret, probed every 5 s."""
+    return lab_edge_node(lab, index, key={"sshKeySecret": {"name": "lab-key"}}, heartbeatSeconds=5,
+                           capabilities=["linux"])  # fmt: skip
 
 
 def phase(kube: Kube, name: str) -> str | None:
