@@ -30,7 +30,7 @@ from clockwork.config import Settings
 from clockwork.diff import Change
 from clockwork.engine import DriverBase, Engine, UnavailableRunner
 from clockwork.errors import InvalidResource
-from clockwork.fleet import edgenodes, scheduler
+from clockwork.fleet import edgenodes
 from clockwork.plan import HostSpec, Operation, RunResult
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile.conditions import COMPLETED, HEALTHY, READY
@@ -387,19 +387,16 @@ class LocalDriver(DriverBase):
 
     async def _tasks(self, items: list[Loaded], intent: Intent) -> list[Outcome]:
         """Tasks and Workflows at once, sharing the nodes' slots."""
-        running: dict[str, int] = {}
-        freed = asyncio.Condition()
+        slots = tasks.Slots()
 
         async def one(item: Loaded) -> Outcome:
             if item.workflow is not None:
-                return await self._workflow(item, item.workflow, intent, running, freed)
-            return await self._task(item, intent, running, freed)
+                return await self._workflow(item, item.workflow, intent, slots)
+            return await self._task(item, intent, slots)
 
         return list(await asyncio.gather(*(one(item) for item in items)))
 
-    async def _workflow(
-        self, item: Loaded, workflow: Workflow, intent: Intent, running: dict[str, int], freed: asyncio.Condition
-    ) -> Outcome:
+    async def _workflow(self, item: Loaded, workflow: Workflow, intent: Intent, slots: tasks.Slots) -> Outcome:
         meta = workflow.metadata
         record = self.store.get(item.kind, meta.namespace, meta.name)
         spec_wire = workflow.spec.wire()
@@ -432,7 +429,7 @@ class LocalDriver(DriverBase):
 
         async def run_step(step: WorkflowStep) -> None:
             name = workflows.task_name(workflow, step)
-            outcome = await self._task(step_item(name), "converge", running, freed)
+            outcome = await self._task(step_item(name), "converge", slots)
             result = outcome.status
             if result.phase == "Pending":  # nothing in this run can take it: the step fails with why
                 result = result.model_copy(update={"phase": "Failed", "message": f"not scheduled: {result.message}"})
@@ -460,7 +457,7 @@ class LocalDriver(DriverBase):
         return Outcome(ref=item.ref, intent=intent, ok=final.phase == "Succeeded", status=final,
                        message=final.message)  # fmt: skip
 
-    async def _task(self, item: Loaded, intent: Intent, running: dict[str, int], freed: asyncio.Condition) -> Outcome:
+    async def _task(self, item: Loaded, intent: Intent, slots: tasks.Slots) -> Outcome:
         task = item.task
         assert task is not None
         meta = task.metadata
@@ -496,41 +493,15 @@ class LocalDriver(DriverBase):
             await save(status)
             return outcome(status)
         nodes = self._nodes()
-        while True:
-            async with freed:
-                while True:
-                    choice = scheduler.choose(task.spec, meta.namespace, nodes, running)
-                    if choice.node is not None or "busy" not in choice.reason:
-                        break
-                    status.phase, status.message = "Pending", choice.reason
-                    await freed.wait()
-                if choice.node is None:
-                    status.phase, status.message = "Pending", choice.reason
-                    await save(status)
-                    return outcome(status)
-                running[choice.node] = running.get(choice.node, 0) + 1
-            node, node_status = next((n, s) for n, s in nodes if n.metadata.name == choice.node)
-            host = self._host(node, node_status)
-            try:
-                status.phase, status.node, status.assigned_time = "Assigned", choice.node, utcnow()
-                status.attempts += 1
-                status.exit_code, status.output, status.start_time, status.completion_time = None, "", None, None
-                await save(status)
-                if isinstance(host, str):
-                    status.phase, status.message = "Failed", host
-                else:
-                    run = tasks.TaskRun(self.runners["pyinfra"], host, self.settings.connect_timeout, save)
-                    status = await tasks.execute(task, status, uid, run)
-            finally:
-                async with freed:
-                    running[choice.node] -= 1
-                    freed.notify_all()
-            lost = status.phase == "Failed" and status.exit_code is None
-            if lost and status.attempts <= (task.spec.retries or 0):
-                status.message += f"; retrying ({status.attempts}/{task.spec.retries})"
-                continue
-            await save(status)
-            return outcome(status)
+
+        async def listed() -> tasks.Nodes:
+            return nodes
+
+        async def host(node: EdgeNode, node_status: EdgeNodeStatus | None) -> HostSpec | str:
+            return self._host(node, node_status)
+
+        run = tasks.TaskRun(self.runners["pyinfra"], self.settings.connect_timeout, listed, host, save)
+        return outcome(await tasks.place_and_run(task, status, uid, slots, run))
 
     async def _rollout(self, item: Loaded, rollout: Rollout, intent: Intent) -> Outcome:
         """A Rollout in local mode: runs to its end (or a pause) in this invocation."""
@@ -607,7 +578,7 @@ class LocalDriver(DriverBase):
         if item.task is not None:
             return (await self._tasks([item], intent))[0]
         if item.workflow is not None:
-            return await self._workflow(item, item.workflow, intent, {}, asyncio.Condition())
+            return await self._workflow(item, item.workflow, intent, tasks.Slots())
         started = time.monotonic()
         info = kind_info(item.kind)
         meta = item.metadata

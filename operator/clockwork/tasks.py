@@ -1,9 +1,11 @@
-"""Runs one assigned Task on its node: time limit from assignment, cancel, lost nodes.
+"""Runs Tasks on the fleet's nodes: placement on free slots, the run, retries, cancel.
 
 The command runs under coreutils `timeout` on the node, so the node itself kills it
 (and everything it started: `timeout` signals its whole process group) when the
 time counted from assignment is up. Cancelling kills it through a second run.
-Shared by both drivers; they decide where status lives and which node runs it.
+Shared by both drivers; they decide where status lives, which nodes there are and
+whether a Task nothing can take waits (the operator) or ends Pending (local mode).
+Nothing here polls the API: cancel is an event the driver sets when it sees it.
 """
 
 from __future__ import annotations
@@ -12,16 +14,23 @@ import asyncio
 import shlex
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
+from clockwork import metrics
 from clockwork.api.base import utcnow
+from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.task import Task, TaskStatus
+from clockwork.fleet import scheduler
 from clockwork.plan import CommandProbe, HostSpec, Origin, RunRequest
 from clockwork.runners.base import Runner
 
 TIMEOUT_EXIT = 124  # coreutils timeout: the command was killed at the limit
 GRACE_SECONDS = 5
 OUTPUT_LIMIT = 4000
+
+Nodes = list[tuple[EdgeNode, EdgeNodeStatus | None]]
+EventType = Literal["Normal", "Warning"]
 
 
 def marker(uid: str) -> str:
@@ -41,20 +50,91 @@ def kill_command(uid: str) -> str:
     return f"pkill -TERM -f {shlex.quote(tag[:6] + '[' + tag[6] + ']' + tag[7:])} || true"
 
 
+class Slots:
+    """Runs per node across every Task of this process, and a signal when that changes.
+
+    Placement is synchronous (choose, then take), so on one event loop two Tasks never
+    take the same last slot; a waiter takes ``changed`` before it looks, so a release
+    in between still wakes it.
+    """
+
+    def __init__(self) -> None:
+        self.running: dict[str, int] = {}
+        self.changed = asyncio.Event()
+
+    def take(self, node: str) -> None:
+        self.running[node] = self.running.get(node, 0) + 1
+
+    def release(self, node: str) -> None:
+        self.running[node] -= 1
+        self.poke()
+
+    def poke(self) -> None:
+        """Wake every waiter (a slot freed, a node changed)."""
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
 @dataclass
 class TaskRun:
+    """One Task's run as a driver sets it up."""
+
     runner: Runner
-    host: HostSpec
     connect_timeout: int
+    nodes: Callable[[], Awaitable[Nodes]]
+    host: Callable[[EdgeNode, EdgeNodeStatus | None], Awaitable[HostSpec | str]]
     save: Callable[[TaskStatus], Awaitable[None]]
-    # Polled while the task runs: true when spec.cancel was set.
-    cancelled: Callable[[], Awaitable[bool]] | None = None
+    event: Callable[[EventType, str, str], None] = lambda *_: None
+    # Set by the driver when spec.cancel is seen or the Task is deleted.
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
     origin: Origin | None = None
-    poll_seconds: float = 1.0
+    # None: a Task no node can take ends Pending (local mode). A number: it waits for a
+    # slot or a node change, looking again at least this often (the operator).
+    wait_seconds: float | None = None
 
 
-async def execute(task: Task, status: TaskStatus, uid: str, ctx: TaskRun) -> TaskStatus:
-    """Run ``task`` on ``status.node`` (already Assigned) to a final phase, or back to Pending when lost."""
+async def place_and_run(task: Task, status: TaskStatus, uid: str, slots: Slots, ctx: TaskRun) -> TaskStatus:
+    """Place ``task`` on a free node, run it there, retry a lost run; its final (or Pending) status."""
+    while True:
+        if ctx.cancel.is_set():
+            return await _report(_finish(status, "Cancelled", "cancelled before it ran"), ctx)
+        changed = slots.changed
+        nodes = await ctx.nodes()
+        choice = scheduler.choose(task.spec, task.metadata.namespace, nodes, slots.running)
+        if choice.node is None:
+            if status.phase != "Pending" or status.message != choice.reason:
+                status.phase, status.message = "Pending", choice.reason
+                await ctx.save(status)
+                ctx.event("Normal", "Pending", choice.reason)
+            busy = choice.reason.startswith("every capable node is busy")
+            if ctx.wait_seconds is None and not busy:
+                return status
+            await _first(changed.wait(), ctx.cancel.wait(), seconds=ctx.wait_seconds)
+            continue
+        slots.take(choice.node)
+        node, node_status = next((n, s) for n, s in nodes if n.metadata.name == choice.node)
+        try:
+            status.phase, status.node, status.assigned_time = "Assigned", choice.node, utcnow()
+            status.attempts += 1
+            status.exit_code, status.output, status.start_time, status.completion_time = None, "", None, None
+            await ctx.save(status)
+            ctx.event("Normal", "Assigned", f"assigned to {choice.node}")
+            host = await ctx.host(node, node_status)
+            if isinstance(host, str):
+                status.phase, status.message = "Failed", host
+            else:
+                status = await execute(task, status, uid, host, ctx)
+        finally:
+            slots.release(choice.node)
+        lost = status.phase == "Failed" and status.exit_code is None
+        if lost and status.attempts <= (task.spec.retries or 0):
+            status.message += f"; retrying ({status.attempts}/{task.spec.retries})"
+            continue
+        return await _report(status, ctx)
+
+
+async def execute(task: Task, status: TaskStatus, uid: str, host: HostSpec, ctx: TaskRun) -> TaskStatus:
+    """Run ``task`` on ``status.node`` (already Assigned) to a final phase, or Failed with no exit code when lost."""
     assigned = status.assigned_time or utcnow()
     left = int(task.spec.timeout - (utcnow() - assigned).total_seconds())
     if left <= 0:
@@ -62,7 +142,7 @@ async def execute(task: Task, status: TaskStatus, uid: str, ctx: TaskRun) -> Tas
     status.phase, status.start_time, status.message = "Running", utcnow(), f"running on {status.node}"
     await ctx.save(status)
     request = RunRequest(
-        hosts=[ctx.host],
+        hosts=[host],
         probes=[CommandProbe(id="task", command=command_for(task, uid, left), timeout_seconds=min(3600, left + 30))],
         connect_timeout_seconds=ctx.connect_timeout,
         timeout_seconds=left + 60,
@@ -70,27 +150,25 @@ async def execute(task: Task, status: TaskStatus, uid: str, ctx: TaskRun) -> Tas
     )
     started = time.monotonic()
     running = asyncio.ensure_future(ctx.runner.run(request))
-    cancelled = False
-    while not running.done():
-        await asyncio.wait({running}, timeout=ctx.poll_seconds)
-        if not running.done() and ctx.cancelled is not None and await ctx.cancelled():
-            cancelled = True
-            kill = RunRequest(hosts=[ctx.host], probes=[CommandProbe(id="kill", command=kill_command(uid))],
-                              connect_timeout_seconds=ctx.connect_timeout, timeout_seconds=60)  # fmt: skip
-            await ctx.runner.run(kill)
-            await asyncio.wait({running}, timeout=GRACE_SECONDS + 10)
-            break
-    status.duration_seconds = round(time.monotonic() - started, 3)
-    if cancelled:
+    cancelled = asyncio.ensure_future(ctx.cancel.wait())
+    await asyncio.wait({running, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+    cancelled.cancel()
+    if not running.done():  # cancelled: stop it on the node, then give the run a moment to end
+        kill = RunRequest(hosts=[host], probes=[CommandProbe(id="kill", command=kill_command(uid))],
+                          connect_timeout_seconds=ctx.connect_timeout, timeout_seconds=60)  # fmt: skip
+        await ctx.runner.run(kill)
+        await asyncio.wait({running}, timeout=GRACE_SECONDS + 10)
+        status.duration_seconds = round(time.monotonic() - started, 3)
         if not running.done():
             running.cancel()
         return _finish(status, "Cancelled", f"cancelled while running on {status.node}; stopped there")
+    status.duration_seconds = round(time.monotonic() - started, 3)
     result = running.result()
-    host = result.hosts[0] if result.hosts else None
-    probe = host.probes[0] if host is not None and host.probes else None
-    if host is None or not host.connected or probe is None or probe.exit_code is None:
-        why = (probe.error if probe is not None else None) or (host.error if host else None) or result.error
-        return _lost(status, f"lost {status.node} while running: {why or 'no answer'}")
+    host_result = result.hosts[0] if result.hosts else None
+    probe = host_result.probes[0] if host_result is not None and host_result.probes else None
+    if host_result is None or not host_result.connected or probe is None or probe.exit_code is None:
+        why = (probe.error if probe is not None else None) or (host_result.error if host_result else None)
+        return _lost(status, f"lost {status.node} while running: {why or result.error or 'no answer'}")
     status.exit_code, status.output = probe.exit_code, probe.output_tail[-OUTPUT_LIMIT:]
     if probe.exit_code == TIMEOUT_EXIT:
         return _finish(
@@ -99,6 +177,24 @@ async def execute(task: Task, status: TaskStatus, uid: str, ctx: TaskRun) -> Tas
     if probe.exit_code == 0:
         return _finish(status, "Succeeded", f"exited 0 on {status.node}")
     return _finish(status, "Failed", f"exited {probe.exit_code} on {status.node}")
+
+
+async def _first(*waits: Awaitable[object], seconds: float | None = None) -> None:
+    """Until the first of ``waits`` is done (or ``seconds`` pass); the others are cancelled."""
+    futures = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(futures, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+async def _report(status: TaskStatus, ctx: TaskRun) -> TaskStatus:
+    await ctx.save(status)
+    metrics.TASKS.labels(status.phase or "Unknown").inc()
+    kind: EventType = "Normal" if status.phase in ("Succeeded", "Cancelled") else "Warning"
+    ctx.event(kind, status.phase or "Finished", status.message)
+    return status
 
 
 def _finish(status: TaskStatus, phase: str, message: str) -> TaskStatus:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -285,3 +286,71 @@ def test_a_deleted_workflow_takes_its_tasks_by_garbage_collection(kube: Kube, op
     kube.patch("workflows", "gc", {"metadata": {"finalizers": None}})  # ... and removed by hand
     kube.wait_for("the Workflow gone", lambda: kube.find("workflows", "gc") is None, timeout=30)
     kube.wait_for("its Task collected", lambda: kube.find("tasks", "gc-one") is None, timeout=60)
+
+
+@pytest.mark.timeout(900)  # 51 runs to start and stop on three nodes: minutes on a loaded 2-core machine
+def test_running_tasks_and_a_workflow_hold_up_nothing(
+    kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
+) -> None:
+    """50 Tasks running and a Workflow waiting on its first step keep none of kopf's workers (20 by
+    default): a new File is Ready in the usual time, and a cancel stops a running Task within seconds
+    without the operator listing Tasks."""
+    seconds = 500 + os.getpid() % 400  # this run's own sleeps, told apart from any other's
+    for node in lab3.nodes:
+        kube.patch("edgenodes", node.name, {"spec": {"maxConcurrentRuns": 20}})
+    for index in range(50):
+        busy = {"metadata": {"name": f"busy-{index:02}"}, "spec": {"command": f"sleep {seconds}"}}
+        kube.create("tasks", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Task", **busy})
+    steps = [
+        {"name": "wait", "task": {"command": f"sleep {seconds + 1}"}},
+        {"name": "then", "task": {"command": "true"}},
+    ]
+    kube.create("workflows", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Workflow",
+                              "metadata": {"name": "slow"}, "spec": {"steps": steps}})  # fmt: skip
+
+    def phases(prefix: str) -> list[str | None]:
+        return [(t.get("status") or {}).get("phase") for t in kube.list("tasks")
+                if t["metadata"]["name"].startswith(prefix)]  # fmt: skip
+
+    def all_running() -> bool:
+        return phases("busy-") == ["Running"] * 50 and phases("slow-") == ["Running"]
+
+    kube.wait_for("50 Tasks and the first step Running", all_running, timeout=240)
+    assert (kube.get("workflows", "slow")["status"] or {}).get("phase") == "Running"
+
+    kube.create("files", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "File", "metadata": {"name": "meanwhile"},
+                          "spec": {"path": "/srv/meanwhile", "content": "x\n",
+                                   "target": {"nodeSelector": {"site": "lab"}}}})  # fmt: skip
+
+    def ready() -> bool:
+        conditions = (kube.get("files", "meanwhile").get("status") or {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    kube.wait_for("the File Ready while the Tasks run", ready, timeout=60)  # what the fan-out test allows
+    assert [n.path("/srv/meanwhile").read_text() for n in lab3.nodes] == ["x\n"] * 3
+
+    def sleeping() -> int:
+        found = subprocess.run(["pgrep", "-c", "-f", f"^sleep {seconds}$"], capture_output=True, text=True).stdout
+        return int(found.strip() or 0)
+
+    before = sleeping()
+    lists = kube.list_requests("tasks")  # this test reads one Task at a time from here on
+    kube.patch("tasks", "busy-07", {"spec": {"cancel": True}})
+    cancelled = lambda: ((kube.find("tasks", "busy-07") or {}).get("status") or {}).get("phase") == "Cancelled"  # noqa: E731
+    kube.wait_for("busy-07 Cancelled", cancelled, timeout=15)
+    assert kube.list_requests("tasks") == lists
+    assert (before, sleeping()) == (50, 49)  # stopped on its node
+
+    kube.patch("tasks", "slow-wait", {"spec": {"cancel": True}})  # the Workflow learns from its Task's event
+
+    def workflow_phase() -> str | None:
+        return (kube.get("workflows", "slow").get("status") or {}).get("phase")
+
+    kube.wait_for("the Workflow Failed on its cancelled step", lambda: workflow_phase() == "Failed", timeout=15)
+    assert [s["phase"] for s in kube.get("workflows", "slow")["status"]["steps"]] == ["Cancelled", "Skipped"]
+    for index in range(50):
+        kube.patch("tasks", f"busy-{index:02}", {"spec": {"cancel": True}})
+    # 49 stops at once, each a run of its own on a node: bounded by the machine, not by a timer.
+    kube.wait_for("every Task Cancelled", lambda: set(phases("busy-")) == {"Cancelled"}, timeout=180)
+    assert sleeping() == 0
+    assert subprocess.run(["pgrep", "-f", f"^sleep {seconds + 1}$"], capture_output=True).returncode == 1

@@ -304,6 +304,8 @@ class EdgeLab:
                     "UsePAM no",
                     "StrictModes no",
                     "UseDNS no",
+                    # A fleet's fan-out opens tens of connections at once (sshd's default drops some past 10).
+                    "MaxStartups 200",
                     "Subsystem sftp internal-sftp",
                     "LogLevel ERROR",
                     "",

@@ -179,6 +179,15 @@ class RealKube(Kube):
             self.workdir / f"{account.name}.kubeconfig", self.plane, user, token, self.namespace
         )
 
+    def list_requests(self, plural: str) -> int:
+        """From the server's own count (apiserver_request_total), over every namespace."""
+        text = self.http.get(self.url + "/metrics", timeout=10, verify=self.verify).text
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith("apiserver_request_total{") and 'verb="LIST"' in line and f'resource="{plural}"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return int(total)
+
     def start(self) -> RealKube:
         # The admin's kubeconfig, with this test's namespace as the default (kubectl, clients).
         config = yaml.safe_load(self.plane.kubeconfig.read_text())

@@ -53,10 +53,23 @@ DNSSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
 DNSLabel = Annotated[str, AfterValidator(_dns_label)]
 
 
-class ObjectMeta(CWModel):
-    """The part of Kubernetes ObjectMeta that Clockwork reads.
+class OwnerReference(CWModel):
+    """metav1.OwnerReference: the owner is garbage-collected with its dependents."""
 
-    Bodies from a real API server carry more (managedFields, ownerReferences, ...);
+    model_config = ConfigDict(extra="ignore")
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+    controller: bool | None = None
+    block_owner_deletion: bool | None = None
+
+
+class ObjectMeta(CWModel):
+    """The part of Kubernetes ObjectMeta that Clockwork reads (and writes, for the Tasks it creates).
+
+    Bodies from a real API server carry more (managedFields, ...);
     those are ignored here rather than rejected.
     """
 
@@ -72,6 +85,7 @@ class ObjectMeta(CWModel):
     creation_timestamp: datetime | None = None
     deletion_timestamp: datetime | None = None
     finalizers: list[str] = Field(default_factory=list)
+    owner_references: list[OwnerReference] = Field(default_factory=list)
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]

@@ -17,25 +17,23 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from clockwork import deps, metrics, rollouts, tasks, workflows
-from clockwork.api.base import GROUP, VERSION, ObjectMeta, utcnow
+from clockwork import deps, metrics
+from clockwork.api.base import ObjectMeta, utcnow
 from clockwork.api.common import DeployableSpec, ResourceStatus, Target
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KINDS, KindInfo, status_model
-from clockwork.api.rollout import Rollout, RolloutStatus
-from clockwork.api.task import Task, TaskStatus
-from clockwork.api.workflow import Workflow, WorkflowStatus, WorkflowStep
 from clockwork.completion import context as model_context
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
 from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner
 from clockwork.errors import PermanentError, TemporaryError, describe_validation_error
-from clockwork.fleet import edgenodes, scheduler
+from clockwork.fleet import edgenodes
+from clockwork.operator.fleetwork import FleetWork
 from clockwork.operator.schedule import HealthScheduler
 from clockwork.plan import HostSpec, Origin, SecretRef
 from clockwork.reconcile import Complete, Event, Inputs, Intent
@@ -45,8 +43,6 @@ from clockwork.runners.base import Runner
 APPROVE_ANNOTATION = "clockwork.dev/approve"
 # Other objects on the same target a completion is told about.
 RELATED_LIMIT = 20
-WORKFLOW_LABEL = "clockwork.dev/workflow"
-STEP_LABEL = "clockwork.dev/step"
 LOCAL_HOST = "@local"
 log = logging.getLogger("clockwork.operator")
 
@@ -54,8 +50,6 @@ log = logging.getLogger("clockwork.operator")
 PostEvent = Callable[[Mapping[str, Any], str, str, str], None]
 PatchStatus = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
 NODE_CACHE_SECONDS = 2.0
-ROLLOUT_PHASE_CODES = {"Pending": 0, "Progressing": 1, "Paused": 2, "Completed": 3, "Failed": 4,
-                       "RollingBack": 5, "RolledBack": 6}  # fmt: skip
 
 
 class FleetApi(Protocol):
@@ -121,10 +115,8 @@ class OperatorDriver(DriverBase):
         self.fleet = fleet
         self.objects: dict[str, ObjectState] = {}
         self._node_cache: dict[str, tuple[float, list[tuple[EdgeNode, EdgeNodeStatus | None]]]] = {}
-        # Tasks running per node (this process runs them all), under one lock.
-        self.task_slots: dict[str, int] = {}
-        self.tasks_seen: set[str] = set()
-        self._scheduling = asyncio.Lock()
+        # Tasks, Workflows and Rollouts: started by their handlers, run in the background.
+        self.work = FleetWork(self)
         # With peering: whether this replica works now (operator.peering.PeeringGate); a paused
         # replica's health loop checks nothing, the working one does.
         self.working: Callable[[], Awaitable[bool]] | None = None
@@ -137,6 +129,7 @@ class OperatorDriver(DriverBase):
         self.health.start()
 
     async def aclose(self) -> None:
+        await self.work.aclose()
         await self.health.stop()
         await super().aclose()
 
@@ -415,202 +408,6 @@ class OperatorDriver(DriverBase):
                     await self.patch_status("edgenodes", namespace, host.name, {"hostKey": host.learned_host_keys[0]})
                     self._node_cache.pop(namespace, None)
 
-    async def rollout(self, body: Mapping[str, Any]) -> RolloutStatus | None:
-        """Drive a Rollout to its end, a pause, or a newer version (kopf serialises per object)."""
-        state = self.state(body)
-        meta = body.get("metadata", {})
-        namespace, name = meta.get("namespace", "default"), meta.get("name", "")
-        async with state.lock:
-            try:
-                rollout = Rollout.model_validate({k: v for k, v in body.items() if k != "status"})
-            except ValidationError as exc:
-                self._post(body, [Event("Warning", "Invalid", "; ".join(describe_validation_error(exc, "spec")))])
-                return None
-            previous = dict(state.status if state.status is not None else (body.get("status") or {}))
-            status = RolloutStatus.model_validate(previous) if previous else RolloutStatus()
-            resolution, inventory = await self._resolve(rollout.spec.target(), meta)
-
-            async def save(current: RolloutStatus) -> None:
-                patch = current.wire()
-                for key in previous:
-                    patch.setdefault(key, None)
-                await self.patch_status("rollouts", namespace, name, patch)
-                state.status = current.wire()
-
-            async def latest() -> Rollout | None:
-                if self.fleet is None:
-                    return None
-                for found in await self.fleet.list_objects("rollouts", namespace):
-                    if found.get("metadata", {}).get("name") == name:
-                        return Rollout.model_validate({k: v for k, v in found.items() if k != "status"})
-                return None
-
-            # No node to go to (resolution.error included) is the rollout's own verdict: NoTargets.
-            origin = Origin(namespace=namespace, kind="Rollout", name=name, uid=meta.get("uid"))
-            run = rollouts.RolloutRun(self, resolution.targets, resolution.skipped, inventory, save, latest,
-                                      origin=origin, phases=resolution.phases)  # fmt: skip
-            try:
-                final = await rollouts.run(rollout, status, run, int(meta.get("generation") or 1))
-            finally:
-                self._post(body, run.events)
-                for event in run.events:
-                    metrics.EVENTS.labels(event.type, event.reason).inc()
-            metrics.ROLLOUT_PHASE.labels(namespace, name).set(ROLLOUT_PHASE_CODES.get(final.phase or "", 0))
-            return final
-
-    async def task(self, body: Mapping[str, Any]) -> TaskStatus | None:
-        """Schedule and run a Task; its status says Pending (and why) when no node can take it yet."""
-        state = self.state(body)
-        meta = body.get("metadata", {})
-        namespace, name = meta.get("namespace", "default"), meta.get("name", "")
-        uid = str(meta.get("uid") or f"{namespace}-{name}")
-        async with state.lock:
-            try:
-                task = Task.model_validate({k: v for k, v in body.items() if k != "status"})
-            except ValidationError as exc:
-                self._post(body, [Event("Warning", "Invalid", "; ".join(describe_validation_error(exc, "spec")))])
-                return None
-            previous = dict(state.status if state.status is not None else (body.get("status") or {}))
-            status = TaskStatus.model_validate(previous) if previous else TaskStatus()
-            if status.finished:
-                return status
-
-            async def save(current: TaskStatus) -> None:
-                patch = current.wire()
-                for key in previous:
-                    patch.setdefault(key, None)
-                await self.patch_status("tasks", namespace, name, patch)
-                state.status = current.wire()
-
-            async def cancelled() -> bool:
-                if self.fleet is None:
-                    return False
-                for found in await self.fleet.list_objects("tasks", namespace):
-                    if found.get("metadata", {}).get("name") == name:
-                        return bool((found.get("spec") or {}).get("cancel"))
-                return True  # deleted while running: stop it
-
-            if status.phase in ("Assigned", "Running") and uid not in self.tasks_seen:
-                # It was running under an operator that stopped: what happened on the node is unknown,
-                # and running it twice could do harm. Only retries may run it again.
-                status.phase, status.exit_code = "Failed", None
-                status.message = f"the operator restarted while it ran on {status.node}; its outcome is unknown"
-                status.completion_time = utcnow()
-                if status.attempts > (task.spec.retries or 0):
-                    await save(status)
-                    self._post(body, [Event("Warning", "Failed", status.message)])
-                    return status
-            self.tasks_seen.add(uid)
-            if task.spec.cancel:
-                status.phase, status.message, status.completion_time = "Cancelled", "cancelled before it ran", utcnow()
-                await save(status)
-                self._post(body, [Event("Normal", "Cancelled", status.message)])
-                return status
-            while True:
-                nodes = await self._edge_nodes(namespace)
-                async with self._scheduling:
-                    choice = scheduler.choose(task.spec, namespace, nodes, self.task_slots)
-                    if choice.node is None:
-                        if status.phase != "Pending" or status.message != choice.reason:
-                            status.phase, status.message = "Pending", choice.reason
-                            await save(status)
-                            self._post(body, [Event("Normal", "Pending", choice.reason)])
-                        return status
-                    self.task_slots[choice.node] = self.task_slots.get(choice.node, 0) + 1
-                node, node_status = next((n, s) for n, s in nodes if n.metadata.name == choice.node)
-                try:
-                    status.phase, status.node, status.assigned_time = "Assigned", choice.node, utcnow()
-                    status.attempts += 1
-                    status.exit_code, status.output, status.start_time, status.completion_time = None, "", None, None
-                    await save(status)
-                    self._post(body, [Event("Normal", "Assigned", f"assigned to {choice.node}")])
-                    host = await self._node_host(node, node_status)
-                    if isinstance(host, str):
-                        status.phase, status.message = "Failed", host
-                    else:
-                        origin = Origin(namespace=namespace, kind="Task", name=name, uid=meta.get("uid"))
-                        run = tasks.TaskRun(self.runners["pyinfra"], host, self.settings.connect_timeout, save,
-                                            cancelled, origin)  # fmt: skip
-                        status = await tasks.execute(task, status, uid, run)
-                finally:
-                    async with self._scheduling:
-                        self.task_slots[choice.node] -= 1
-                lost = status.phase == "Failed" and status.exit_code is None
-                if lost and status.attempts <= (task.spec.retries or 0):
-                    status.message += f"; retrying ({status.attempts}/{task.spec.retries})"
-                    continue
-                await save(status)
-                kind: Literal["Normal", "Warning"] = (
-                    "Normal" if status.phase in ("Succeeded", "Cancelled") else "Warning"
-                )
-                self._post(body, [Event(kind, status.phase or "Finished", status.message)])
-                metrics.TASKS.labels(status.phase or "Unknown").inc()
-                return status
-
-    async def workflow(self, body: Mapping[str, Any]) -> WorkflowStatus | None:
-        """Create each step's Task (owned by the workflow) when its turn comes; follow them to the end."""
-        meta = body.get("metadata", {})
-        namespace, name, uid = meta.get("namespace", "default"), meta.get("name", ""), str(meta.get("uid") or "")
-        try:
-            workflow = Workflow.model_validate({k: v for k, v in body.items() if k != "status"})
-        except ValidationError as exc:
-            self._post(body, [Event("Warning", "Invalid", "; ".join(describe_validation_error(exc, "spec")))])
-            return None
-        fleet = self.fleet
-        if fleet is None:
-            return None
-        state = self.state(body)
-        previous = dict(state.status if state.status is not None else (body.get("status") or {}))
-        status = WorkflowStatus.model_validate(previous) if previous else WorkflowStatus()
-        if status.phase in ("Succeeded", "Failed"):
-            return status
-
-        async def start(step: WorkflowStep) -> None:
-            task_name = workflows.task_name(workflow, step)
-            task: dict[str, Any] = {
-                "apiVersion": f"{GROUP}/{VERSION}", "kind": "Task",
-                "metadata": {"name": task_name, "namespace": namespace,
-                             "labels": {WORKFLOW_LABEL: name, STEP_LABEL: step.name},
-                             "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "Workflow", "name": name,
-                                                  "uid": uid, "controller": True, "blockOwnerDeletion": True}]},
-                "spec": step.task.wire(),
-            }  # fmt: skip
-            await fleet.create_object("tasks", namespace, task)
-            self._post(body, [Event("Normal", "StepStarted", f"step {step.name}: Task {task_name}")])
-
-        async def poll() -> dict[str, TaskStatus]:
-            found: dict[str, TaskStatus] = {}
-            for task in await fleet.list_objects("tasks", namespace):
-                owners = task.get("metadata", {}).get("ownerReferences") or []
-                step = (task.get("metadata", {}).get("labels") or {}).get(STEP_LABEL)
-                if step and any(o.get("uid") == uid for o in owners) and task.get("status"):
-                    found[step] = TaskStatus.model_validate(task["status"])
-            return found
-
-        async def save(current: WorkflowStatus) -> None:
-            patch = current.wire()
-            for key in previous:
-                patch.setdefault(key, None)
-            await self.patch_status("workflows", namespace, name, patch)
-            state.status = current.wire()
-
-        final = await workflows.run(workflow, status, workflows.WorkflowRun(start, poll, save))
-        kind: Literal["Normal", "Warning"] = "Normal" if final.phase == "Succeeded" else "Warning"
-        self._post(body, [Event(kind, final.phase or "Finished", final.message)])
-        return final
-
-    async def delete_workflow_tasks(self, body: Mapping[str, Any]) -> None:
-        """A deleted Workflow takes its Tasks with it (running ones are stopped on their nodes)."""
-        meta = body.get("metadata", {})
-        namespace, uid = meta.get("namespace", "default"), meta.get("uid")
-        if self.fleet is None:
-            return
-        for task in await self.fleet.list_objects("tasks", namespace):
-            owners = task.get("metadata", {}).get("ownerReferences") or []
-            if any(o.get("uid") == uid for o in owners):
-                await self.fleet.delete_object("tasks", namespace, task["metadata"]["name"])
-        self.forget(body)
-
     async def probe_node(self, body: Mapping[str, Any]) -> EdgeNodeStatus:
         """One heartbeat of an EdgeNode: probe, next status, Events; pokes resources on a phase change."""
         state = self.state(body)
@@ -642,6 +439,7 @@ class OperatorDriver(DriverBase):
             seen = beat.status.last_seen.timestamp() if beat.status.last_seen else None
             metrics.record_node(namespace, node.metadata.name, beat.status.phase or "Unknown", seen)
         if status is None or beat.status.phase != status.phase:
+            self.work.slots.poke()  # a Pending Task may fit now
             for uid, other in self.objects.items():
                 if other is not state and other.namespace == namespace and other.body is not None:
                     self.health.wake(uid)

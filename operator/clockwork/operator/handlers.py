@@ -14,10 +14,8 @@ import kopf
 from clockwork.api.base import GROUP, VERSION
 from clockwork.api.registry import KINDS, KindInfo
 from clockwork.operator.driver import OperatorDriver
+from clockwork.operator.fleetwork import WORKFLOW_LABEL
 from clockwork.reconcile import DEPENDENCY_RETRY_SECONDS
-
-# Seconds between looks for a node that can take a Pending task.
-TASK_RETRY_SECONDS = 3.0
 
 
 def register(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
@@ -34,24 +32,35 @@ def _register_workflows(registry: kopf.OperatorRegistry, driver: OperatorDriver)
 
     @kopf.on.resume(*resource, registry=registry, id="workflows-resume")
     @kopf.on.create(*resource, registry=registry, id="workflows-create")
-    async def run(body: kopf.Body, **_: Any) -> None:
-        await driver.workflow(body)
+    async def start(body: kopf.Body, **_: Any) -> None:
+        await driver.work.workflow(body)
 
     @kopf.on.delete(*resource, registry=registry, id="workflows-delete")
     async def delete(body: kopf.Body, **_: Any) -> None:
-        await driver.delete_workflow_tasks(body)
+        await driver.work.delete_workflow_tasks(body)
+
+    # A step's Task changed: its Workflow advances (no handler waits for the steps).
+    @kopf.on.event(GROUP, VERSION, "tasks", registry=registry, id="workflows-steps",
+                   labels={WORKFLOW_LABEL: kopf.PRESENT})  # fmt: skip
+    async def step(body: kopf.Body, type: str | None, **_: Any) -> None:
+        if type != "DELETED":
+            await driver.work.workflow_task_changed(body)
 
 
 def _register_tasks(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
     resource = (GROUP, VERSION, "tasks")
 
+    # The handler starts the run (or cancels it) and returns: the run goes on in the background.
     @kopf.on.resume(*resource, registry=registry, id="tasks-resume")
     @kopf.on.create(*resource, registry=registry, id="tasks-create")
     @kopf.on.update(*resource, registry=registry, id="tasks-update", field="spec")
     async def run(body: kopf.Body, **_: Any) -> None:
-        status = await driver.task(body)
-        if status is not None and status.phase == "Pending":
-            raise kopf.TemporaryError(status.message, delay=TASK_RETRY_SECONDS)
+        await driver.work.task(body)
+
+    # optional: no finalizer, so a Task is never held up; a running one is stopped when seen going.
+    @kopf.on.delete(*resource, registry=registry, id="tasks-delete", optional=True)
+    async def delete(body: kopf.Body, **_: Any) -> None:
+        driver.work.task_deleted(body)
 
 
 def _register_rollouts(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:
@@ -62,7 +71,7 @@ def _register_rollouts(registry: kopf.OperatorRegistry, driver: OperatorDriver) 
     @kopf.on.create(*resource, registry=registry, id="rollouts-create")
     @kopf.on.update(*resource, registry=registry, id="rollouts-update", field="spec")
     async def roll(body: kopf.Body, **_: Any) -> None:
-        await driver.rollout(body)
+        await driver.work.rollout(body)
 
 
 def _register_edge_nodes(registry: kopf.OperatorRegistry, driver: OperatorDriver) -> None:

@@ -76,6 +76,10 @@ class Kube:
         ns = f"/namespaces/{namespace}" if namespace else ""
         return base + ns + f"/{plural}" + (f"/{name}" if name else "") + (f"/{sub}" if sub else "")
 
+    def list_requests(self, plural: str) -> int:
+        """How many LIST requests (not watches) of ``plural`` the server has answered so far."""
+        raise NotImplementedError
+
     def create(self, plural: str, obj: dict[str, Any], **kw: Any) -> Any:
         namespace = obj.get("metadata", {}).get("namespace") or self.namespace
         return self.request("POST", self.path(plural, namespace, **kw), obj)
@@ -139,6 +143,10 @@ class KubeAPI(Kube):
         self._runner = web.AppRunner(self.emulator.app(), shutdown_timeout=1)
         self._thread = threading.Thread(target=self._serve, daemon=True, name="kube-emulator")
         self._started = threading.Event()
+
+    def list_requests(self, plural: str) -> int:
+        lists = [p for m, p in list(self.emulator.requests) if m == "GET" and "watch=" not in p]
+        return sum(1 for path in lists if path.split("?")[0].endswith(f"/{plural}"))
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
