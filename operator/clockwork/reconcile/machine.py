@@ -25,11 +25,7 @@ from typing import Any
 
 from clockwork import claims, diff, health
 from clockwork import compile as compiler
-from clockwork.api.common import (
-    ResolvedCommon,
-    ResourceStatus,
-    Target,
-)
+from clockwork.api.common import ResolvedCommon, ResourceStatus, Target
 from clockwork.completion.base import spec_hash
 from clockwork.plan import FactProbe, plan_hash
 from clockwork.reconcile.conditions import APPLIED, COMPLETED, HEALTHY, READY

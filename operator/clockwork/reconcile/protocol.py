@@ -6,11 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from clockwork.api.common import (
-    DeployableSpec,
-    ResolvedCommon,
-    ResourceStatus,
-)
+from clockwork.api.common import DeployableSpec, ResolvedCommon, ResourceStatus
 from clockwork.api.registry import KindInfo
 from clockwork.completion import guard
 from clockwork.completion.base import Completion

@@ -6,12 +6,7 @@ from datetime import timedelta
 
 from clockwork import compile as compiler
 from clockwork import health
-from clockwork.api.common import (
-    RemediationEntry,
-    RemediationStatus,
-    ResolvedCommon,
-    ResolvedRemediation,
-)
+from clockwork.api.common import RemediationEntry, RemediationStatus, ResolvedCommon, ResolvedRemediation
 from clockwork.completion import guard
 from clockwork.completion.base import spec_hash
 from clockwork.plan import plan_hash

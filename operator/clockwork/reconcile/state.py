@@ -7,24 +7,13 @@ from typing import Any, Literal
 
 from clockwork import compile as compiler
 from clockwork import health
-from clockwork.api.common import (
-    NodeStatus,
-    RemediationStatus,
-    ResolvedCommon,
-    ResourceStatus,
-)
+from clockwork.api.common import NodeStatus, RemediationStatus, ResolvedCommon, ResourceStatus
 from clockwork.completion import guard
 from clockwork.diff import Change
 from clockwork.plan import HostSpec, Operation, Probe, RunRequest
 from clockwork.reconcile import conditions as cond
 from clockwork.reconcile.conditions import APPLIED, COMPLETED, HEALTHY, READY
-from clockwork.reconcile.protocol import (
-    Action,
-    Event,
-    Inputs,
-    Observations,
-    Step,
-)
+from clockwork.reconcile.protocol import Action, Event, Inputs, Observations, Step
 
 
 class PassState:

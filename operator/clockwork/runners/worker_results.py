@@ -11,15 +11,7 @@ from pydantic import JsonValue
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from clockwork.plan import (
-    CommandProbe,
-    HostOutcome,
-    HostResult,
-    OperationResult,
-    ProbeResult,
-    RunRequest,
-    tail,
-)
+from clockwork.plan import CommandProbe, HostOutcome, HostResult, OperationResult, ProbeResult, RunRequest, tail
 
 _RC_MARKER = "__clockwork_rc="
 
