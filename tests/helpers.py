@@ -55,7 +55,7 @@ def file_probes(path: str, content: str | None, mode: int = 644, user: str = "ro
     """What the worker would answer for a File's health probes (stat and sha256) of ``path``."""
     import hashlib
 
-    from clockwork.health.checks import fact_probe
+    from clockwork.health.probing import fact_probe
     from clockwork.plan import ProbeResult
 
     stat = None if content is None else {"mode": mode, "user": user, "group": "root", "size": len(content)}

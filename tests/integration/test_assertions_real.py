@@ -24,6 +24,7 @@ from pydantic import TypeAdapter
 
 from clockwork.api.assertions import Assertion
 from clockwork.health import checks
+from clockwork.health.probing import Verdict
 from clockwork.plan import HostSpec, RunRequest
 from clockwork.runners.pyinfra import PyinfraRunner
 from tests.support.docker_lab import docker, docker_ready, running_container
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.integration
 ADAPTER: TypeAdapter[Assertion] = TypeAdapter(Assertion)
 
 
-def verdicts(cases: list[dict[str, Any]]) -> list[checks.Verdict]:
+def verdicts(cases: list[dict[str, Any]]) -> list[Verdict]:
     """Run every case's probes in one worker call, then judge each case."""
     parsed = [ADAPTER.validate_python(case) for case in cases]
     probes = {p.id: p for case in parsed for p in checks.probes_of(case)}

@@ -11,7 +11,7 @@ from typing import Any
 
 from clockwork import health
 from clockwork.api.file import ResolvedFile
-from clockwork.health.checks import command_probe, fact_probe
+from clockwork.health.probing import command_probe, fact_probe
 from clockwork.plan import HostResult, ProbeResult
 from tests.helpers import file_probes
 

@@ -20,7 +20,7 @@ from clockwork.api.gitrepo import ResolvedGitRepo, is_commit
 from clockwork.api.system import ResolvedDirectory, ResolvedPackage, ResolvedUser
 from clockwork.api.workload import ResolvedWorkload
 from clockwork.compile import workload as workload_compile
-from clockwork.health.checks import command_probe
+from clockwork.health.probing import command_probe
 from clockwork.plan import HostResult, Probe, ProbeResult
 
 

@@ -1,6 +1,7 @@
-"""The reconcile core, shared by the operator and the local CLI (see machine.py)."""
+"""The reconcile core, shared by the operator and the local CLI (see machine.py and protocol.py)."""
 
-from clockwork.reconcile.machine import (
+from clockwork.reconcile.machine import step
+from clockwork.reconcile.protocol import (
     DEPENDENCY_RETRY_SECONDS,
     Action,
     Apply,
@@ -13,7 +14,6 @@ from clockwork.reconcile.machine import (
     Intent,
     Observations,
     Step,
-    step,
 )
 
 __all__ = [
