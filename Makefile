@@ -55,6 +55,7 @@ generate: venv
 	$(BIN)/clockwork crds --out crds/
 	$(BIN)/clockwork crds --out charts/clockwork/crds/
 	$(BIN)/clockwork docs --out docs/resources.md
+	$(BIN)/clockwork docs --page settings --out docs/settings.md
 	$(BIN)/python scripts/gen_dashboards.py
 	./scripts/render-install.sh
 
