@@ -855,12 +855,12 @@ def crds(out_dir: Path | None) -> None:
     type=click.Choice(list(docgen.PAGES)),
     default="resources",
     show_default=True,
-    help="resources (docs/resources.md) or settings (docs/settings.md).",
+    help="resources (docs/resources.md), settings (docs/settings.md) or architecture (its layers).",
 )
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="File to write the page into (default: print to stdout).")  # fmt: skip
 def docs(page: str, out_file: Path | None) -> None:
-    """Generate a docs page from the code: the resource reference or the settings."""
+    """Generate a docs page from the code: the resource reference, the settings, the layers."""
     if out_file is None:
         click.echo(docgen.PAGES[page](""), nl=False)
         return

@@ -92,6 +92,17 @@ def test_every_setting_has_its_own_variable_and_reads_it() -> None:
     assert Settings.from_env({}) == Settings()
 
 
+def test_architecture_layers_are_generated_from_the_import_contract() -> None:
+    from clockwork import docgen
+
+    page = (REPO / "docs" / "architecture.md").read_text()
+    contract = (REPO / ".importlinter").read_text()
+    assert docgen.splice(page, docgen.render_layers(contract)) == page, (
+        "docs/architecture.md drifted: run `make generate`"
+    )
+    assert docgen.layers(contract)[0] == ["cli"] and ["operator", "local"] in docgen.layers(contract)
+
+
 def test_peering_is_off_unless_named_and_the_earlier_start_wins() -> None:
     from clockwork.operator.main import peering_priority
 
