@@ -55,6 +55,8 @@ generate: venv
 	$(BIN)/clockwork crds --out crds/
 	$(BIN)/clockwork crds --out charts/clockwork/crds/
 	$(BIN)/clockwork docs --out docs/resources.md
+	$(BIN)/clockwork docs --page settings --out docs/settings.md
+	$(BIN)/clockwork docs --page architecture --out docs/architecture.md
 	$(BIN)/python scripts/gen_dashboards.py
 	./scripts/render-install.sh
 

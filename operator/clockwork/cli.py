@@ -850,14 +850,21 @@ def crds(out_dir: Path | None) -> None:
 
 
 @main.command()
+@click.option(
+    "--page",
+    type=click.Choice(list(docgen.PAGES)),
+    default="resources",
+    show_default=True,
+    help="resources (docs/resources.md), settings (docs/settings.md) or architecture (its layers).",
+)
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="File to write the resource reference into (default: print to stdout).")  # fmt: skip
-def docs(out_file: Path | None) -> None:
-    """Generate the resource reference (docs/resources.md) from the API models."""
+              help="File to write the page into (default: print to stdout).")  # fmt: skip
+def docs(page: str, out_file: Path | None) -> None:
+    """Generate a docs page from the code: the resource reference, the settings, the layers."""
     if out_file is None:
-        click.echo(docgen.render(), nl=False)
+        click.echo(docgen.PAGES[page](""), nl=False)
         return
-    err.print(f"wrote {docgen.write(out_file)}")
+    err.print(f"wrote {docgen.write(out_file, page)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

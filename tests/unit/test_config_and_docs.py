@@ -1,4 +1,4 @@
-"""Settings from the environment (with clear errors) and docs that list every metric."""
+"""Settings from the environment (with clear errors) and the docs generated from the code."""
 
 from __future__ import annotations
 
@@ -65,6 +65,42 @@ def test_resource_reference_is_generated_from_the_models() -> None:
     for kind in ALL_KINDS:
         assert f"\n## {kind}\n" in text
     assert "| `schedule` |" in text and "### `logContains`" in text
+
+
+def test_settings_reference_is_generated_from_the_declarations() -> None:
+    import dataclasses
+
+    from clockwork import config, docgen
+
+    text = docgen.render_settings()
+    assert (REPO / "docs" / "settings.md").read_text() == text, "docs/settings.md drifted: run `make generate`"
+    for f in dataclasses.fields(Settings):
+        how = config.declared(f)
+        assert how.group in config.GROUPS and how.doc, f.name
+        assert f"`{how.env}`" in text
+    assert "sk-" not in text
+
+
+def test_every_setting_has_its_own_variable_and_reads_it() -> None:
+    import dataclasses
+
+    from clockwork import config
+
+    names = [config.declared(f).env for f in dataclasses.fields(Settings)]
+    assert len(names) == len(set(names))
+    assert Settings.from_env({"CW_JOB_TTL": "5", "CW_STATE_DIR": "/s"}).job_ttl == 5
+    assert Settings.from_env({}) == Settings()
+
+
+def test_architecture_layers_are_generated_from_the_import_contract() -> None:
+    from clockwork import docgen
+
+    page = (REPO / "docs" / "architecture.md").read_text()
+    contract = (REPO / ".importlinter").read_text()
+    assert docgen.splice(page, docgen.render_layers(contract)) == page, (
+        "docs/architecture.md drifted: run `make generate`"
+    )
+    assert docgen.layers(contract)[0] == ["cli"] and ["operator", "local"] in docgen.layers(contract)
 
 
 def test_peering_is_off_unless_named_and_the_earlier_start_wins() -> None:
