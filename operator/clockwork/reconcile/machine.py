@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import JsonValue, ValidationError
 
-from clockwork import claims, diff, health
+from clockwork import claims, diff, health, kinds
 from clockwork import compile as compiler
 from clockwork.api.common import (
     AppliedStatus,
@@ -253,7 +253,7 @@ class _Pass:
         resolved = self.resolve()
         if resolved is None:
             return self.finish()
-        operations = compiler.compile_apply(inp.info.kind, resolved, self.context())
+        operations = compiler.compile_apply(kinds.entry(inp.info.kind).compiler, resolved, self.context())
         self.operations = operations
         if inp.intent == "plan":
             self.approved_or_waiting(resolved)  # says what waits for a person
@@ -272,14 +272,14 @@ class _Pass:
                 return self.emit([self.cleanup_action(departed)])
             self.record_cleanup(obs.cleanup, departed)
 
-        settled = health.settled_after_apply(inp.info.kind, resolved)
+        settled = health.settled_after_apply(kinds.entry(inp.info.kind).health, resolved)
         if obs.apply is not None:
             self.record_apply(obs.apply, new_hash, resolved)
         elif hosts and (inp.always_apply or any(self.node(h.name).applied_hash != new_hash for h in hosts)):
             cleanup = self.cleanup_operations(resolved)
             # When settled, the check rides along: each node is probed right after its
             # operations succeed, in the same worker and over the same connection.
-            probes = health.probes_for(inp.info.kind, resolved) if settled else []
+            probes = health.probes_for(kinds.entry(inp.info.kind).health, resolved) if settled else []
             return self.emit([Apply(self.run_request(hosts, cleanup + operations, probes), new_hash)])
         else:
             self.derive_applied(new_hash)
@@ -306,7 +306,7 @@ class _Pass:
             return self.finish()
         if not self.approved_or_waiting(resolved):
             return self.finish()  # nothing unapproved reaches a node, not even one that fell behind
-        self.operations = compiler.compile_apply(inp.info.kind, resolved, self.context())
+        self.operations = compiler.compile_apply(kinds.entry(inp.info.kind).compiler, resolved, self.context())
         hosts = self.hosts(inp.targets)
         remediation = resolved.remediation
         rem = s.remediation or RemediationStatus()
@@ -373,7 +373,7 @@ class _Pass:
             condition = cond.get(s.conditions, COMPLETED)
             why = f"re-completion rejected: {condition.message if condition else 'no completed spec'}"
             return self.attempt_failed(rem, attempt, why, remediation)
-        self.operations = compiler.compile_apply(inp.info.kind, fixed, self.context())
+        self.operations = compiler.compile_apply(kinds.entry(inp.info.kind).compiler, fixed, self.context())
         if not self.approved_or_waiting(fixed):
             return self.attempt_failed(rem, attempt, "re-completed values wait for approval", remediation)
         new_hash = plan_hash(self.operations)
@@ -416,11 +416,11 @@ class _Pass:
             if not inp.targets:
                 self.notes.append("no node to look at: the target names none that can be reached")
                 return self.emit([])
-            args = compiler.compile_apply(inp.info.kind, resolved, self.context())[0].args
+            args = compiler.compile_apply(kinds.entry(inp.info.kind).compiler, resolved, self.context())[0].args
             probe = FactProbe(id="claims", fact="clockwork.Claims", args={**args, "detail": True})
             request = self.run_request(self.hosts(inp.targets), [], [probe])
             return self.emit([Check(request, slot="inspect")])
-        targets = compiler.claim_targets(inp.info.kind, resolved, self.context())
+        targets = compiler.claim_targets(kinds.entry(inp.info.kind).compiler, resolved, self.context())
         for host in obs.inspect.hosts:
             found = host.probe("claims")
             if found is None or not found.success or not isinstance(found.value, dict):
@@ -722,7 +722,7 @@ class _Pass:
         ):
             # Also after a first apply that failed half-way: what it claimed and made (a container
             # left Created when its port was taken) is for destroy to remove.
-            undo = compiler.compile_destroy(inp.info.kind, resolved, self.context())
+            undo = compiler.compile_destroy(kinds.entry(inp.info.kind).compiler, resolved, self.context())
             s.applied = AppliedStatus(plan_hash=new_hash, time=inp.now, undo=undo)
         changed = sum(1 for h in result.hosts if h.outcome == "changed")
         if changed:
@@ -788,13 +788,15 @@ class _Pass:
         s = self.s
         results: list[AssertionResult] = []
         for host in result.hosts:
-            host_results = health.evaluate(self.inp.info.kind, resolved, host)
+            host_results = health.evaluate(kinds.entry(self.inp.info.kind).health, resolved, host)
             node = self.node(host.name)
             node.healthy = all(r.ok for r in host_results)
             self.put_node(node)
             results += host_results
         s.health = HealthStatus(last_check_time=self.inp.now, results=results)
-        recorded = [r for host in result.hosts for r in health.runs(resolved, host)]
+        recorded = [
+            r for host in result.hosts for r in health.runs(kinds.entry(self.inp.info.kind).health, resolved, host)
+        ]
         if recorded:
             checked = {host.name for host in result.hosts}
             kept = [r for r in s.runs if r.node not in checked]
@@ -895,7 +897,7 @@ class _Pass:
     def check_request(self, resolved: ResolvedCommon, hosts: list[HostSpec]) -> RunRequest:
         return RunRequest(
             hosts=hosts,
-            probes=health.probes_for(self.inp.info.kind, resolved),
+            probes=health.probes_for(kinds.entry(self.inp.info.kind).health, resolved),
             timeout_seconds=self.inp.run_timeout,
             connect_timeout_seconds=self.inp.connect_timeout,
         )
@@ -913,11 +915,13 @@ class _Pass:
             # Recorded by a Clockwork from before claims: its undo removes without asking what
             # was there. Left alone (at worst an old file stays); the next destroy releases.
             return []
-        undo = compiler.compile_destroy(self.inp.info.kind, resolved, self.context())
+        undo = compiler.compile_destroy(kinds.entry(self.inp.info.kind).compiler, resolved, self.context())
         if [op.wire() for op in applied.undo] == [op.wire() for op in undo]:
             return []
         # Only what the new plan no longer claims is released (the rest stays as it is).
-        keep = {t.key for t in compiler.claim_targets(self.inp.info.kind, resolved, self.context())}
+        keep = {
+            t.key for t in compiler.claim_targets(kinds.entry(self.inp.info.kind).compiler, resolved, self.context())
+        }
         stale: list[Operation] = []
         for op in applied.undo:
             if op.op == "clockwork.release":
