@@ -8,12 +8,15 @@ import pytest
 
 from clockwork import kinds
 from clockwork.api.common import DEPLOYABLE_KINDS
-from clockwork.api.registry import KINDS
+from clockwork.api.registry import ALL_KINDS, FLEET_KINDS, KINDS
 from clockwork.errors import InvalidResource
 
 
 def test_every_api_kind_has_one_entry_and_every_entry_an_api_kind() -> None:
     assert list(kinds.KINDS) == list(KINDS) == list(DEPLOYABLE_KINDS)
+    # The fleet layer drives the other kinds itself: nothing below it has a part of theirs.
+    assert set(ALL_KINDS) == set(kinds.KINDS) | set(FLEET_KINDS)
+    assert not set(kinds.KINDS) & set(FLEET_KINDS)
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))
