@@ -26,6 +26,7 @@ from tests.support.edge_lab import EdgeLab, edge_lab
 
 from bench.common import summary, write
 from clockwork import compile as compiler
+from clockwork import kinds
 from clockwork.api.registry import KINDS
 from clockwork.completion.pipeline import with_defaults
 from clockwork.plan import HostSpec, Operation, RunRequest
@@ -58,7 +59,7 @@ def operations() -> list[Operation]:
     def compiled(kind: str, spec: dict[str, object]) -> list[Operation]:
         info = KINDS[kind]
         resolved = info.resolved_model.model_validate(with_defaults(info, spec).completed)
-        return compiler.compile_apply(kind, resolved)
+        return compiler.compile_apply(kinds.KINDS[kind].compiler, resolved)
 
     return [
         *compiled("Directory", {"path": "/srv/bench/data"}),

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clockwork import health, metrics
+from clockwork import health, kinds, metrics
 from clockwork.api.common import DeployableSpec, ResourceStatus
 from clockwork.completion import configured_completer
 from clockwork.completion.base import Completer, Completion, completer_id
@@ -96,7 +96,7 @@ class DriverBase:
 
     def __init__(self, settings: Settings, runner: Runner | None, completer: Completer | None, job: Runner) -> None:
         self.settings = settings
-        self.completer = completer or configured_completer(settings)
+        self.completer = completer or configured_completer(settings, kinds.OFFLINE_RULES)
         # A runner the driver starts itself keeps warm workers; the driver closes it.
         self._own_runner: PyinfraRunner | None = None
         if runner is None:
@@ -183,7 +183,7 @@ class Engine:
 def _check_outcome(inputs: Inputs, current: Step, result: RunResult) -> str:
     if current.resolved is None:
         return "error"
-    verdicts = [health.evaluate(inputs.info.kind, current.resolved, h) for h in result.hosts]
+    verdicts = [health.evaluate(kinds.entry(inputs.info.kind).health, current.resolved, h) for h in result.hosts]
     if any(not h.connected for h in result.hosts):
         return "error"
     return "healthy" if all(r.ok for found in verdicts for r in found) else "unhealthy"

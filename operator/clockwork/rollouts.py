@@ -21,8 +21,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from clockwork import compile as compiler
-from clockwork import metrics
+from clockwork import kinds, metrics
 from clockwork.api.base import utcnow
 from clockwork.api.registry import KINDS, status_model
 from clockwork.api.rollout import ResourceTemplate, Rollout, RolloutStatus
@@ -311,7 +310,7 @@ async def _destroy_operations(ctx: RolloutRun, rollout: Rollout, template: Resou
         resolved = info.resolved_model.model_validate(completion.completed, by_alias=True, by_name=False)
     except ValidationError:
         return [release]  # nothing but the claims can be known: those are enough to put things back
-    return [*compiler.COMPILERS[template.kind].destroy(resolved), release]
+    return [*kinds.KINDS[template.kind].compiler.destroy(resolved), release]
 
 
 async def _deploy(

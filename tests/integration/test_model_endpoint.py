@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from pydantic_ai.models import override_allow_model_requests
 
+from clockwork import kinds
 from clockwork.api.registry import KINDS
 from clockwork.completion import configured_completer
 from clockwork.completion.ai import AICompleter
@@ -206,7 +207,7 @@ def test_a_down_endpoint_is_not_asked_again_within_retry_seconds() -> None:
     port = free_port()
     settings = Settings.from_env({"CW_MODEL": "m", "CW_BASE_URL": f"http://127.0.0.1:{port}/v1", "CW_API_KEY": KEY,
                                   "CW_RETRY_SECONDS": "3600"})  # fmt: skip
-    before, after, server = _ask_before_and_after_it_comes_up(configured_completer(settings), port)
+    before, after, server = _ask_before_and_after_it_comes_up(configured_completer(settings, kinds.OFFLINE_RULES), port)
     assert before.temporary_error == f"model endpoint http://127.0.0.1:{port}/v1 is unreachable: connection refused"
     assert after.temporary_error == before.temporary_error
     assert server.auth_headers == [], "within CW_RETRY_SECONDS the endpoint is not asked again"

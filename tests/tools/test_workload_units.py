@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from clockwork import compile as compiler
+from clockwork import kinds
 from clockwork.api.registry import KINDS
 from clockwork.completion.pipeline import with_defaults
 
@@ -47,7 +48,7 @@ def _install(root: Path, spec: dict[str, Any]) -> list[str]:
     info = KINDS["Workload"]
     resolved = info.resolved_model.model_validate(with_defaults(info, spec).completed)
     units = []
-    for op in compiler.compile_apply("Workload", resolved):
+    for op in compiler.compile_apply(kinds.KINDS["Workload"].compiler, resolved):
         if op.op == "files.put":
             path = root / str(op.args["dest"]).lstrip("/")
             path.parent.mkdir(parents=True, exist_ok=True)

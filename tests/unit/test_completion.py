@@ -23,7 +23,7 @@ from clockwork.completion import catalogue, pipeline
 from clockwork.completion.ai import AICompleter
 from clockwork.completion.base import CompletionContext
 from clockwork.completion.guard import GuardPolicy
-from clockwork.completion.offline import OfflineCompleter
+from clockwork.kinds import offline_completer
 
 FILE = KINDS["File"]
 CONTEXT = CompletionContext(namespace="default", name="motd")
@@ -53,7 +53,7 @@ def test_missing_fields_respect_alternatives(spec: dict[str, Any], missing: list
 
 
 def test_offline_names_file_after_resource_and_cannot_write_prose() -> None:
-    result = complete({"description": "Deploy script for the app"}, OfflineCompleter("/srv/cw"))
+    result = complete({"description": "Deploy script for the app"}, offline_completer("/srv/cw"))
     assert result.completed["path"] == "/srv/cw/motd.sh"
     assert result.completed["mode"] == "0755"
     assert {f.field: f.source for f in result.filled}["path"] == "offline"
@@ -63,7 +63,7 @@ def test_offline_names_file_after_resource_and_cannot_write_prose() -> None:
 
 def test_offline_keeps_user_values_and_uses_private_modes() -> None:
     spec = {"description": "API token for the uploader", "directory": "/srv/up", "content": "t0k3n"}
-    result = complete(spec, OfflineCompleter())
+    result = complete(spec, offline_completer())
     assert result.completed["directory"] == "/srv/up"
     assert result.completed["name"] == "motd.txt"
     assert result.completed["mode"] == "0600"
@@ -205,7 +205,7 @@ def test_a_target_the_user_gave_is_not_mixed_with_the_default() -> None:
 
 def offline(kind: str, spec: dict[str, Any], name: str, related: list[Any] | None = None) -> Any:
     context = CompletionContext(namespace="default", name=name, related=related or [])
-    return asyncio.run(pipeline.complete(KINDS[kind], spec, context, OfflineCompleter("/srv/cw")))
+    return asyncio.run(pipeline.complete(KINDS[kind], spec, context, offline_completer("/srv/cw")))
 
 
 def test_offline_directory_user_and_package() -> None:

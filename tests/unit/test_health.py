@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clockwork import health
+from clockwork import health, kinds
 from clockwork.api.file import ResolvedFile
 from clockwork.health.probing import command_probe, fact_probe
 from clockwork.plan import HostResult, ProbeResult
@@ -35,11 +35,11 @@ def host(*probes: ProbeResult, connected: bool = True) -> HostResult:
 
 
 def results(resource: ResolvedFile, answer: HostResult) -> list[tuple[str, bool, str]]:
-    return [(r.name, r.ok, r.message) for r in health.evaluate("File", resource, answer)]
+    return [(r.name, r.ok, r.message) for r in health.evaluate(kinds.KINDS["File"].health, resource, answer)]
 
 
 def test_healthy_file_reads_stat_and_hash_once() -> None:
-    probes = health.probes_for("File", file())
+    probes = health.probes_for(kinds.KINDS["File"].health, file())
     assert sorted(p.id.split(":")[0] for p in probes) == ["files.File", "files.Sha256File"]
     assert results(file(), host(*file_probes("/srv/a", "x"))) == [
         ("exists", True, "/srv/a exists"),

@@ -170,10 +170,10 @@ def test_removal_targets_are_not_asked_for(kind: str) -> None:
 
 
 async def test_the_offline_completer_leaves_a_removal_target_to_the_user() -> None:
-    from clockwork.completion.offline import OfflineCompleter
+    from clockwork.kinds import offline_completer
 
     info = KINDS["Directory"]
-    result = await pipeline.complete(info, {"present": False}, CompletionContext(name="cache"), OfflineCompleter())
+    result = await pipeline.complete(info, {"present": False}, CompletionContext(name="cache"), offline_completer())
     assert "path" not in result.completed
     assert [u.field for u in result.unresolved] == ["path"]
 

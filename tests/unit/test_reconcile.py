@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from clockwork import health
+from clockwork import health, kinds
 from clockwork.api.registry import KINDS, status_model
 from clockwork.completion.pipeline import with_defaults
 from clockwork.plan import HostResult, HostSpec, OperationResult, RunResult
@@ -106,7 +106,7 @@ def test_first_reconcile_completes_applies_checks_and_is_ready() -> None:
     final, seen = run_to_end(inputs(SPEC), status_model(INFO)(), check=checked("/srv/a.txt", "hello\n"))
     # A File's check rides along with its apply (settled when the apply returns).
     assert [type(a).__name__ for a in seen] == ["Complete", "Apply"]
-    assert seen[1].request.probes == health.probes_for("File", final.resolved)
+    assert seen[1].request.probes == health.probes_for(kinds.KINDS["File"].health, final.resolved)
     assert conditions(final.status) == {
         "Completed": ("True", "Completed"),
         "Applied": ("True", "Applied"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar, get_args
 
 from pydantic import AfterValidator, Field, StrictBool, model_validator
 
@@ -23,6 +23,9 @@ from clockwork.plan import Operation
 MAX_DESCRIPTION = 4096
 
 RunnerKind = Literal["pyinfra", "job"]
+# The kinds the reconcile core deploys, named once: dependencies and Rollout templates take these.
+DeployableKind = Literal["File", "Directory", "User", "Package", "Container", "GitRepo", "Workload"]
+DEPLOYABLE_KINDS: tuple[str, ...] = get_args(DeployableKind)
 
 
 def _label_key(value: str) -> str:
@@ -127,9 +130,7 @@ class CompletionSpec(CWModel):
 class Dependency(CWModel):
     """Another resource of the same namespace that must be Ready first."""
 
-    kind: Literal["File", "Directory", "User", "Package", "Container", "GitRepo", "Workload"] = Field(
-        description="Its kind."
-    )
+    kind: DeployableKind = Field(description="Its kind.")
     name: str = Field(
         min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", description="Its metadata.name."
     )

@@ -3,106 +3,39 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from clockwork.api import fields
 from clockwork.api.base import API_VERSION
-from clockwork.api.common import UNION_TAGS, DeployableSpec, ResolvedCommon, Resource, ResourceStatus
-from clockwork.api.container import Container, ContainerSpec, ResolvedContainer
+from clockwork.api.common import UNION_TAGS, Resource, ResourceStatus
+from clockwork.api.deployable import KINDS
 from clockwork.api.edgenode import EdgeNode, EdgeNodeSpec, EdgeNodeStatus
-from clockwork.api.file import File, FileSpec, ResolvedFile
-from clockwork.api.gitrepo import GitRepo, GitRepoSpec, ResolvedGitRepo
+from clockwork.api.kindinfo import AGE, Column, FleetKind, KindBase, KindInfo
 from clockwork.api.rollout import Rollout, RolloutSpec, RolloutStatus
-from clockwork.api.system import (
-    Directory,
-    DirectorySpec,
-    Package,
-    PackageSpec,
-    ResolvedDirectory,
-    ResolvedPackage,
-    ResolvedUser,
-    User,
-    UserSpec,
-)
 from clockwork.api.task import Task, TaskSpec, TaskStatus
 from clockwork.api.workflow import Workflow, WorkflowSpec, WorkflowStatus
-from clockwork.api.workload import ResolvedWorkload, Workload, WorkloadSpec
 from clockwork.errors import InvalidResource, describe_validation_error
 from clockwork.model import CWModel
 
-
-@dataclass(frozen=True)
-class Column:
-    """A printer column of ``kubectl get``."""
-
-    name: str
-    type: str
-    json_path: str
-
-
-def _condition_column(name: str) -> Column:
-    return Column(name, "string", f'.status.conditions[?(@.type=="{name}")].status')
-
-
-AGE = Column("Age", "date", ".metadata.creationTimestamp")
-DEPLOYABLE_COLUMNS = (
-    _condition_column("Ready"),
-    _condition_column("Healthy"),
-    Column("Target", "string", ".status.target"),
-    AGE,
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class KindBase:
-    """What every kind has: names, the envelope model, and how `kubectl get` shows it."""
-
-    kind: str
-    plural: str
-    singular: str
-    short_names: tuple[str, ...]
-    model: type[Resource]
-    description: str
-    printer_columns: tuple[Column, ...] = DEPLOYABLE_COLUMNS
-
-
-@dataclass(frozen=True, kw_only=True)
-class KindInfo(KindBase):
-    """A deployable kind: completed, compiled, applied and checked by the reconcile core."""
-
-    spec_model: type[DeployableSpec]
-    resolved_model: type[ResolvedCommon]
-    # Seconds between health checks; 0 means once after apply (and after changes).
-    default_health_interval: int
-    # Sets of field groups that say the same thing in different ways: once the user
-    # set any field of one group of a set, the other groups of that set are not completed.
-    alternatives: tuple[tuple[tuple[str, ...], ...], ...] = ()
-    # The field that names the thing on the node; it defaults to the resource's name.
-    name_field: str | None = None
-
-    @property
-    def completable(self) -> tuple[str, ...]:
-        """Spec fields a completer (offline or AI) may fill: those with a tier on their type
-        (:class:`clockwork.api.types.Tier`); everything else comes from the user or defaults."""
-        return fields.completable(self.spec_model)
-
-
-@dataclass(frozen=True, kw_only=True)
-class FleetKind(KindBase):
-    """A kind the fleet layer drives (EdgeNode, ...): its own spec and status."""
-
-    spec_model: type[CWModel]
-    status: type[CWModel]
-    # What applying the resource will do, in one sentence (``clockwork plan``).
-    plan: Callable[[Any], str]
-    # Phases in which the resource is where it should be (``clockwork status`` exits 1 otherwise).
-    ok_phases: tuple[str, ...] = ()
-    # The condition that plays Ready's part (an EdgeNode is Reachable).
-    ready_condition: str = "Ready"
+__all__ = [
+    "ALL_KINDS",
+    "FLEET_KINDS",
+    "KINDS",
+    "Column",
+    "FleetKind",
+    "KindBase",
+    "KindInfo",
+    "any_kind",
+    "column_value",
+    "describe_document",
+    "is_ok",
+    "kind_info",
+    "parse_resource",
+    "spec_schema_model",
+    "status_model",
+    "status_schema_model",
+]
 
 
 def _edge_node_plan(node: EdgeNode) -> str:
@@ -134,94 +67,6 @@ def _workflow_plan(workflow: Workflow) -> str:
     steps = [s.name + (f" (after {', '.join(s.depends_on)})" if s.depends_on else "") for s in workflow.spec.steps]
     return f"runs {len(steps)} step(s) as Tasks: {'; '.join(steps)}"
 
-
-KINDS: dict[str, KindInfo] = {
-    info.kind: info
-    for info in (
-        KindInfo(
-            kind="File",
-            plural="files",
-            singular="file",
-            short_names=("cwfile",),
-            model=File,
-            spec_model=FileSpec,
-            resolved_model=ResolvedFile,
-            default_health_interval=0,
-            description="A file on a target machine: content (or a template), mode and ownership.",
-            alternatives=((("path",), ("directory", "name")), (("content",), ("template",))),
-        ),
-        KindInfo(
-            kind="Directory",
-            plural="directories",
-            singular="directory",
-            short_names=("cwdir",),
-            model=Directory,
-            spec_model=DirectorySpec,
-            resolved_model=ResolvedDirectory,
-            default_health_interval=0,
-            description="A directory on a target machine: mode and ownership, optionally recursive.",
-        ),
-        KindInfo(
-            kind="User",
-            plural="users",
-            singular="user",
-            short_names=("cwuser",),
-            model=User,
-            spec_model=UserSpec,
-            resolved_model=ResolvedUser,
-            default_health_interval=0,
-            description="A local user account on a target machine.",
-            name_field="name",
-        ),
-        KindInfo(
-            kind="Package",
-            plural="packages",
-            singular="package",
-            short_names=("cwpkg",),
-            model=Package,
-            spec_model=PackageSpec,
-            resolved_model=ResolvedPackage,
-            default_health_interval=0,
-            description="System packages through the node's package manager (apt, dnf, apk).",
-        ),
-        KindInfo(
-            kind="Container",
-            plural="containers",
-            singular="container",
-            short_names=("cwct",),
-            model=Container,
-            spec_model=ContainerSpec,
-            resolved_model=ResolvedContainer,
-            default_health_interval=30,
-            description="A container on a target machine (Docker or Podman), kept running and checked.",
-            name_field="name",
-        ),
-        KindInfo(
-            kind="GitRepo",
-            plural="gitrepos",
-            singular="gitrepo",
-            short_names=("cwgit",),
-            model=GitRepo,
-            spec_model=GitRepoSpec,
-            resolved_model=ResolvedGitRepo,
-            default_health_interval=300,
-            description="A git working copy on a target machine at a branch, tag or commit.",
-        ),
-        KindInfo(
-            kind="Workload",
-            plural="workloads",
-            singular="workload",
-            short_names=("cwwl",),
-            model=Workload,
-            spec_model=WorkloadSpec,
-            resolved_model=ResolvedWorkload,
-            default_health_interval=60,
-            description="A program run forever, n times or on a schedule, as systemd units with limits.",
-            alternatives=((("command",), ("module", "entryPoint", "params")),),
-            name_field="name",
-        ),
-    )
-}
 
 FLEET_KINDS: dict[str, FleetKind] = {
     info.kind: info

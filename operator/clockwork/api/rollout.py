@@ -15,11 +15,11 @@ from pydantic import AfterValidator, Field, JsonValue, StrictBool, ValidationErr
 
 from clockwork.api.assertions import Assertion
 from clockwork.api.base import Condition
-from clockwork.api.common import Resource, Target
+from clockwork.api.common import DeployableKind, Resource, Target
+from clockwork.api.deployable import KINDS
 from clockwork.cel import CelRule
 from clockwork.model import CWModel
 
-DEPLOYABLE = Literal["File", "Directory", "User", "Package", "Container", "GitRepo", "Workload"]
 _COUNT = re.compile(r"^([1-9][0-9]{0,4})(%?)$")
 
 
@@ -50,7 +50,7 @@ class ResourceTemplate(CWModel):
 
     __cel_rules__: ClassVar[tuple[CelRule, ...]] = (NO_TEMPLATE_TARGET,)
 
-    kind: DEPLOYABLE = Field(description="A deployable kind.")
+    kind: DeployableKind = Field(description="A deployable kind.")
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=200, description="Its name.")
     spec: dict[str, JsonValue] = Field(
         default_factory=dict,
@@ -64,8 +64,6 @@ class ResourceTemplate(CWModel):
 
     @model_validator(mode="after")
     def _valid_spec(self) -> Self:
-        from clockwork.api.registry import KINDS
-
         NO_TEMPLATE_TARGET.check("target" in self.spec)
         try:
             KINDS[self.kind].spec_model.model_validate(self.spec, by_alias=True, by_name=False)

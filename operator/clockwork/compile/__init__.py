@@ -17,7 +17,6 @@ from pydantic import JsonValue
 from clockwork import paths
 from clockwork.api.common import ResolvedCommon
 from clockwork.claims import ClaimTarget, OnExisting
-from clockwork.compile import container, file, gitrepo, system, workload
 from clockwork.plan import Operation
 
 
@@ -42,27 +41,17 @@ PATH_FIELDS = frozenset({"path", "directory", "name", "dest"})
 
 @dataclass(frozen=True)
 class Compiler:
+    """A kind's plans; each kind's entry in :mod:`clockwork.kinds` has one."""
+
     apply: Callable[[Any], list[Operation]]
     destroy: Callable[[Any], list[Operation]]
     claims: Callable[[Any], list[ClaimTarget]]
 
 
-COMPILERS: dict[str, Compiler] = {
-    "File": Compiler(apply=file.apply, destroy=file.destroy, claims=file.claims),
-    "Directory": Compiler(apply=system.directory_apply, destroy=system.directory_destroy,
-                          claims=system.directory_claims),
-    "User": Compiler(apply=system.user_apply, destroy=system.user_destroy, claims=system.user_claims),
-    "Package": Compiler(apply=system.package_apply, destroy=system.package_destroy, claims=system.package_claims),
-    "Container": Compiler(apply=container.apply, destroy=container.destroy, claims=container.claims),
-    "GitRepo": Compiler(apply=gitrepo.apply, destroy=gitrepo.destroy, claims=gitrepo.claims),
-    "Workload": Compiler(apply=workload.apply, destroy=workload.destroy, claims=workload.claims),
-}  # fmt: skip
-
-
-def claim_targets(kind: str, resolved: ResolvedCommon, ctx: Context) -> list[ClaimTarget]:
+def claim_targets(compiler: Compiler, resolved: ResolvedCommon, ctx: Context) -> list[ClaimTarget]:
     """What the plan touches, each with what to do when it is already there."""
     found = []
-    for target in COMPILERS[kind].claims(resolved):
+    for target in compiler.claims(resolved):
         # The resource's own path (not one Clockwork names itself) meets the path rules on the
         # node when a completer chose it or a part of it.
         guarded = target.type in PATH_TYPES and bool(target.field) and bool(PATH_FIELDS & ctx.proposed)
@@ -82,8 +71,8 @@ def _on_existing(target: ClaimTarget, resolved: ResolvedCommon, ctx: Context) ->
     return "backup"
 
 
-def _claim_args(kind: str, resolved: ResolvedCommon, ctx: Context) -> dict[str, JsonValue]:
-    targets = claim_targets(kind, resolved, ctx)
+def _claim_args(compiler: Compiler, resolved: ResolvedCommon, ctx: Context) -> dict[str, JsonValue]:
+    targets = claim_targets(compiler, resolved, ctx)
     wire: list[JsonValue] = [t.model_dump(mode="json", by_alias=True, exclude_defaults=True) for t in targets]
     args: dict[str, JsonValue] = {"owner": ctx.owner, "targets": wire}
     if any(t.guard for t in targets):
@@ -93,20 +82,20 @@ def _claim_args(kind: str, resolved: ResolvedCommon, ctx: Context) -> dict[str, 
     return args
 
 
-def compile_apply(kind: str, resolved: ResolvedCommon, ctx: Context | None = None) -> list[Operation]:
+def compile_apply(compiler: Compiler, resolved: ResolvedCommon, ctx: Context | None = None) -> list[Operation]:
     ctx = ctx or Context()
     claim = Operation(
         id="claim",
         op="clockwork.claim",
-        args=_claim_args(kind, resolved, ctx),
+        args=_claim_args(compiler, resolved, ctx),
         description="record what is there before changing it",
     )
-    return [claim, *COMPILERS[kind].apply(resolved)]
+    return [claim, *compiler.apply(resolved)]
 
 
-def compile_destroy(kind: str, resolved: ResolvedCommon, ctx: Context | None = None) -> list[Operation]:
+def compile_destroy(compiler: Compiler, resolved: ResolvedCommon, ctx: Context | None = None) -> list[Operation]:
     ctx = ctx or Context()
-    args = _claim_args(kind, resolved, ctx)
+    args = _claim_args(compiler, resolved, ctx)
     args.pop("roots", None)
     args.pop("exclusive", None)
     release = Operation(
@@ -115,4 +104,4 @@ def compile_destroy(kind: str, resolved: ResolvedCommon, ctx: Context | None = N
         args=args,
         description="remove what Clockwork made and put back what was there",
     )
-    return [*COMPILERS[kind].destroy(resolved), release]
+    return [*compiler.destroy(resolved), release]

@@ -7,19 +7,21 @@ accept it (see :mod:`clockwork.reconcile`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from clockwork.completion.base import Completer
 from clockwork.completion.endpoint import CheckedCompleter
-from clockwork.completion.offline import OfflineCompleter
+from clockwork.completion.offline import OfflineCompleter, Rules
 
 if TYPE_CHECKING:
     from clockwork.completion.ai import AICompleter
     from clockwork.config import Settings
 
 
-def configured_completer(settings: Settings) -> Completer:
-    """The AI completer when a model is configured (built once its endpoint answers), else the offline one."""
+def configured_completer(settings: Settings, rules: Mapping[str, Rules]) -> Completer:
+    """The AI completer when a model is configured (built once its endpoint answers), else the offline one
+    (with each kind's ``rules``)."""
     if settings.model:
         model = settings.model
 
@@ -40,4 +42,4 @@ def configured_completer(settings: Settings) -> Completer:
             model, base_url=settings.base_url, api_key=settings.api_key, build=build,
             retry_seconds=settings.retry_seconds,
         )  # fmt: skip
-    return OfflineCompleter(settings.default_root)
+    return OfflineCompleter(rules, settings.default_root)

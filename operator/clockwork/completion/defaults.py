@@ -8,10 +8,12 @@ leaf is recorded with who filled it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from clockwork.api.common import CompletionSource, FilledField
-from clockwork.api.registry import KindInfo
+from clockwork.api.registry import KINDS, KindInfo
 
 COMMON_DEFAULTS: dict[str, Any] = {
     "target": {"local": True},
@@ -20,15 +22,8 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "completion": {"mode": "auto", "approval": "auto"},
 }
 
-KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    "File": {"mode": "0644", "present": True},
-    "Directory": {"mode": "0755", "recursive": False, "present": True},
-    "User": {"system": False, "present": True},
-    "Package": {"manager": "auto", "present": True, "update": False},
-    "Container": {"restartPolicy": "unless-stopped", "present": True, "running": True, "runtime": "docker"},
-    "GitRepo": {"pull": True, "present": True},
-    "Workload": {"type": "service", "runMode": "forever", "restartDelaySeconds": 5, "present": True},
-}
+# Read-only view of each kind's own defaults (declared on its KindInfo), for the docs.
+KIND_DEFAULTS: Mapping[str, dict[str, Any]] = MappingProxyType({k: dict(i.defaults) for k, i in KINDS.items()})
 
 
 def defaults_for(info: KindInfo, name: str | None = None) -> dict[str, Any]:
@@ -39,7 +34,7 @@ def defaults_for(info: KindInfo, name: str | None = None) -> dict[str, Any]:
     # No interval here: the kind default (or CW_CHECK_INTERVAL_DEFAULT) applies when
     # checking, so that changing the global default needs no re-completion.
     found["health"] = {"assertions": []}
-    found.update(copy.deepcopy(KIND_DEFAULTS.get(info.kind, {})))
+    found.update(copy.deepcopy(dict(info.defaults)))
     return found
 
 

@@ -7,7 +7,7 @@ what it cannot know (the prose of a file) instead of inventing it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import JsonValue
@@ -27,13 +27,15 @@ class OfflineCompleter:
     source: CompletionSource = "offline"
     model: str | None = None
 
-    def __init__(self, root: str = DEFAULT_ROOT) -> None:
+    def __init__(self, rules: Mapping[str, Rules], root: str = DEFAULT_ROOT) -> None:
+        # Each kind's own rules, from its entry in clockwork.kinds (the layer above this one).
+        self.rules = rules
         self.root = root.rstrip("/") or "/"
 
     async def propose(
         self, info: KindInfo, spec: dict[str, Any], missing: list[str], context: CompletionContext
     ) -> Proposal:
-        kind_rules = KIND_RULES.get(info.kind)
+        kind_rules = self.rules.get(info.kind)
         if kind_rules is None:
             return Proposal(unresolved=[Unresolved(field=f, reason="no offline rule for this kind") for f in missing])
         values, unresolved = kind_rules(self, spec, missing, context)
@@ -49,7 +51,7 @@ Rules = Callable[
 ]
 
 
-def _file(
+def file(
     self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
 ) -> tuple[dict[str, JsonValue], list[Unresolved]]:
     description = spec.get("description")
@@ -68,7 +70,7 @@ def _file(
     return values, unresolved
 
 
-def _directory(
+def directory(
     self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
 ) -> tuple[dict[str, JsonValue], list[Unresolved]]:
     values: dict[str, JsonValue] = {}
@@ -77,7 +79,7 @@ def _directory(
     return values, []
 
 
-def _user(
+def user(
     self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
 ) -> tuple[dict[str, JsonValue], list[Unresolved]]:
     name = spec.get("name") or context.name
@@ -93,7 +95,7 @@ def _user(
     return values, []
 
 
-def _package(
+def package(
     self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
 ) -> tuple[dict[str, JsonValue], list[Unresolved]]:
     if "names" not in missing:
@@ -105,7 +107,7 @@ def _package(
     return {}, [Unresolved(field="names", reason=reason)]
 
 
-def _container(
+def container(
     self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
 ) -> tuple[dict[str, JsonValue], list[Unresolved]]:
     service = catalogue.match_service(spec.get("description")) or catalogue.match_service(context.name)
@@ -157,7 +159,7 @@ def _dependency_urls(context: CompletionContext) -> dict[str, JsonValue]:
     return urls
 
 
-def _gitrepo(
+def gitrepo(
     self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
 ) -> tuple[dict[str, JsonValue], list[Unresolved]]:
     values: dict[str, JsonValue] = {}
@@ -169,7 +171,7 @@ def _gitrepo(
     return values, unresolved
 
 
-def _workload(
+def workload(
     self: OfflineCompleter, spec: dict[str, Any], missing: list[str], context: CompletionContext
 ) -> tuple[dict[str, JsonValue], list[Unresolved]]:
     unresolved = []
@@ -188,13 +190,3 @@ def _workload(
 
 
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9.+-]{1,63}$")
-
-KIND_RULES: dict[str, Rules] = {
-    "File": _file,
-    "Directory": _directory,
-    "User": _user,
-    "Package": _package,
-    "Container": _container,
-    "GitRepo": _gitrepo,
-    "Workload": _workload,
-}

@@ -10,62 +10,68 @@ results into results a person can act on.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from clockwork.api.assertions import Assertion
 from clockwork.api.common import AssertionResult, NodeStatus, ResolvedCommon, RunRecord
-from clockwork.api.workload import ResolvedWorkload
-from clockwork.health import checks, file, kinds
+from clockwork.health import checks
 from clockwork.plan import HostResult, Probe
 
-KIND_ASSERTIONS: dict[str, Callable[[Any], list[Assertion]]] = {
-    "File": file.assertions,
-    "Directory": kinds.directory,
-    "User": kinds.user,
-    "Package": kinds.package,
-    "Container": kinds.container,
-    "GitRepo": kinds.gitrepo,
-    "Workload": kinds.workload,
-}
-
-
-def assertions_for(kind: str, resource: ResolvedCommon) -> list[Assertion]:
-    return KIND_ASSERTIONS[kind](resource) + list(resource.health.assertions)
-
-
-# Kinds whose own health reads state that is final once the apply returns (files,
-# users, packages, checkouts); a container or a service may still be starting.
-SETTLED_KINDS = frozenset({"File", "Directory", "User", "Package", "GitRepo"})
 SETTLED_ASSERTIONS = frozenset({"fileExists", "filePermissions", "fileSize", "fileContent", "diskUsage"})
 
 
-def settled_after_apply(kind: str, resource: ResolvedCommon) -> bool:
+def _no_probes(resource: Any) -> list[Probe]:
+    return []
+
+
+def _no_runs(resource: Any, host: HostResult) -> list[RunRecord]:
+    return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class KindHealth:
+    """How a kind's own health is checked; each kind's entry in :mod:`clockwork.kinds` has one."""
+
+    assertions: Callable[[Any], list[Assertion]]
+    # The kind's own assertions read state that is final once the apply returns (files,
+    # users, packages, checkouts); a container or a service may still be starting.
+    settled: bool = False
+    # Probes beside those of the assertions, and the run history they read back (Workloads).
+    extra_probes: Callable[[Any], list[Probe]] = _no_probes
+    runs: Callable[[Any, HostResult], list[RunRecord]] = _no_runs
+
+
+def assertions_for(kind: KindHealth, resource: ResolvedCommon) -> list[Assertion]:
+    return kind.assertions(resource) + list(resource.health.assertions)
+
+
+def settled_after_apply(kind: KindHealth, resource: ResolvedCommon) -> bool:
     """True when the check after an apply may run in the same run, right after the operations.
 
     That saves a worker and a connection per node on every converge; anything that
     may need a moment to come up (containers, services, the user's http, port,
     process or command assertions) keeps a check of its own.
     """
-    return kind in SETTLED_KINDS and all(a.type in SETTLED_ASSERTIONS for a in resource.health.assertions)
+    return kind.settled and all(a.type in SETTLED_ASSERTIONS for a in resource.health.assertions)
 
 
-def probes_for(kind: str, resource: ResolvedCommon) -> list[Probe]:
+def probes_for(kind: KindHealth, resource: ResolvedCommon) -> list[Probe]:
     found: dict[str, Probe] = {}
     for check in assertions_for(kind, resource):
         for probe in checks.probes_of(check):
             found.setdefault(probe.id, probe)
-    if isinstance(resource, ResolvedWorkload):
-        probe = kinds.history_probe(resource)
+    for probe in kind.extra_probes(resource):
         found.setdefault(probe.id, probe)
     return list(found.values())
 
 
-def runs(resource: ResolvedCommon, host: HostResult) -> list[RunRecord]:
+def runs(kind: KindHealth, resource: ResolvedCommon, host: HostResult) -> list[RunRecord]:
     """Run history a check read back (Workloads), newest last."""
-    return kinds.runs(resource, host) if isinstance(resource, ResolvedWorkload) else []
+    return kind.runs(resource, host)
 
 
-def evaluate(kind: str, resource: ResolvedCommon, host: HostResult) -> list[AssertionResult]:
+def evaluate(kind: KindHealth, resource: ResolvedCommon, host: HostResult) -> list[AssertionResult]:
     if not host.connected:
         return [AssertionResult(name="reachable", node=host.name, ok=False, message=host.error or "not reachable")]
     results = []

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clockwork import claims, diff, health
+from clockwork import claims, diff, health, kinds
 from clockwork import compile as compiler
 from clockwork.api.common import ResolvedCommon, ResourceStatus, Target
 from clockwork.completion.base import spec_hash
@@ -87,7 +87,7 @@ class _Pass(Remediating):
         resolved = self.resolve()
         if resolved is None:
             return self.finish()
-        operations = compiler.compile_apply(inp.info.kind, resolved, self.context())
+        operations = compiler.compile_apply(kinds.entry(inp.info.kind).compiler, resolved, self.context())
         self.operations = operations
         if inp.intent == "plan":
             self.approved_or_waiting(resolved)  # says what waits for a person
@@ -106,14 +106,14 @@ class _Pass(Remediating):
                 return self.emit([self.cleanup_action(departed)])
             self.record_cleanup(obs.cleanup, departed)
 
-        settled = health.settled_after_apply(inp.info.kind, resolved)
+        settled = health.settled_after_apply(kinds.entry(inp.info.kind).health, resolved)
         if obs.apply is not None:
             self.record_apply(obs.apply, new_hash, resolved)
         elif hosts and (inp.always_apply or any(self.node(h.name).applied_hash != new_hash for h in hosts)):
             cleanup = self.cleanup_operations(resolved)
             # When settled, the check rides along: each node is probed right after its
             # operations succeed, in the same worker and over the same connection.
-            probes = health.probes_for(inp.info.kind, resolved) if settled else []
+            probes = health.probes_for(kinds.entry(inp.info.kind).health, resolved) if settled else []
             return self.emit([Apply(self.run_request(hosts, cleanup + operations, probes), new_hash)])
         else:
             self.derive_applied(new_hash)
@@ -140,11 +140,11 @@ class _Pass(Remediating):
             if not inp.targets:
                 self.notes.append("no node to look at: the target names none that can be reached")
                 return self.emit([])
-            args = compiler.compile_apply(inp.info.kind, resolved, self.context())[0].args
+            args = compiler.compile_apply(kinds.entry(inp.info.kind).compiler, resolved, self.context())[0].args
             probe = FactProbe(id="claims", fact="clockwork.Claims", args={**args, "detail": True})
             request = self.run_request(self.hosts(inp.targets), [], [probe])
             return self.emit([Check(request, slot="inspect")])
-        targets = compiler.claim_targets(inp.info.kind, resolved, self.context())
+        targets = compiler.claim_targets(kinds.entry(inp.info.kind).compiler, resolved, self.context())
         for host in obs.inspect.hosts:
             found = host.probe("claims")
             if found is None or not found.success or not isinstance(found.value, dict):

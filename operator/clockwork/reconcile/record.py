@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import JsonValue, ValidationError
 
 from clockwork import compile as compiler
-from clockwork import health
+from clockwork import health, kinds
 from clockwork.api.common import (
     AppliedStatus,
     AssertionResult,
@@ -176,7 +176,7 @@ class Recording(PassState):
         ):
             # Also after a first apply that failed half-way: what it claimed and made (a container
             # left Created when its port was taken) is for destroy to remove.
-            undo = compiler.compile_destroy(inp.info.kind, resolved, self.context())
+            undo = compiler.compile_destroy(kinds.entry(inp.info.kind).compiler, resolved, self.context())
             s.applied = AppliedStatus(plan_hash=new_hash, time=inp.now, undo=undo)
         changed = sum(1 for h in result.hosts if h.outcome == "changed")
         if changed:
@@ -242,13 +242,15 @@ class Recording(PassState):
         s = self.s
         results: list[AssertionResult] = []
         for host in result.hosts:
-            host_results = health.evaluate(self.inp.info.kind, resolved, host)
+            host_results = health.evaluate(kinds.entry(self.inp.info.kind).health, resolved, host)
             node = self.node(host.name)
             node.healthy = all(r.ok for r in host_results)
             self.put_node(node)
             results += host_results
         s.health = HealthStatus(last_check_time=self.inp.now, results=results)
-        recorded = [r for host in result.hosts for r in health.runs(resolved, host)]
+        recorded = [
+            r for host in result.hosts for r in health.runs(kinds.entry(self.inp.info.kind).health, resolved, host)
+        ]
         if recorded:
             checked = {host.name for host in result.hosts}
             kept = [r for r in s.runs if r.node not in checked]
@@ -274,11 +276,13 @@ class Recording(PassState):
             # Recorded by a Clockwork from before claims: its undo removes without asking what
             # was there. Left alone (at worst an old file stays); the next destroy releases.
             return []
-        undo = compiler.compile_destroy(self.inp.info.kind, resolved, self.context())
+        undo = compiler.compile_destroy(kinds.entry(self.inp.info.kind).compiler, resolved, self.context())
         if [op.wire() for op in applied.undo] == [op.wire() for op in undo]:
             return []
         # Only what the new plan no longer claims is released (the rest stays as it is).
-        keep = {t.key for t in compiler.claim_targets(self.inp.info.kind, resolved, self.context())}
+        keep = {
+            t.key for t in compiler.claim_targets(kinds.entry(self.inp.info.kind).compiler, resolved, self.context())
+        }
         stale: list[Operation] = []
         for op in applied.undo:
             if op.op == "clockwork.release":

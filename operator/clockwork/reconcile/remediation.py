@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from clockwork import compile as compiler
-from clockwork import health
+from clockwork import health, kinds
 from clockwork.api.common import RemediationEntry, RemediationStatus, ResolvedCommon, ResolvedRemediation
 from clockwork.completion import guard
 from clockwork.completion.base import spec_hash
@@ -31,7 +31,7 @@ class Remediating(Recording):
             return self.finish()
         if not self.approved_or_waiting(resolved):
             return self.finish()  # nothing unapproved reaches a node, not even one that fell behind
-        self.operations = compiler.compile_apply(inp.info.kind, resolved, self.context())
+        self.operations = compiler.compile_apply(kinds.entry(inp.info.kind).compiler, resolved, self.context())
         hosts = self.hosts(inp.targets)
         remediation = resolved.remediation
         rem = s.remediation or RemediationStatus()
@@ -98,7 +98,7 @@ class Remediating(Recording):
             condition = cond.get(s.conditions, COMPLETED)
             why = f"re-completion rejected: {condition.message if condition else 'no completed spec'}"
             return self.attempt_failed(rem, attempt, why, remediation)
-        self.operations = compiler.compile_apply(inp.info.kind, fixed, self.context())
+        self.operations = compiler.compile_apply(kinds.entry(inp.info.kind).compiler, fixed, self.context())
         if not self.approved_or_waiting(fixed):
             return self.attempt_failed(rem, attempt, "re-completed values wait for approval", remediation)
         new_hash = plan_hash(self.operations)

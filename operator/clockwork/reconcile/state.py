@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from clockwork import compile as compiler
-from clockwork import health
+from clockwork import health, kinds
 from clockwork.api.common import NodeStatus, RemediationStatus, ResolvedCommon, ResourceStatus
 from clockwork.completion import guard
 from clockwork.diff import Change
@@ -118,7 +118,7 @@ class PassState:
     def check_request(self, resolved: ResolvedCommon, hosts: list[HostSpec]) -> RunRequest:
         return RunRequest(
             hosts=hosts,
-            probes=health.probes_for(self.inp.info.kind, resolved),
+            probes=health.probes_for(kinds.entry(self.inp.info.kind).health, resolved),
             timeout_seconds=self.inp.run_timeout,
             connect_timeout_seconds=self.inp.connect_timeout,
         )

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from clockwork import compile as compiler
+from clockwork import kinds
 from clockwork.api.registry import KINDS
 from clockwork.completion.pipeline import with_defaults
 
@@ -37,9 +38,10 @@ def test_case(case: str, path: Path) -> None:
         proposed=frozenset(data.get("proposed", [])),
         roots=tuple(data.get("roots", compiler.Context().roots)),
     )
-    assert [op.wire() for op in compiler.compile_apply(info.kind, resolved, ctx)] == data["apply"]
-    assert [op.wire() for op in compiler.compile_destroy(info.kind, resolved, ctx)] == data["destroy"]
+    plans = kinds.KINDS[info.kind].compiler
+    assert [op.wire() for op in compiler.compile_apply(plans, resolved, ctx)] == data["apply"]
+    assert [op.wire() for op in compiler.compile_destroy(plans, resolved, ctx)] == data["destroy"]
 
 
 def test_every_kind_with_a_compiler_has_cases() -> None:
-    assert {p.parent.name for _, p in _cases()} == {k.lower() for k in compiler.COMPILERS}
+    assert {p.parent.name for _, p in _cases()} == {k.lower() for k in kinds.KINDS}
