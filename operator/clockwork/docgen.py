@@ -23,7 +23,7 @@ from clockwork.api.assertions import Assertion
 from clockwork.api.common import DeployableSpec
 from clockwork.api.registry import FLEET_KINDS, KINDS
 from clockwork.api.types import Trait
-from clockwork.completion.defaults import COMMON_DEFAULTS, KIND_DEFAULTS
+from clockwork.completion.defaults import COMMON_DEFAULTS
 
 HEADER = """# Resources
 
@@ -148,7 +148,7 @@ def render() -> str:
     out += _rules(DeployableSpec)
     shown = set(_rule_list(DeployableSpec))
     for info in KINDS.values():
-        defaults = KIND_DEFAULTS.get(info.kind, {})
+        defaults = dict(info.defaults)
         out += [f"## {info.kind}\n", f"{info.description}\n"]
         every = info.default_health_interval
         facts = [f"`kubectl get {info.plural}`", f"health checked every {every} s" if every else "checked after apply"]

@@ -8,12 +8,10 @@ leaf is recorded with who filled it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from clockwork.api.common import CompletionSource, FilledField
-from clockwork.api.registry import KINDS, KindInfo
+from clockwork.api.registry import KindInfo
 
 COMMON_DEFAULTS: dict[str, Any] = {
     "target": {"local": True},
@@ -21,10 +19,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "remediation": {"enabled": True, "maxAttempts": 3, "backoffSeconds": 10},
     "completion": {"mode": "auto", "approval": "auto"},
 }
-
-# Read-only view of each kind's own defaults (declared on its KindInfo), for the docs.
-KIND_DEFAULTS: Mapping[str, dict[str, Any]] = MappingProxyType({k: dict(i.defaults) for k, i in KINDS.items()})
-
 
 def defaults_for(info: KindInfo, name: str | None = None) -> dict[str, Any]:
     """Defaults of a kind; ``name`` (the resource's) names the thing on the node when unset."""
