@@ -20,6 +20,7 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "completion": {"mode": "auto", "approval": "auto"},
 }
 
+
 def defaults_for(info: KindInfo, name: str | None = None) -> dict[str, Any]:
     """Defaults of a kind; ``name`` (the resource's) names the thing on the node when unset."""
     found = copy.deepcopy(COMMON_DEFAULTS)
