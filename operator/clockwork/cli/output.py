@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clockwork.api.common import ResourceStatus
-from clockwork.api.registry import ALL_KINDS, FLEET_KINDS, FleetKind
+from clockwork.api.registry import ALL_KINDS
 from clockwork.local import Outcome
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -63,12 +63,18 @@ def exit_for(outcomes: list[Outcome]) -> NoReturn:
     sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED)
 
 
-def kind_of(outcome: Outcome) -> str:
+def _kind_of(outcome: Outcome) -> str:
     return outcome.ref.split("/", 1)[0]
 
 
+def phased(outcome: Outcome) -> bool:
+    """Whether the outcome's kind says where it is by its phase (a fleet kind), not by Ready."""
+    info = ALL_KINDS.get(_kind_of(outcome))
+    return info is not None and info.ready_phases is not None
+
+
 def _result_word(outcome: Outcome) -> str:
-    if kind_of(outcome) in FLEET_KINDS and outcome.intent not in ("destroy", "plan"):
+    if phased(outcome) and outcome.intent not in ("destroy", "plan"):
         return str(getattr(outcome.status, "phase", None) or "-")
     if outcome.intent == "plan":
         return "planned" if outcome.ok else "incomplete"
@@ -84,7 +90,7 @@ def _result_word(outcome: Outcome) -> str:
 def _condition(kind: str, status: Any, type_: str) -> str:
     """A condition's status from any kind's status (the kind says which plays Ready's part)."""
     info = ALL_KINDS.get(kind)
-    if type_ == "Ready" and isinstance(info, FleetKind):
+    if type_ == "Ready" and info is not None:
         type_ = info.ready_condition
     found = next((c for c in getattr(status, "conditions", []) if c.type == type_), None)
     return found.status if found else "-"
@@ -128,8 +134,8 @@ def print_outcomes(outcomes: list[Outcome], output: str, title: str) -> None:
         table.add_row(
             o.ref,
             _result_word(o),
-            "-" if gone else _condition(kind_of(o), o.status, "Ready"),
-            "-" if gone else _condition(kind_of(o), o.status, "Healthy"),
+            "-" if gone else _condition(_kind_of(o), o.status, "Ready"),
+            "-" if gone else _condition(_kind_of(o), o.status, "Healthy"),
             f"[{colour}]{escape(o.message)}[/]",
         )
     print_table(table)

@@ -9,14 +9,13 @@ from typing import Any
 
 from rich.table import Table
 
-from clockwork.api.registry import FLEET_KINDS
 from clockwork.cli.base import main, run_intent, with_common, with_model
 from clockwork.cli.output import (
     add_columns,
     escape,
     exit_for,
-    kind_of,
     out,
+    phased,
     print_outcomes,
     print_table,
     say_unavailable,
@@ -35,7 +34,7 @@ def plan(paths: tuple[Path, ...], state_dir: Path | None, output: str, **flags: 
         print_outcomes(outcomes, output, "plan")
         exit_for(outcomes)
     for o in outcomes:
-        if kind_of(o) in FLEET_KINDS:  # nothing is completed or compiled: what applying will do
+        if phased(o):  # nothing is completed or compiled: what applying will do
             out.print(f"[bold]{o.ref}[/]  [green]planned[/]")
             out.print(f"  {escape(o.message)}")
             out.print()
