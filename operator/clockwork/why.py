@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clockwork.api.registry import ALL_KINDS, FleetKind
+from clockwork.api.registry import ALL_KINDS
 
 Lookup = Callable[[str, str, str], dict[str, Any] | None]  # (kind, namespace, name) -> object
 MAX_DEPTH = 8
@@ -51,8 +51,9 @@ class _Explain:
             return False
         status = body.get("status") or {}
         info = ALL_KINDS.get(kind)
-        if isinstance(info, FleetKind):
-            return self.fleet(info, ref, status, depth)
+        phases = info.ready_phases if info is not None else None
+        if phases is not None:
+            return self.phased(phases, ref, status, depth)
         conditions = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
         ready = conditions.get("Ready")
         if ready and ready.get("status") == "True":
@@ -69,13 +70,14 @@ class _Explain:
             self.say(depth, ref, f"is not Ready: {_message(ready)}")
         return False
 
-    def fleet(self, info: FleetKind, ref: str, status: dict[str, Any], depth: int) -> bool:
+    def phased(self, ok_phases: tuple[str, ...], ref: str, status: dict[str, Any], depth: int) -> bool:
+        """A kind whose phase says where it is (a fleet kind): in one of ``ok_phases``, or not."""
         phase = status.get("phase") or "unknown"
         message = status.get("message") or ""
-        if phase in info.ok_phases:
+        if phase in ok_phases:
             self.say(depth, ref, f"is {phase}" + (f": {message}" if message else ""))
             return True
-        want = " or ".join(info.ok_phases) or "done"
+        want = " or ".join(ok_phases) or "done"
         self.say(depth, ref, f"is {phase}, not {want}" + (f": {message}" if message else ""))
         return False
 

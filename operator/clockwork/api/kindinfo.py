@@ -44,6 +44,15 @@ class KindBase:
     model: type[Resource]
     description: str
     printer_columns: tuple[Column, ...] = DEPLOYABLE_COLUMNS
+    # The condition that plays Ready's part in the tables (an EdgeNode is Reachable).
+    ready_condition: str = "Ready"
+
+    @property
+    def ready_phases(self) -> tuple[str, ...] | None:
+        """The phases in which a resource is where it should be, for a kind whose
+        ``status.phase`` says so: such a kind is neither completed nor compiled, and its
+        plan is one sentence. None: the Ready condition says it (a deployable kind)."""
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,5 +88,7 @@ class FleetKind(KindBase):
     plan: Callable[[Any], str]
     # Phases in which the resource is where it should be (``clockwork status`` exits 1 otherwise).
     ok_phases: tuple[str, ...] = ()
-    # The condition that plays Ready's part (an EdgeNode is Reachable).
-    ready_condition: str = "Ready"
+
+    @property
+    def ready_phases(self) -> tuple[str, ...]:
+        return self.ok_phases
