@@ -22,20 +22,20 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from clockwork import deps, metrics
-from clockwork.api.base import ObjectMeta, utcnow
+from clockwork.api.base import utcnow
 from clockwork.api.common import DeployableSpec, ResourceStatus, Target
-from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.registry import KINDS, KindInfo, status_model
 from clockwork.completion import context as model_context
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
 from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner
-from clockwork.errors import PermanentError, TemporaryError, describe_validation_error
+from clockwork.errors import describe_validation_error
 from clockwork.fleet import edgenodes
 from clockwork.operator.fleetwork import FleetWork
+from clockwork.operator.nodes import NodeDirectory
 from clockwork.operator.schedule import HealthScheduler
-from clockwork.plan import HostSpec, Origin, SecretRef
+from clockwork.plan import HostSpec, Origin
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile import conditions as cond
 from clockwork.runners.base import Runner
@@ -43,13 +43,11 @@ from clockwork.runners.base import Runner
 APPROVE_ANNOTATION = "clockwork.dev/approve"
 # Other objects on the same target a completion is told about.
 RELATED_LIMIT = 20
-LOCAL_HOST = "@local"
 log = logging.getLogger("clockwork.operator")
 
 # Posts one Event for a body; the handlers pass kopf.event here.
 PostEvent = Callable[[Mapping[str, Any], str, str, str], None]
 PatchStatus = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
-NODE_CACHE_SECONDS = 2.0
 
 
 class FleetApi(Protocol):
@@ -114,7 +112,8 @@ class OperatorDriver(DriverBase):
         self.patch_status = patch_status
         self.fleet = fleet
         self.objects: dict[str, ObjectState] = {}
-        self._node_cache: dict[str, tuple[float, list[tuple[EdgeNode, EdgeNodeStatus | None]]]] = {}
+        # The fleet's EdgeNodes: listing, reaching, heartbeats.
+        self.nodes = NodeDirectory(self)
         # Tasks, Workflows and Rollouts: started by their handlers, run in the background.
         self.work = FleetWork(self)
         # With peering: whether this replica works now (operator.peering.PeeringGate); a paused
@@ -263,7 +262,7 @@ class OperatorDriver(DriverBase):
             raise
         finally:
             metrics.IN_FLIGHT.labels(info.kind).dec()
-        await self._remember_host_keys(namespace, result)
+        await self.nodes.remember_host_keys(namespace, result)
         final = result.step
         temporary = None
         if result.observations.completion is not None:
@@ -341,126 +340,10 @@ class OperatorDriver(DriverBase):
 
     # --- the fleet ------------------------------------------------------------------------
 
-    async def _edge_nodes(self, namespace: str) -> list[tuple[EdgeNode, EdgeNodeStatus | None]]:
-        """EdgeNodes of a namespace with their status (cached for a moment: fan-outs list often)."""
-        if self.fleet is None:
-            return []
-        cached = self._node_cache.get(namespace)
-        if cached is not None and time.monotonic() - cached[0] < NODE_CACHE_SECONDS:
-            return cached[1]
-        found = []
-        for body in await self.fleet.list_objects("edgenodes", namespace):
-            try:
-                node = EdgeNode.model_validate({k: v for k, v in body.items() if k != "status"})
-                status = EdgeNodeStatus.model_validate(body.get("status") or {}) if body.get("status") else None
-            except ValidationError:
-                log.warning("EdgeNode %s/%s is not valid; skipped", namespace, body.get("metadata", {}).get("name"))
-                continue
-            found.append((node, status))
-        self._node_cache[namespace] = (time.monotonic(), found)
-        return found
-
-    async def _node_host(self, node: EdgeNode, status: EdgeNodeStatus | None) -> HostSpec | str:
-        """How the worker reaches a node (its key read from the Secret), or why it cannot."""
-        ref = node.spec.ssh_key_secret
-        if ref is None:
-            return f"EdgeNode {node.metadata.name}: set spec.sshKeySecret (a Secret with the private key)"
-        if self.fleet is None:
-            return "no Kubernetes API to read Secrets from"
-        try:
-            key = await self.fleet.read_secret(node.metadata.namespace, ref.name, ref.key or "ssh-privatekey")
-        except (PermanentError, TemporaryError) as exc:
-            return f"EdgeNode {node.metadata.name}: {exc}"
-        secret = SecretRef(name=ref.name, key=ref.key or "ssh-privatekey")
-        return edgenodes.host_spec(node, status, private_key=key, key_secret=secret)
-
     async def _targets(
         self, spec: DeployableSpec, meta: Mapping[str, Any]
     ) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
-        return await self._resolve(spec.target or Target(local=True), meta)
-
-    async def _resolve(
-        self, target: Target, meta: Mapping[str, Any]
-    ) -> tuple[edgenodes.Resolution, dict[str, HostSpec]]:
-        local = HostSpec(name=LOCAL_HOST, state_dir=str(self.settings.node_state_dir or "") or None)
-        inventory: dict[str, HostSpec] = {LOCAL_HOST: local}
-        if target.local or not (target.node_name or target.node_selector):
-            return edgenodes.Resolution(targets=[LOCAL_HOST]), inventory
-        object_meta = ObjectMeta.model_validate(dict(meta))
-        nodes = await self._edge_nodes(object_meta.namespace)
-        resolution = edgenodes.resolve_targets(target, object_meta, nodes)
-        for node, status in nodes:
-            self.slots.set_limit(node.metadata.name, node.spec.effective_max_runs)
-            host = await self._node_host(node, status)
-            if isinstance(host, str):
-                if node.metadata.name in resolution.targets:
-                    resolution.targets.remove(node.metadata.name)
-                    resolution.skipped[node.metadata.name] = host
-            else:
-                inventory[node.metadata.name] = host
-        return resolution, inventory
-
-    async def _remember_host_keys(self, namespace: str, result: PassResult) -> None:
-        """Host keys a run learned (trust on first use) go to the node's status."""
-        for run in (result.observations.apply, result.observations.check):
-            for host in run.hosts if run is not None else []:
-                if host.learned_host_keys:
-                    await self.patch_status("edgenodes", namespace, host.name, {"hostKey": host.learned_host_keys[0]})
-                    self._node_cache.pop(namespace, None)
-
-    async def probe_node(self, body: Mapping[str, Any]) -> EdgeNodeStatus:
-        """One heartbeat of an EdgeNode: probe, next status, Events; pokes resources on a phase change."""
-        state = self.state(body)
-        async with state.lock:
-            meta = body.get("metadata", {})
-            namespace = meta.get("namespace", "default")
-            previous = dict(state.status if state.status is not None else (body.get("status") or {}))
-            status = EdgeNodeStatus.model_validate(previous) if previous else None
-            try:
-                node = EdgeNode.model_validate({k: v for k, v in body.items() if k != "status"})
-            except ValidationError as exc:
-                message = "; ".join(describe_validation_error(exc, "spec"))
-                self._post(body, [Event("Warning", "Invalid", message)])
-                return status or EdgeNodeStatus()
-            now = utcnow()
-            host = await self._node_host(node, status)
-            if isinstance(host, str):
-                beat = edgenodes.next_status(node, status, None, now, error=host)
-            else:
-                result = await self.runners["pyinfra"].run(edgenodes.probe_request(node, host))
-                beat = edgenodes.next_status(node, status, result, now)
-            patch = {k: v for k, v in beat.status.wire().items()}
-            for key in previous:
-                patch.setdefault(key, None)
-            await self.patch_status("edgenodes", namespace, node.metadata.name, patch)
-            state.status = beat.status.wire()
-            self._node_cache.pop(namespace, None)
-            self._post(body, beat.events)
-            seen = beat.status.last_seen.timestamp() if beat.status.last_seen else None
-            metrics.record_node(namespace, node.metadata.name, beat.status.phase or "Unknown", seen)
-        if status is None or beat.status.phase != status.phase:
-            self.work.slots.poke()  # a Pending Task may fit now
-            for uid, other in self.objects.items():
-                if other is not state and other.namespace == namespace and other.body is not None:
-                    self.health.wake(uid)
-        return beat.status
-
-    async def run_node_daemon(self, body: Mapping[str, Any], stopped: Any) -> None:
-        """The heartbeat of one EdgeNode, every heartbeatSeconds until stopped."""
-        state = self.state(body)
-        state.namespace = body.get("metadata", {}).get("namespace", "default")
-        while not stopped:
-            state.poke.clear()
-            try:
-                await self.probe_node(body)
-            except Exception:  # one bad probe must not end the heartbeat
-                log.exception("heartbeat of %s failed", _key(body))
-            seconds = float((body.get("spec") or {}).get("heartbeatSeconds") or 30)
-            poked = asyncio.ensure_future(state.poke.wait())
-            stopping = asyncio.ensure_future(stopped.wait(seconds))
-            _, pending = await asyncio.wait({poked, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
+        return await self.nodes.resolve(spec.target or Target(local=True), meta)
 
     async def _dependencies(self, spec: DeployableSpec, namespace: str) -> tuple[str | None, list[dict[str, Any]]]:
         """What of ``dependsOn`` is not Ready, and the completed specs of those that are."""

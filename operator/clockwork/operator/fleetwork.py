@@ -151,10 +151,10 @@ class FleetWork:
             self.driver._post(body, [Event(type_, reason, message)])
 
         async def nodes() -> tasks.Nodes:
-            return await self.driver._edge_nodes(meta.namespace)
+            return await self.driver.nodes.list(meta.namespace)
 
         run = tasks.TaskRun(
-            self.driver.runners["pyinfra"], self.driver.settings.connect_timeout, nodes, self.driver._node_host,
+            self.driver.runners["pyinfra"], self.driver.settings.connect_timeout, nodes, self.driver.nodes.host,
             save, event, origin=Origin(namespace=meta.namespace, kind="Task", name=meta.name, uid=meta.uid),
             wait_seconds=TASK_RETRY_SECONDS,
         )  # fmt: skip
@@ -200,7 +200,7 @@ class FleetWork:
         meta = rollout.metadata
         previous = self._previous(body)
         status = RolloutStatus.model_validate(previous) if previous else RolloutStatus()
-        resolution, inventory = await self.driver._resolve(rollout.spec.target(), body.get("metadata") or {})
+        resolution, inventory = await self.driver.nodes.resolve(rollout.spec.target(), body.get("metadata") or {})
 
         async def latest() -> Rollout | None:
             return self._valid(Rollout, work.latest) if work.latest is not None else None

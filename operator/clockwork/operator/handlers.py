@@ -86,7 +86,7 @@ def _register_edge_nodes(registry: kopf.OperatorRegistry, driver: OperatorDriver
 
     @kopf.daemon(*resource, registry=registry, id="edgenodes-heartbeat", cancellation_timeout=5.0)
     async def heartbeat(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
-        await driver.run_node_daemon(body, stopped)
+        await driver.nodes.run_daemon(body, stopped)
 
 
 def _register_kind(registry: kopf.OperatorRegistry, driver: OperatorDriver, info: KindInfo) -> None:
