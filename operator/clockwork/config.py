@@ -192,11 +192,26 @@ class Declared:
     group: str
     doc: str
     parse: Parse
+    # An earlier name of the variable, still read when the current one is unset.
+    formerly: str | None = None
+
+    def read(self, env: Mapping[str, str], default: Any) -> Any:
+        name = self.formerly if self.formerly and not env.get(self.env) and env.get(self.formerly) else self.env
+        return self.parse(env, name, default)
 
 
-def setting(env: str, group: str, doc: str, default: Any, parse: Parse | None = None, *, secret: bool = False) -> Any:
+def setting(
+    env: str,
+    group: str,
+    doc: str,
+    default: Any,
+    parse: Parse | None = None,
+    *,
+    secret: bool = False,
+    formerly: str | None = None,
+) -> Any:
     """A Settings field read from ``env`` (``parse``: plain text when not given)."""
-    meta = {"setting": Declared(env, group, doc, parse or Text())}
+    meta = {"setting": Declared(env, group, doc, parse or Text(), formerly)}
     return field(default=default, repr=not secret, metadata=meta)
 
 
@@ -273,9 +288,9 @@ class Settings:
         "CW_CHECK_INTERVAL_DEFAULT", HEALTH,
         "Seconds between health checks for resources that do not set `spec.health.intervalSeconds`, for every "
         "kind; unset: each kind's own default.", None, Whole(0, 86400))  # fmt: skip
-    daemon_idle_seconds: int = setting("CW_DAEMON_IDLE", HEALTH,
+    health_idle_seconds: int = setting("CW_HEALTH_IDLE", HEALTH,
                                        "Longest time (seconds) between two health passes of an object with nothing "
-                                       "due.", 300, Whole(1, 86400))  # fmt: skip
+                                       "due.", 300, Whole(1, 86400), formerly="CW_DAEMON_IDLE")  # fmt: skip
     health_concurrency: int = setting("CW_HEALTH_CONCURRENCY", HEALTH,
                                       "Health passes (checks, remediation) running at once.",
                                       100, Whole(1, 10000))  # fmt: skip
@@ -316,8 +331,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         values = {}
         for f in dataclasses.fields(cls):
-            how = declared(f)
-            values[f.name] = how.parse(env, how.env, f.default)
+            values[f.name] = declared(f).read(env, f.default)
         return cls(**values)
 
     def check_interval_default(self, info: KindInfo) -> int:

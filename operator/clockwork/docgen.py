@@ -222,7 +222,7 @@ def render_settings() -> str:
         how = config.declared(f)
         name = f"`{how.env}_FILE` or `{how.env}`" if isinstance(how.parse, config.Secret) else f"`{how.env}`"
         default = "unset" if f.default is None else f"`{how.parse.show(f.default)}`"
-        doc = how.doc.replace("|", "\\|")
+        doc = how.doc.replace("|", "\\|") + (f" (Formerly `{how.formerly}`, still read.)" if how.formerly else "")
         by_group[how.group].append(f"| {name} | {default} | {how.parse.rule or 'text'} | {doc} |")
     out = [SETTINGS_HEADER]
     for group, rows in by_group.items():

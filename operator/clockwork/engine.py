@@ -16,15 +16,19 @@ from typing import Any
 
 from clockwork import health, kinds, metrics
 from clockwork.api.common import DeployableSpec, ResourceStatus
+from clockwork.api.edgenode import EdgeNode
 from clockwork.completion import configured_completer
 from clockwork.completion.base import Completer, Completion, completer_id
 from clockwork.config import Settings
-from clockwork.plan import Origin, RunRequest, RunResult
+from clockwork.fleet import edgenodes
+from clockwork.plan import HostSpec, Origin, RunRequest, RunResult
 from clockwork.reconcile import Apply, Check, Complete, Destroy, Forget, Inputs, Observations, Step, step
 from clockwork.runners.base import Runner
 from clockwork.runners.pyinfra import PyinfraRunner
 
 MAX_STEPS = 16
+# Other objects on the same target a completion is told about (dependencies first).
+RELATED_LIMIT = 20
 
 CompleteFn = Callable[[Complete], Awaitable[Completion]]
 # What each action is doing, in a word, for a driver that shows progress.
@@ -109,6 +113,19 @@ class DriverBase:
         await self.completer.aclose()
         if self._own_runner is not None:
             await self._own_runner.aclose()
+
+    def admit(
+        self, resolution: edgenodes.Resolution, inventory: dict[str, HostSpec], node: EdgeNode, host: HostSpec | str
+    ) -> None:
+        """One EdgeNode for a run: its slot limit, and its HostSpec in the inventory, or, when it
+        cannot be reached (``host`` says why), skipped with the reason if the target named it."""
+        self.slots.set_limit(node.metadata.name, node.spec.effective_max_runs)
+        if isinstance(host, str):
+            if node.metadata.name in resolution.targets:
+                resolution.targets.remove(node.metadata.name)
+                resolution.skipped[node.metadata.name] = host
+        else:
+            inventory[node.metadata.name] = host
 
     def completer_for(self, spec: DeployableSpec) -> Completer | None:
         """None when the user switched completion off: defaults only."""

@@ -92,6 +92,14 @@ def test_every_setting_has_its_own_variable_and_reads_it() -> None:
     assert Settings.from_env({}) == Settings()
 
 
+def test_a_renamed_setting_still_reads_its_earlier_name() -> None:
+    """CW_DAEMON_IDLE named the per-object daemons the health scheduler replaced; it is CW_HEALTH_IDLE now."""
+    assert Settings.from_env({"CW_DAEMON_IDLE": "45"}).health_idle_seconds == 45
+    assert Settings.from_env({"CW_DAEMON_IDLE": "45", "CW_HEALTH_IDLE": "7"}).health_idle_seconds == 7
+    with pytest.raises(PermanentError, match=r"CW_DAEMON_IDLE=0 is out of range 1\.\.86400"):
+        Settings.from_env({"CW_DAEMON_IDLE": "0"})
+
+
 def test_architecture_layers_are_generated_from_the_import_contract() -> None:
     from clockwork import docgen
 

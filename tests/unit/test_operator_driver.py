@@ -11,20 +11,21 @@ from typing import Any
 
 from clockwork.api.registry import KINDS, status_model
 from clockwork.config import Settings
-from clockwork.operator.driver import OperatorDriver, _read_status, status_patch
+from clockwork.operator.driver import OperatorDriver
+from clockwork.operator.status import read_status, status_patch
 
 FILE = KINDS["File"]
 
 
 def test_read_status_keeps_ours_and_ignores_the_rest() -> None:
     raw = {"observedGeneration": 3, "target": "local", "kopf": {"progress": {}}, "somethingElse": 1}
-    status = _read_status(FILE, raw)
+    status = read_status(FILE, raw)
     assert status.observed_generation == 3
     assert status.target == "local"
 
 
 def test_unreadable_status_starts_afresh() -> None:
-    status = _read_status(FILE, {"conditions": "not a list"})
+    status = read_status(FILE, {"conditions": "not a list"})
     assert status.conditions == []
 
 

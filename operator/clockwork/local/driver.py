@@ -15,7 +15,7 @@ from clockwork.completion import context as model_context
 from clockwork.completion import guard, pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext, spec_hash
 from clockwork.config import Settings
-from clockwork.engine import DriverBase, Engine, UnavailableRunner
+from clockwork.engine import RELATED_LIMIT, DriverBase, Engine, UnavailableRunner
 from clockwork.fleet import edgenodes
 from clockwork.local import fleet
 from clockwork.local.loading import Loaded, dependency_refs
@@ -113,7 +113,7 @@ class LocalDriver(DriverBase):
             for other in self.batch
             if other is not item and other.deployable and (other.spec.target or Target(local=True)).summary() == target
         ]
-        return related[:20]
+        return related[:RELATED_LIMIT]
 
     # --- edge nodes ---------------------------------------------------------------------------
 
@@ -153,14 +153,7 @@ class LocalDriver(DriverBase):
         for node, status in nodes:
             if node.metadata.namespace != meta.namespace:
                 continue
-            self.slots.set_limit(node.metadata.name, node.spec.effective_max_runs)
-            host = self.host(node, status)
-            if isinstance(host, str):
-                if node.metadata.name in resolution.targets:
-                    resolution.targets.remove(node.metadata.name)
-                    resolution.skipped[node.metadata.name] = host
-            else:
-                inventory[node.metadata.name] = host
+            self.admit(resolution, inventory, node, self.host(node, status))
         return resolution, inventory
 
     async def reconcile_all(self, items: list[Loaded], intent: Intent) -> list[Outcome]:
@@ -307,7 +300,7 @@ class LocalDriver(DriverBase):
         context = CompletionContext(
             namespace=item.metadata.namespace,
             name=item.metadata.name,
-            related=(dependencies + self._related(item))[:20],
+            related=(dependencies + self._related(item))[:RELATED_LIMIT],
             diagnostics=action.diagnostics,
             attempt=action.attempt,
         )

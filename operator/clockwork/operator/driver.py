@@ -24,25 +24,24 @@ from pydantic import ValidationError
 from clockwork import deps, metrics
 from clockwork.api.base import utcnow
 from clockwork.api.common import DeployableSpec, ResourceStatus, Target
-from clockwork.api.registry import KINDS, KindInfo, status_model
+from clockwork.api.registry import KINDS, KindInfo
 from clockwork.completion import context as model_context
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, Completion, CompletionContext
 from clockwork.config import Settings
-from clockwork.engine import DriverBase, Engine, PassResult, UnavailableRunner
+from clockwork.engine import RELATED_LIMIT, DriverBase, Engine, PassResult, UnavailableRunner
 from clockwork.errors import describe_validation_error
 from clockwork.fleet import edgenodes
 from clockwork.operator.fleetwork import FleetWork
 from clockwork.operator.nodes import NodeDirectory
 from clockwork.operator.schedule import HealthScheduler
+from clockwork.operator.status import object_key, read_status, remember, snapshot, status_patch, without_check_time
 from clockwork.plan import HostSpec, Origin
 from clockwork.reconcile import Complete, Event, Inputs, Intent
 from clockwork.reconcile import conditions as cond
 from clockwork.runners.base import Runner
 
 APPROVE_ANNOTATION = "clockwork.dev/approve"
-# Other objects on the same target a completion is told about.
-RELATED_LIMIT = 20
 log = logging.getLogger("clockwork.operator")
 
 # Posts one Event for a body; the handlers pass kopf.event here.
@@ -120,7 +119,7 @@ class OperatorDriver(DriverBase):
         # replica's health loop checks nothing, the working one does.
         self.working: Callable[[], Awaitable[bool]] | None = None
         self.health = HealthScheduler(
-            self._health_pass, idle=float(settings.daemon_idle_seconds), concurrency=settings.health_concurrency
+            self._health_pass, idle=float(settings.health_idle_seconds), concurrency=settings.health_concurrency
         )
 
     def start(self) -> None:
@@ -133,7 +132,7 @@ class OperatorDriver(DriverBase):
         await super().aclose()
 
     def _uid(self, body: Mapping[str, Any]) -> str:
-        return str(body.get("metadata", {}).get("uid") or _key(body))
+        return str(body.get("metadata", {}).get("uid") or object_key(body))
 
     def state(self, body: Mapping[str, Any]) -> ObjectState:
         uid = self._uid(body)
@@ -161,7 +160,7 @@ class OperatorDriver(DriverBase):
         finally:
             # The health loop checks this object from now on, from when this pass
             # says the next check is due (at once if it could not say).
-            state.info, state.body = info, _snapshot(body)
+            state.info, state.body = info, snapshot(body)
             if state.status is None and body.get("status"):
                 state.status = copy.deepcopy(dict(body["status"]))  # nothing written: the API's is ours
             if due is None:
@@ -192,12 +191,12 @@ class OperatorDriver(DriverBase):
         if state is None or state.body is None or state.info is None:
             return None
         if self.working is not None and not await self.working():
-            log.debug("health pass of %s skipped: another replica works (peering)", _key(state.body))
+            log.debug("health pass of %s skipped: another replica works (peering)", object_key(state.body))
             return float(self.settings.peering_lifetime)
         try:
             outcome = await self.monitor(state.info, state.body)
         except Exception:  # one bad pass must not end the object's checks
-            log.exception("health pass of %s failed", _key(state.body))
+            log.exception("health pass of %s failed", object_key(state.body))
             return None
         return outcome.result.step.wake_after if outcome.result else None
 
@@ -209,7 +208,7 @@ class OperatorDriver(DriverBase):
         namespace, name = meta.get("namespace", "default"), meta.get("name", "")
         state = self.state(body)
         previous = dict(state.status if state.status is not None else (body.get("status") or {}))
-        status = _read_status(info, previous)
+        status = read_status(info, previous)
         try:
             spec = info.spec_model.model_validate(body.get("spec") or {}, by_alias=True, by_name=False)
         except ValidationError as exc:
@@ -270,7 +269,7 @@ class OperatorDriver(DriverBase):
         before, after = status.wire(), final.status.wire()
         if not result.forgotten and after != before:
             if intent == "monitor" and self._quiet_check(state, before, after, final.status):
-                _remember(state, status_patch(final.status, previous))
+                remember(state, status_patch(final.status, previous))
             else:
                 await self._write(info, body, final.status, previous)
         self._post(body, final.events)
@@ -316,7 +315,7 @@ class OperatorDriver(DriverBase):
         patch = status_patch(status, previous)
         await self.patch_status(info.plural, meta.get("namespace", "default"), meta.get("name", ""), patch)
         state = self.state(body)
-        _remember(state, patch)
+        remember(state, patch)
         state.reported_check = status.health.last_check_time if status.health else None
 
     def _quiet_check(
@@ -328,7 +327,7 @@ class OperatorDriver(DriverBase):
         checked = status.health.last_check_time if status.health else None
         if not every or state.reported_check is None or checked is None:
             return False
-        same = _without_check_time(before) == _without_check_time(after)
+        same = without_check_time(before) == without_check_time(after)
         return same and (checked - state.reported_check).total_seconds() < every
 
     def _post(self, body: Mapping[str, Any], events: list[Event]) -> None:
@@ -336,7 +335,7 @@ class OperatorDriver(DriverBase):
             try:
                 self.post_event(body, event.type, event.reason, event.message)
             except Exception:  # Events are best effort; status already says it all
-                log.warning("could not post event %s for %s", event.reason, _key(body), exc_info=True)
+                log.warning("could not post event %s for %s", event.reason, object_key(body), exc_info=True)
 
     # --- the fleet ------------------------------------------------------------------------
 
@@ -392,52 +391,3 @@ class OperatorDriver(DriverBase):
             model_context.related(other.kind, other.name, other.spec)
             for other in itertools.islice(others, RELATED_LIMIT)
         ]
-
-
-def _snapshot(body: Mapping[str, Any]) -> dict[str, Any]:
-    """What the health loop needs of a body: identity, metadata and spec (not status,
-    which this process keeps itself, nor managedFields)."""
-    meta = body.get("metadata", {})
-    return {
-        "apiVersion": body.get("apiVersion"),
-        "kind": body.get("kind"),
-        "metadata": copy.deepcopy({k: v for k, v in meta.items() if k != "managedFields"}),
-        "spec": copy.deepcopy(dict(body.get("spec") or {})),
-    }
-
-
-def _without_check_time(wire: dict[str, Any]) -> dict[str, Any]:
-    if "health" not in wire:
-        return wire
-    return {**wire, "health": {k: v for k, v in wire["health"].items() if k != "lastCheckTime"}}
-
-
-def _remember(state: ObjectState, patch: dict[str, Any]) -> None:
-    """The status as this process last wrote (or would have written) it."""
-    state.status = {k: v for k, v in patch.items() if v is not None}
-
-
-def _key(body: Mapping[str, Any]) -> str:
-    meta = body.get("metadata", {})
-    return f"{body.get('kind')}/{meta.get('namespace')}/{meta.get('name')}"
-
-
-def _read_status(info: KindInfo, raw: dict[str, Any]) -> ResourceStatus[Any]:
-    """Our part of a body's status; anything unreadable starts afresh rather than failing."""
-    model = status_model(info)
-    known = {f.alias or n for n, f in model.model_fields.items()}
-    try:
-        return model.model_validate({k: v for k, v in raw.items() if k in known})
-    except ValidationError:
-        log.warning("status of a %s could not be read; starting from an empty status", info.kind)
-        return model()
-
-
-def status_patch(status: ResourceStatus[Any], previous: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch that makes the status ours: our fields, and nulls for what we dropped."""
-    wire = status.wire()
-    known = {f.alias or n for n, f in type(status).model_fields.items()}
-    for key in previous:
-        if key in known and key not in wire:
-            wire[key] = None
-    return wire

@@ -78,25 +78,23 @@ class NodeDirectory:
         nodes = await self.list(object_meta.namespace)
         resolution = edgenodes.resolve_targets(target, object_meta, nodes)
         for node, status in nodes:
-            self.driver.slots.set_limit(node.metadata.name, node.spec.effective_max_runs)
-            host = await self.host(node, status)
-            if isinstance(host, str):
-                if node.metadata.name in resolution.targets:
-                    resolution.targets.remove(node.metadata.name)
-                    resolution.skipped[node.metadata.name] = host
-            else:
-                inventory[node.metadata.name] = host
+            self.driver.admit(resolution, inventory, node, await self.host(node, status))
         return resolution, inventory
 
     async def remember_host_keys(self, namespace: str, result: PassResult) -> None:
-        """Host keys a run learned (trust on first use) go to the node's status."""
-        for run in (result.observations.apply, result.observations.check):
-            for host in run.hosts if run is not None else []:
-                if host.learned_host_keys:
-                    await self.driver.patch_status(
-                        "edgenodes", namespace, host.name, {"hostKey": host.learned_host_keys[0]}
-                    )
-                    self._cache.pop(namespace, None)
+        """Host keys a run learned (trust on first use) go to the node's status — only where none
+        is recorded yet, as in local mode: a recorded key is changed by a person, never by a run."""
+        learned = [h for run in (result.observations.apply, result.observations.check) if run is not None
+                   for h in run.hosts if h.learned_host_keys]  # fmt: skip
+        if not learned:
+            return
+        recorded = {n.metadata.name: s.host_key if s else None for n, s in await self.list(namespace)}
+        for host in learned:
+            if recorded.get(host.name) is None:
+                await self.driver.patch_status(
+                    "edgenodes", namespace, host.name, {"hostKey": host.learned_host_keys[0]}
+                )
+                self._cache.pop(namespace, None)
 
     async def probe(self, body: Mapping[str, Any]) -> EdgeNodeStatus:
         """One heartbeat of an EdgeNode: probe, next status, Events; pokes resources on a phase change."""
