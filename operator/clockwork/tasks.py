@@ -106,8 +106,7 @@ async def place_and_run(task: Task, status: TaskStatus, uid: str, slots: Slots, 
                 status.phase, status.message = "Pending", choice.reason
                 await ctx.save(status)
                 ctx.event("Normal", "Pending", choice.reason)
-            busy = choice.reason.startswith("every capable node is busy")
-            if ctx.wait_seconds is None and not busy:
+            if ctx.wait_seconds is None and not choice.busy:
                 return status
             await _first(changed.wait(), ctx.cancel.wait(), seconds=ctx.wait_seconds)
             continue

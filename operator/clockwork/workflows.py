@@ -71,6 +71,19 @@ def record(status: WorkflowStatus, step: str, task: str, task_status: TaskStatus
     current.output, current.message = task_status.output, task_status.message
 
 
+def step(workflow: Workflow, status: WorkflowStatus, observed: dict[str, TaskStatus]) -> list[WorkflowStep]:
+    """One step of a Workflow: record what its Tasks say (step name -> status), advance, and
+    mark the steps that start now Pending with their Task's name; those steps, to start."""
+    steps = {s.name: s for s in workflow.spec.steps}
+    for name, task_status in observed.items():
+        if name in steps:
+            record(status, name, task_name(workflow, steps[name]), task_status)
+    ready = advance(workflow, status)
+    for started in ready:
+        status.step(started.name).phase, status.step(started.name).task = "Pending", task_name(workflow, started)
+    return ready
+
+
 @dataclass
 class WorkflowRun:
     start: Callable[[WorkflowStep], Awaitable[None]]  # create the step's Task (or run it)
@@ -81,11 +94,7 @@ class WorkflowRun:
 
 async def run(workflow: Workflow, status: WorkflowStatus, ctx: WorkflowRun) -> WorkflowStatus:
     while True:
-        steps = {s.name: s for s in workflow.spec.steps}
-        for name, task_status in (await ctx.poll()).items():
-            record(status, name, task_name(workflow, steps[name]), task_status)
-        for ready in advance(workflow, status):
-            status.step(ready.name).phase, status.step(ready.name).task = "Pending", task_name(workflow, ready)
+        for ready in step(workflow, status, await ctx.poll()):
             await ctx.start(ready)
         await ctx.save(status)
         if status.phase in ("Succeeded", "Failed"):

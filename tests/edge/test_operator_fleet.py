@@ -336,7 +336,10 @@ def test_running_tasks_and_a_workflow_hold_up_nothing(
     before = sleeping()
     lists = kube.list_requests("tasks")  # this test reads one Task at a time from here on
     kube.patch("tasks", "busy-07", {"spec": {"cancel": True}})
-    cancelled = lambda: ((kube.find("tasks", "busy-07") or {}).get("status") or {}).get("phase") == "Cancelled"  # noqa: E731
+
+    def cancelled() -> bool:
+        return ((kube.find("tasks", "busy-07") or {}).get("status") or {}).get("phase") == "Cancelled"
+
     kube.wait_for("busy-07 Cancelled", cancelled, timeout=15)
     assert kube.list_requests("tasks") == lists
     assert (before, sleeping()) == (50, 49)  # stopped on its node

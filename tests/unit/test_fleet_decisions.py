@@ -178,6 +178,7 @@ FLEET = [
 def test_choose(task: dict[str, Any], running: dict[str, int], chosen: str | None, reason: str) -> None:
     choice = scheduler.choose(TaskSpec.model_validate(task), "lab", FLEET, running)
     assert (choice.node, choice.reason) == (chosen, reason)
+    assert choice.busy == reason.startswith("every capable node is busy")  # only then is waiting for a slot worth it
 
 
 def test_choose_never_picks_a_node_never_probed() -> None:

@@ -13,6 +13,8 @@ from clockwork.api.task import TaskSpec
 class Choice:
     node: str | None
     reason: str = ""
+    # No node now, but a capable Online one will have a free slot when a run ends.
+    busy: bool = False
 
 
 def choose(
@@ -40,7 +42,7 @@ def choose(
     if not free:
         busy = ", ".join(f"{n.metadata.name} {running.get(n.metadata.name, 0)}/{n.spec.effective_max_runs}"
                          for n, _ in online)  # fmt: skip
-        return Choice(None, f"every capable node is busy ({busy})")
+        return Choice(None, f"every capable node is busy ({busy})", busy=True)
     node, _ = min(
         free, key=lambda p: (running.get(p[0].metadata.name, 0) / p[0].spec.effective_max_runs, p[0].metadata.name)
     )

@@ -48,8 +48,9 @@ class Running:
 
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     future: asyncio.Future[Any] | None = None
-    # Rollouts: the newest body seen while a version rolls out (it supersedes at a batch boundary).
-    latest: Mapping[str, Any] | None = None
+    # Rollouts: the newest spec seen while a version rolls out, validated, with its body
+    # (it supersedes or pauses at the next batch boundary).
+    latest: tuple[Rollout, Mapping[str, Any]] | None = None
 
 
 @dataclass
@@ -179,31 +180,27 @@ class FleetWork:
         uid = rollout.metadata.uid or f"{rollout.metadata.namespace}-{rollout.metadata.name}"
         going = self.running.get(uid)
         if going is not None:
-            going.latest = body  # seen at its next batch boundary: a new version supersedes, pause pauses
+            going.latest = (rollout, body)  # seen at its next batch boundary: a new version supersedes, pause pauses
             return
         work = Running()
-        self._start(uid, work, self._roll(body, work))
+        self._start(uid, work, self._roll(rollout, body, work))
 
-    async def _roll(self, body: Mapping[str, Any], work: Running) -> RolloutStatus | None:
+    async def _roll(self, rollout: Rollout, body: Mapping[str, Any], work: Running) -> RolloutStatus:
         """Roll out, and again with the newest spec if one came while it ran."""
         while True:
-            final = await self._roll_once(body, work)
-            newer, work.latest = work.latest, None
-            if newer is None or final is None:
+            final = await self._roll_once(rollout, body, work)
+            if work.latest is None:
                 return final
-            body = newer
+            (rollout, body), work.latest = work.latest, None
 
-    async def _roll_once(self, body: Mapping[str, Any], work: Running) -> RolloutStatus | None:
-        rollout: Rollout | None = self._valid(Rollout, body)
-        if rollout is None:
-            return None
+    async def _roll_once(self, rollout: Rollout, body: Mapping[str, Any], work: Running) -> RolloutStatus:
         meta = rollout.metadata
         previous = self._previous(body)
         status = RolloutStatus.model_validate(previous) if previous else RolloutStatus()
         resolution, inventory = await self.driver.nodes.resolve(rollout.spec.target(), body.get("metadata") or {})
 
         async def latest() -> Rollout | None:
-            return self._valid(Rollout, work.latest) if work.latest is not None else None
+            return work.latest[0] if work.latest is not None else None
 
         # No node to go to (resolution.error included) is the rollout's own verdict: NoTargets.
         origin = Origin(namespace=meta.namespace, kind="Rollout", name=meta.name, uid=meta.uid)
@@ -256,13 +253,7 @@ class FleetWork:
             if status.phase in ("Succeeded", "Failed"):
                 self.workflows.pop(uid, None)
                 return status
-            steps = {s.name: s for s in workflow.spec.steps}
-            for name, task_status in observed.items():
-                if name in steps:
-                    workflows.record(status, name, workflows.task_name(workflow, steps[name]), task_status)
-            for ready in workflows.advance(workflow, status):
-                status.step(ready.name).phase = "Pending"
-                status.step(ready.name).task = workflows.task_name(workflow, ready)
+            for ready in workflows.step(workflow, status, observed):
                 await self._create_step_task(workflow, ready, body)
             if status.wire() != previous:
                 await self._saver("workflows", body, previous)(status)
