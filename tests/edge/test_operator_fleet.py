@@ -13,9 +13,12 @@ Workflow's Tasks go by garbage collection (their ownerReferences), with no opera
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -288,14 +291,27 @@ def test_a_deleted_workflow_takes_its_tasks_by_garbage_collection(kube: Kube, op
     kube.wait_for("its Task collected", lambda: kube.find("tasks", "gc-one") is None, timeout=60)
 
 
+@pytest.fixture
+def own_sleeps() -> Iterator[int]:
+    """A length of ``sleep`` only this test run uses (and that plus one); on the way out, whatever
+    such sleeps a failed run left on the nodes are stopped, by the PIDs found for exactly those."""
+    seconds = 500 + os.getpid() % 400
+    yield seconds
+    for how_long in (seconds, seconds + 1):
+        found = subprocess.run(["pgrep", "-f", f"^sleep {how_long}$"], capture_output=True, text=True).stdout
+        for pid in found.split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+
+
 @pytest.mark.timeout(900)  # 51 runs to start and stop on three nodes: minutes on a loaded 2-core machine
 def test_running_tasks_and_a_workflow_hold_up_nothing(
-    kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
+    kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab, own_sleeps: int
 ) -> None:
     """50 Tasks running and a Workflow waiting on its first step keep none of kopf's workers (20 by
     default): a new File is Ready in the usual time, and a cancel stops a running Task within seconds
     without the operator listing Tasks."""
-    seconds = 500 + os.getpid() % 400  # this run's own sleeps, told apart from any other's
+    seconds = own_sleeps  # this run's own sleeps, told apart from any other's
     for node in lab3.nodes:
         kube.patch("edgenodes", node.name, {"spec": {"maxConcurrentRuns": 20}})
     for index in range(50):
@@ -315,8 +331,16 @@ def test_running_tasks_and_a_workflow_hold_up_nothing(
     def all_running() -> bool:
         return phases("busy-") == ["Running"] * 50 and phases("slow-") == ["Running"]
 
+    def sleeping(how_long: int = seconds) -> int:
+        found = subprocess.run(["pgrep", "-c", "-f", f"^sleep {how_long}$"], capture_output=True, text=True).stdout
+        return int(found.strip() or 0)
+
     kube.wait_for("50 Tasks and the first step Running", all_running, timeout=240)
     assert (kube.get("workflows", "slow")["status"] or {}).get("phase") == "Running"
+    # Running in status means handed to a run; the File is created once every command runs on its
+    # node, so what it competes with is 51 running Tasks, not 51 runs starting up.
+    kube.wait_for("the 51 commands running on the nodes", lambda: (sleeping(), sleeping(seconds + 1)) == (50, 1),
+                  timeout=240)  # fmt: skip
 
     kube.create("files", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "File", "metadata": {"name": "meanwhile"},
                           "spec": {"path": "/srv/meanwhile", "content": "x\n",
@@ -328,10 +352,6 @@ def test_running_tasks_and_a_workflow_hold_up_nothing(
 
     kube.wait_for("the File Ready while the Tasks run", ready, timeout=60)  # what the fan-out test allows
     assert [n.path("/srv/meanwhile").read_text() for n in lab3.nodes] == ["x\n"] * 3
-
-    def sleeping() -> int:
-        found = subprocess.run(["pgrep", "-c", "-f", f"^sleep {seconds}$"], capture_output=True, text=True).stdout
-        return int(found.strip() or 0)
 
     before = sleeping()
     lists = kube.list_requests("tasks")  # this test reads one Task at a time from here on

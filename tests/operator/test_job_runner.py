@@ -18,6 +18,8 @@ what a run that never cleaned up left (its ConfigMap too) goes with the resource
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -144,7 +146,8 @@ def test_failed_job_without_result_reports_its_log(kube: Kube, kubelet: Any) -> 
         kube.patch("configmaps", name, {"data": {"request.json": "{not json"}}, group="", version="v1")
 
     with kubelet(before_run=break_plan) as runs:
-        result = run(kube, request, ttl_seconds=1)
+        # A TTL of a few seconds: long enough for the runner to read the failed Job's log first.
+        result = run(kube, request, ttl_seconds=5)
         assert not result.ok
         assert result.hosts[0].outcome == "failed"
         assert "the Job printed no result" in (result.error or "")
@@ -153,6 +156,26 @@ def test_failed_job_without_result_reports_its_log(kube: Kube, kubelet: Any) -> 
             # ttlSecondsAfterFinished: the ttl-after-finished controller removes the failed Job, GC its Pod.
             kube.wait_for("the finished Job removed by its TTL", lambda: not jobs(kube) and not ours(kube, "pods"),
                           timeout=GC_SECONDS)  # fmt: skip
+
+
+def test_job_removed_while_it_runs_ends_the_wait(kube: Kube, kubelet: Any) -> None:
+    """A Job deleted before it finished (by hand, or its TTL ran out before the runner looked)
+    is reported at once instead of being waited for until the deadline (600 s here)."""
+    request = RunRequest(hosts=[HostSpec(name="@local")])
+
+    def remove_once_created() -> None:
+        found = kube.wait_for("the runner's Job", lambda: jobs(kube), timeout=60)
+        kube.delete("jobs", found[0]["metadata"]["name"], group="batch", version="v1")
+
+    with kubelet(hold=True):
+        remover = threading.Thread(target=remove_once_created, daemon=True)
+        remover.start()
+        started = time.monotonic()
+        result = run(kube, request)
+        remover.join(timeout=60)
+    assert not result.ok
+    assert "removed before the runner saw it finish" in (result.error or "")
+    assert time.monotonic() - started < request.timeout_seconds / 2
 
 
 def test_job_that_never_finishes_is_given_up(kube: Kube, kubelet: Any) -> None:

@@ -166,6 +166,8 @@ class JobRunner:
                 request.hosts, f"Job {namespace}/{name} did not finish in time{why}; log: {tail(log, 500)}"
             )
         result = parse_result(log, request)
+        if finished.get("reason") == "Gone" and result.error is not None:
+            result.error = f"Job {namespace}/{name}: {finished['message']}; {result.error}"
         if finished["type"] != "Complete" and result.error is None and all(h.outcome != "failed" for h in result.hosts):
             result = RunResult.failed(request.hosts, f"Job {namespace}/{name} failed: {tail(log, 500)}")
         result.duration_seconds = round(time.monotonic() - started, 3)
@@ -176,6 +178,11 @@ class JobRunner:
         deadline = time.monotonic() + deadline_seconds
         while time.monotonic() < deadline:
             job = await self.api.get("batch/v1", "jobs", namespace, name)
+            if job is None:
+                # Gone before its end was seen: its TTL ran out first, or someone deleted it.
+                # Waiting on would wait for nothing until the deadline.
+                return {"type": "Failed", "reason": "Gone",
+                        "message": "the Job was removed before the runner saw it finish"}  # fmt: skip
             for condition in ((job or {}).get("status") or {}).get("conditions") or []:
                 if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
                     return dict(condition)
