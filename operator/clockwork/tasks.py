@@ -3,6 +3,14 @@
 The command runs under coreutils `timeout` on the node, so the node itself kills it
 (and everything it started: `timeout` signals its whole process group) when the
 time counted from assignment is up. Cancelling kills it through a second run.
+
+The run is tracked on the node, not only in the SSH session that started it: it runs
+detached in its own session, with its output, process group and exit code in
+``~/.clockwork/tasks/<uid>/``. The session that started it waits for the exit code;
+an operator that restarted while it ran attaches to the same folder and reports the
+run's real outcome, and a run that has no folder there never started, so it starts
+now: an operator restart mid-Task neither loses the run nor repeats it. Folders are
+removed a day after their last change.
 Shared by both drivers; they decide where status lives, which nodes there are and
 whether a Task nothing can take waits (the operator) or ends Pending (local mode).
 Nothing here polls the API: cancel is an event the driver sets when it sees it.
@@ -37,17 +45,48 @@ def marker(uid: str) -> str:
     return f"cw-task-{uid}"
 
 
-def command_for(task: Task, uid: str, seconds: int) -> str:
-    """The shell line that runs the task on the node, limited to ``seconds``."""
+NO_RECORD_EXIT = 254
+NO_RECORD = "cw-task: no record of this run on the node"
+# Where a run's state lives on the node ($1: the Task's uid).
+_RUN_DIR = 'd="${HOME:-/tmp}/.clockwork/tasks/$1"'
+# $1 uid, $2 seconds, $3 the command, $4 start|attach. Starts the run detached unless its
+# folder exists (mkdir is the claim), then waits for its exit code and prints its output.
+_RUN_SCRIPT = f"""{_RUN_DIR}
+mkdir -p "${{d%/*}}" && chmod 700 "${{d%/*/*}}" || exit 1
+if [ "$4" = start ] && mkdir -m 700 "$d" 2>/dev/null; then
+  find "${{d%/*}}" -mindepth 1 -maxdepth 1 -mmin +1440 -exec rm -rf {{}} + 2>/dev/null
+  setsid sh -c 'timeout -k {GRACE_SECONDS} "$2" sh -c "$3" >"$1/out" 2>&1 </dev/null & echo $! >"$1/pid"
+    wait $!; echo $? >"$1/rc.new"; mv "$1/rc.new" "$1/rc"' cw-run "$d" "$2" "$3" </dev/null >/dev/null 2>&1 &
+  wait $!
+elif [ ! -d "$d" ]; then
+  echo "{NO_RECORD}"; exit {NO_RECORD_EXIT}
+fi
+while [ ! -e "$d/rc" ]; do sleep 0.5; done
+tail -c {{limit}} "$d/out"; exit "$(cat "$d/rc")"
+"""
+# $1 uid: TERM to the run's process group (`timeout` leads it); a run whose group is not
+# written yet gets a moment; one with no folder never started.
+_KILL_SCRIPT = f"""{_RUN_DIR}
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -e "$d/pid" ] || [ ! -d "$d" ] && break; sleep 0.2; done
+[ -e "$d/pid" ] && kill -s TERM -- "-$(cat "$d/pid")" 2>/dev/null
+true
+"""
+
+
+def command_for(task: Task, uid: str, seconds: int, attach: bool = False) -> str:
+    """The shell line that runs the task on the node, limited to ``seconds``, and reports its
+    output and exit code; with ``attach``, the line that waits for a run already started."""
     exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in sorted((task.spec.env or {}).items()))
     body = f": {marker(uid)}; {exports}{task.spec.program}"
-    return f"timeout -k {GRACE_SECONDS} {seconds} sh -c {shlex.quote(body)}"
+    script = _RUN_SCRIPT.replace("{limit}", str(OUTPUT_LIMIT))
+    mode = "attach" if attach else "start"
+    return " ".join(
+        ["sh", "-c", shlex.quote(script), "cw-task", shlex.quote(uid), str(seconds), shlex.quote(body), mode]
+    )
 
 
 def kill_command(uid: str) -> str:
-    # The brackets keep this command's own command line from matching the pattern.
-    tag = marker(uid)
-    return f"pkill -TERM -f {shlex.quote(tag[:6] + '[' + tag[6] + ']' + tag[7:])} || true"
+    return " ".join(["sh", "-c", shlex.quote(_KILL_SCRIPT), "cw-kill", shlex.quote(uid)])
 
 
 class Slots:
@@ -132,17 +171,50 @@ async def place_and_run(task: Task, status: TaskStatus, uid: str, slots: Slots, 
         return await _report(status, ctx)
 
 
-async def execute(task: Task, status: TaskStatus, uid: str, host: HostSpec, ctx: TaskRun) -> TaskStatus:
-    """Run ``task`` on ``status.node`` (already Assigned) to a final phase, or Failed with no exit code when lost."""
+async def resume(task: Task, status: TaskStatus, uid: str, slots: Slots, ctx: TaskRun) -> TaskStatus:
+    """A Task found Assigned or Running that this process did not start (the operator restarted):
+    wait for its run on its node and report what really happened there (started now if it never
+    did); placed again, as a lost run, only when the node is gone and retries allow."""
+    node_name = status.node or ""
+    found = next(((n, s) for n, s in await ctx.nodes() if n.metadata.name == node_name), None)
+    if found is None:
+        status = _lost(status, f"the operator restarted while it ran on {node_name}, and that node is gone")
+    else:
+        slots.take(node_name)
+        try:
+            host = await ctx.host(*found)
+            if isinstance(host, str):
+                status = _lost(status, f"the operator restarted while it ran on {node_name}: {host}")
+            else:
+                status = await execute(task, status, uid, host, ctx, attach=True)
+        finally:
+            slots.release(node_name)
+    if status.phase == "Failed" and status.exit_code is None and status.attempts <= (task.spec.retries or 0):
+        status.message += f"; retrying ({status.attempts}/{task.spec.retries})"
+        return await place_and_run(task, status, uid, slots, ctx)
+    return await _report(status, ctx)
+
+
+async def execute(
+    task: Task, status: TaskStatus, uid: str, host: HostSpec, ctx: TaskRun, attach: bool = False
+) -> TaskStatus:
+    """Run ``task`` on ``status.node`` (already Assigned) to a final phase, or Failed with no exit code
+    when lost; with ``attach``, wait for the run an earlier operator started there."""
     assigned = status.assigned_time or utcnow()
     left = int(task.spec.timeout - (utcnow() - assigned).total_seconds())
-    if left <= 0:
+    if left <= 0 and not attach:
         return _finish(status, "TimedOut", f"no time left: {task.spec.timeout}s since assignment passed before it ran")
-    status.phase, status.start_time, status.message = "Running", utcnow(), f"running on {status.node}"
+    if attach:
+        status.phase, status.message = "Running", f"running on {status.node} (attached after an operator restart)"
+        status.start_time = status.start_time or utcnow()
+    else:
+        status.phase, status.start_time, status.message = "Running", utcnow(), f"running on {status.node}"
     await ctx.save(status)
+    left = max(left, 1)  # attached: the run's own timeout on the node ends it
+    command = command_for(task, uid, left, attach=attach)
     request = RunRequest(
         hosts=[host],
-        probes=[CommandProbe(id="task", command=command_for(task, uid, left), timeout_seconds=min(3600, left + 30))],
+        probes=[CommandProbe(id="task", command=command, timeout_seconds=min(3600, left + 30))],
         connect_timeout_seconds=ctx.connect_timeout,
         timeout_seconds=left + 60,
         origin=ctx.origin,
@@ -168,6 +240,8 @@ async def execute(task: Task, status: TaskStatus, uid: str, host: HostSpec, ctx:
     if host_result is None or not host_result.connected or probe is None or probe.exit_code is None:
         why = (probe.error if probe is not None else None) or (host_result.error if host_result else None)
         return _lost(status, f"lost {status.node} while running: {why or result.error or 'no answer'}")
+    if attach and probe.exit_code == NO_RECORD_EXIT and NO_RECORD in probe.output_tail:
+        return await execute(task, status, uid, host, ctx)  # it never started: nothing runs twice
     status.exit_code, status.output = probe.exit_code, probe.output_tail[-OUTPUT_LIMIT:]
     if probe.exit_code == TIMEOUT_EXIT:
         return _finish(

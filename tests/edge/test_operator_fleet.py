@@ -213,6 +213,30 @@ def test_tasks_in_operator_mode(kube: Kube, fleet: OperatorLauncher, lab3: EdgeL
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Phase", "Node", "Exit", "Age"]
 
 
+def test_a_task_running_when_the_operator_restarts_is_neither_lost_nor_repeated(
+    kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab
+) -> None:
+    """The operator stops while a Task runs and the run ends meanwhile; the next operator attaches
+    to the run on its node and reports its real outcome, and the command ran once."""
+    node, tag = lab3.nodes[0], f"survivor-{os.getpid()}"
+    command = (f"touch /srv/{tag}.started; while [ ! -e /srv/{tag}.gate ]; do sleep 0.1; done; "
+               f"echo ran >> /srv/{tag}.count; echo finished")  # fmt: skip
+    kube.create("tasks", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Task", "metadata": {"name": "survivor"},
+                          "spec": {"command": command, "nodeName": node.name}})  # fmt: skip
+    kube.wait_for("the command started on its node", lambda: node.path(f"/srv/{tag}.started").exists(), timeout=60)
+    fleet.started[0].stop()
+    node.path(f"/srv/{tag}.gate").touch()  # it ends while no operator runs
+    kube.wait_for("the run ended on the node", lambda: node.path(f"/srv/{tag}.count").exists(), timeout=30)
+    assert (kube.get("tasks", "survivor").get("status") or {}).get("phase") == "Running"
+
+    fleet.start(CW_WORKER_PREFIX=lab3.worker_prefix)
+    kube.wait_for("survivor Succeeded", lambda: (kube.get("tasks", "survivor").get("status") or {}).get("phase")
+                  == "Succeeded", timeout=60)  # fmt: skip
+    status = kube.get("tasks", "survivor")["status"]
+    assert (status["exitCode"], status["output"], status["attempts"]) == (0, "finished", 1)
+    assert node.path(f"/srv/{tag}.count").read_text() == "ran\n"
+
+
 def test_workflow_in_operator_mode(kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab) -> None:
     """A 3-step Workflow creates owned Tasks one after another; outputs in status; delete takes the Tasks."""
     commands = (("one", "echo 1 > /srv/w"), ("two", "cat /srv/w; echo 2 >> /srv/w"), ("three", "cat /srv/w"))

@@ -7,7 +7,6 @@ outcome, so a change of behaviour shows as a changed row, not as a slower edge t
 
 from __future__ import annotations
 
-import re
 import shlex
 from datetime import UTC, datetime
 from typing import Any
@@ -285,17 +284,16 @@ def task(**spec: Any) -> Task:
 def test_the_task_runs_under_timeout_with_its_marker_and_quoted_env() -> None:
     line = command_for(task(command="echo $GREETING", env={"GREETING": "it's; rm -rf /"}), "u1", 60)
     argv = shlex.split(line)
-    assert argv[:5] == ["timeout", "-k", str(GRACE_SECONDS), "60", "sh"]
-    assert argv[5] == "-c"
+    assert argv[:2] == ["sh", "-c"]
+    assert f'timeout -k {GRACE_SECONDS} "$2" sh -c "$3"' in argv[2]
+    assert argv[3:6] == ["cw-task", "u1", "60"] and argv[7] == "start"
     # the body as the shell reads it: the value is one word, nothing in it runs
     lexer = shlex.shlex(argv[6], posix=True, punctuation_chars=";")
     lexer.whitespace_split = True
     assert list(lexer) == [":", marker("u1"), ";", "export", "GREETING=it's; rm -rf /", ";", "echo", "$GREETING"]
 
 
-def test_the_kill_command_matches_the_task_and_not_itself() -> None:
-    kill = kill_command("u1")
-    pattern = shlex.split(kill.split(" || ")[0])[-1]
-    assert re.search(pattern, command_for(task(command="sleep 9"), "u1", 5))
-    assert not re.search(pattern, kill), "pkill -f must not match its own command line"
-    assert not re.search(pattern, command_for(task(command="sleep 9"), "u2", 5))
+def test_attaching_waits_for_the_same_run_and_never_starts_one() -> None:
+    started, attached = (shlex.split(command_for(task(command="sleep 9"), "u1", 5, attach=a)) for a in (False, True))
+    assert attached[:7] == started[:7] and (started[7], attached[7]) == ("start", "attach")
+    assert shlex.split(kill_command("u1"))[-1] == "u1"

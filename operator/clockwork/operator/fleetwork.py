@@ -5,7 +5,8 @@ hour, a Workflow waiting on its steps or a Rollout waiting on a health gate neve
 keeps one of kopf's workers (``worker_limit``) from the next object. The work runs in
 the operator's own event loop: a Task's run (``tasks.place_and_run``) waits for a
 slot and for its command without polling the API; a cancel or a delete is seen in the
-Task's next event and sets the run's cancel event. A Workflow advances on its Tasks'
+Task's next event and sets the run's cancel event; a Task that was running when the
+operator stopped is attached to on its node (``tasks.resume``). A Workflow advances on its Tasks'
 events (``workflows.advance`` on the statuses they carry); it lists its Tasks only when
 it is created or resumed.
 """
@@ -131,18 +132,11 @@ class FleetWork:
         if status.finished:
             return status
         save = self._saver("tasks", body, previous)
-        if status.phase in ("Assigned", "Running") and uid not in self.tasks_seen:
-            # It was running under an operator that stopped: what happened on the node is unknown,
-            # and running it twice could do harm. Only retries may run it again.
-            status.phase, status.exit_code = "Failed", None
-            status.message = f"the operator restarted while it ran on {status.node}; its outcome is unknown"
-            status.completion_time = utcnow()
-            if status.attempts > (task.spec.retries or 0):
-                await save(status)
-                self.driver._post(body, [Event("Warning", "Failed", status.message)])
-                return status
+        # Found Assigned or Running but not started here: it ran under an operator that stopped.
+        # Its run is tracked on the node, so it is attached to, not run again (tasks.resume).
+        resumed = status.phase in ("Assigned", "Running") and uid not in self.tasks_seen and status.node is not None
         self.tasks_seen.add(uid)
-        if task.spec.cancel:
+        if task.spec.cancel and not resumed:
             status.phase, status.message, status.completion_time = "Cancelled", "cancelled before it ran", utcnow()
             await save(status)
             self.driver._post(body, [Event("Normal", "Cancelled", status.message)])
@@ -159,7 +153,10 @@ class FleetWork:
             save, event, origin=Origin(namespace=meta.namespace, kind="Task", name=meta.name, uid=meta.uid),
             wait_seconds=TASK_RETRY_SECONDS,
         )  # fmt: skip
-        self._start(uid, Running(run.cancel), tasks.place_and_run(task, status, uid, self.slots, run))
+        if resumed and task.spec.cancel:
+            run.cancel.set()  # cancelled while no operator ran: stopped where it runs
+        work = tasks.resume if resumed else tasks.place_and_run
+        self._start(uid, Running(run.cancel), work(task, status, uid, self.slots, run))
         return status
 
     def task_deleted(self, body: Mapping[str, Any]) -> None:
