@@ -6,7 +6,7 @@ time counted from assignment is up. Cancelling kills it through a second run.
 
 The run is tracked on the node, not only in the SSH session that started it: it runs
 detached in its own session, with its output, process group and exit code in
-``~/.clockwork/tasks/<uid>/``. The session that started it waits for the exit code;
+``~/.clockwork/tasks/<uid>-<assigned>/``. The session that started it waits for the exit code;
 an operator that restarted while it ran attaches to the same folder and reports the
 run's real outcome, and a run that has no folder there never started, so it starts
 now: an operator restart mid-Task neither loses the run nor repeats it. Folders are
@@ -71,6 +71,14 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do [ -e "$d/pid" ] || [ ! -d "$d" ] && break; sle
 [ -e "$d/pid" ] && kill -s TERM -- "-$(cat "$d/pid")" 2>/dev/null
 true
 """
+
+
+def run_key(uid: str, status: TaskStatus) -> str:
+    """What names one run of a Task on its node: its uid and when it was assigned, so a Task
+    whose uid comes back (local mode names it by namespace and name) or a retry gets a run of its
+    own, and an operator that restarted finds the run in the status it left."""
+    assigned = status.assigned_time
+    return f"{uid}-{int(assigned.timestamp())}" if assigned is not None else uid
 
 
 def command_for(task: Task, uid: str, seconds: int, attach: bool = False) -> str:
@@ -211,7 +219,8 @@ async def execute(
         status.phase, status.start_time, status.message = "Running", utcnow(), f"running on {status.node}"
     await ctx.save(status)
     left = max(left, 1)  # attached: the run's own timeout on the node ends it
-    command = command_for(task, uid, left, attach=attach)
+    run = run_key(uid, status)
+    command = command_for(task, run, left, attach=attach)
     request = RunRequest(
         hosts=[host],
         probes=[CommandProbe(id="task", command=command, timeout_seconds=min(3600, left + 30))],
@@ -225,7 +234,7 @@ async def execute(
     await asyncio.wait({running, cancelled}, return_when=asyncio.FIRST_COMPLETED)
     cancelled.cancel()
     if not running.done():  # cancelled: stop it on the node, then give the run a moment to end
-        kill = RunRequest(hosts=[host], probes=[CommandProbe(id="kill", command=kill_command(uid))],
+        kill = RunRequest(hosts=[host], probes=[CommandProbe(id="kill", command=kill_command(run))],
                           connect_timeout_seconds=ctx.connect_timeout, timeout_seconds=60)  # fmt: skip
         await ctx.runner.run(kill)
         await asyncio.wait({running}, timeout=GRACE_SECONDS + 10)
