@@ -127,7 +127,7 @@ class LocalDriver(DriverBase):
                 )
                 found[(record.namespace, record.name)] = (node, EdgeNodeStatus.model_validate(record.status))
         for item in self.batch:
-            loaded = item.edge_node
+            loaded = item.of(EdgeNode)
             if loaded is not None:
                 key = (loaded.metadata.namespace, loaded.metadata.name)
                 found[key] = (loaded, found[key][1] if key in found else None)
@@ -161,8 +161,8 @@ class LocalDriver(DriverBase):
         if intent == "plan":
             return [await self.reconcile(item, intent) for item in items]
         outcomes = {item.ref: await self.reconcile(item, intent) for item in items
-                    if item.task is None and item.workflow is None}  # fmt: skip
-        work = [item for item in items if item.task is not None or item.workflow is not None]
+                    if item.kind not in fleet.SHARE_SLOTS}  # fmt: skip
+        work = [item for item in items if item.kind in fleet.SHARE_SLOTS]
         for item, outcome in zip(work, await fleet.run_tasks(self, work, intent), strict=True):
             outcomes[item.ref] = outcome
         return [outcomes[item.ref] for item in items]
@@ -184,14 +184,9 @@ class LocalDriver(DriverBase):
         self.say(INTENT_DOING[intent], item.ref)
         if intent == "plan" and not item.deployable:
             return fleet.plan_fleet(self, item)
-        if item.edge_node is not None:
-            return await fleet.probe_node(self, item, intent)
-        if item.rollout is not None:
-            return await fleet.run_rollout(self, item, item.rollout, intent)
-        if item.task is not None:
-            return (await fleet.run_tasks(self, [item], intent))[0]
-        if item.workflow is not None:
-            return await fleet.run_workflow(self, item, item.workflow, intent, tasks.Slots())
+        run_fleet_kind = fleet.RUN.get(item.kind)
+        if run_fleet_kind is not None:
+            return await run_fleet_kind(self, item, intent, tasks.Slots())
         started = time.monotonic()
         info = kind_info(item.kind)
         meta = item.metadata

@@ -5,6 +5,7 @@ Functions of the LocalDriver (state in its SQLite store); they run to the end in
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from clockwork import rollouts, tasks, workflows
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
     from clockwork.local.driver import LocalDriver
 
 
-async def probe_node(driver: LocalDriver, item: Loaded, intent: Intent) -> Outcome:
-    node = item.edge_node
+async def probe_node(driver: LocalDriver, item: Loaded, intent: Intent, slots: tasks.Slots) -> Outcome:
+    node = item.of(EdgeNode)
     assert node is not None
     meta = node.metadata
     record = driver.store.get(item.kind, meta.namespace, meta.name)
@@ -75,16 +76,14 @@ async def run_tasks(driver: LocalDriver, items: list[Loaded], intent: Intent) ->
     slots = tasks.Slots()
 
     async def one(item: Loaded) -> Outcome:
-        if item.workflow is not None:
-            return await run_workflow(driver, item, item.workflow, intent, slots)
-        return await run_task(driver, item, intent, slots)
+        return await RUN[item.kind](driver, item, intent, slots)
 
     return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-async def run_workflow(
-    driver: LocalDriver, item: Loaded, workflow: Workflow, intent: Intent, slots: tasks.Slots
-) -> Outcome:
+async def run_workflow(driver: LocalDriver, item: Loaded, intent: Intent, slots: tasks.Slots) -> Outcome:
+    workflow = item.of(Workflow)
+    assert workflow is not None
     meta = workflow.metadata
     record = driver.store.get(item.kind, meta.namespace, meta.name)
     spec_wire = workflow.spec.wire()
@@ -147,7 +146,7 @@ async def run_workflow(
 
 
 async def run_task(driver: LocalDriver, item: Loaded, intent: Intent, slots: tasks.Slots) -> Outcome:
-    task = item.task
+    task = item.of(Task)
     assert task is not None
     meta = task.metadata
     record = driver.store.get(item.kind, meta.namespace, meta.name)
@@ -193,8 +192,10 @@ async def run_task(driver: LocalDriver, item: Loaded, intent: Intent, slots: tas
     return outcome(await tasks.place_and_run(task, status, uid, slots, run))
 
 
-async def run_rollout(driver: LocalDriver, item: Loaded, rollout: Rollout, intent: Intent) -> Outcome:
+async def run_rollout(driver: LocalDriver, item: Loaded, intent: Intent, slots: tasks.Slots) -> Outcome:
     """A Rollout in local mode: runs to its end (or a pause) in this invocation."""
+    rollout = item.of(Rollout)
+    assert rollout is not None
     meta = rollout.metadata
     record = driver.store.get(item.kind, meta.namespace, meta.name)
     status = RolloutStatus.model_validate(record.status) if record else RolloutStatus()
@@ -244,3 +245,14 @@ def plan_fleet(driver: LocalDriver, item: Loaded) -> Outcome:
     record = driver.store.get(item.kind, item.metadata.namespace, item.metadata.name)
     status = info.status.model_validate(record.status) if record else info.status()
     return Outcome(ref=item.ref, intent="plan", ok=True, status=status, message=info.plan(item.resource))
+
+
+# How local mode runs each fleet kind (the deployable kinds go through the engine). The
+# kinds in SHARE_SLOTS run together in one apply, sharing the nodes' slots.
+RUN: dict[str, Callable[[LocalDriver, Loaded, Intent, tasks.Slots], Awaitable[Outcome]]] = {
+    "EdgeNode": probe_node,
+    "Rollout": run_rollout,
+    "Task": run_task,
+    "Workflow": run_workflow,
+}
+SHARE_SLOTS = frozenset({"Task", "Workflow"})

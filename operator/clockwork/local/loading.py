@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from clockwork import deps, inputs
 from clockwork.api.base import ObjectMeta
 from clockwork.api.common import DeployableSpec, Resource
 from clockwork.api.edgenode import EdgeNode
 from clockwork.api.registry import parse_resource
-from clockwork.api.rollout import Rollout
-from clockwork.api.task import Task
-from clockwork.api.workflow import Workflow
 from clockwork.errors import InvalidResource
 from clockwork.store import LocalStore
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
+R = TypeVar("R", bound=Resource)
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Loaded:
 
     @property
     def spec(self) -> DeployableSpec:
-        """The spec of a deployable kind (EdgeNodes are handled apart, see ``edge_node``)."""
+        """The spec of a deployable kind (EdgeNodes are handled apart)."""
         spec = self.resource.spec
         if not isinstance(spec, DeployableSpec):
             raise TypeError(f"{self.ref} is not deployable")
@@ -45,21 +44,9 @@ class Loaded:
     def deployable(self) -> bool:
         return isinstance(self.resource.spec, DeployableSpec)
 
-    @property
-    def task(self) -> Task | None:
-        return self.resource if isinstance(self.resource, Task) else None
-
-    @property
-    def workflow(self) -> Workflow | None:
-        return self.resource if isinstance(self.resource, Workflow) else None
-
-    @property
-    def rollout(self) -> Rollout | None:
-        return self.resource if isinstance(self.resource, Rollout) else None
-
-    @property
-    def edge_node(self) -> EdgeNode | None:
-        return self.resource if isinstance(self.resource, EdgeNode) else None
+    def of(self, model: type[R]) -> R | None:
+        """The resource as ``model`` (``item.of(Task)``), or None when it is another kind."""
+        return self.resource if isinstance(self.resource, model) else None
 
     @property
     def ref(self) -> str:
@@ -110,7 +97,7 @@ def load(paths: Iterable[Path], limits: inputs.Limits | None = None) -> list[Loa
     by_ref = {item.ref: item for item in loaded}
     try:
         ordered = deps.order(
-            [item.ref for item in sorted(loaded, key=lambda i: (i.edge_node is None, not i.deployable))],
+            [item.ref for item in sorted(loaded, key=lambda i: (i.of(EdgeNode) is None, not i.deployable))],
             {item.ref: dependency_refs(item) for item in loaded},
         )
     except deps.DependencyCycle as exc:
