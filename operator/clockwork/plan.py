@@ -19,7 +19,7 @@ from clockwork.text import known_hosts_line
 
 # Operations the worker will execute; anything else is refused before it runs.
 OperationName = Literal[
-    "files.put",
+    "clockwork.put",
     "files.file",
     "files.directory",
     "server.shell",

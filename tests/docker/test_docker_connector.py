@@ -26,7 +26,7 @@ def test_operations_run_inside_a_running_container(docker_engine: None) -> None:
     with running_container() as container:
         host = HostSpec(name="box", connector="docker", container=container)
         op = Operation(
-            id="put", op="files.put", args={"dest": "/srv/app/config", "content": "inside\n", "mode": "0600"}
+            id="put", op="clockwork.put", args={"dest": "/srv/app/config", "content": "inside\n", "mode": "0600"}
         )
         result = run(RunRequest(hosts=[host], operations=[op], probes=[CommandProbe(id="id", command="id -u")]))
         assert result.ok, result.model_dump_json()

@@ -35,7 +35,7 @@ def host(lab: EdgeLab, node: EdgeNode, **kw: object) -> HostSpec:
 
 
 def put(path: str, content: str) -> Operation:
-    return Operation(id="put", op="files.put", args={"dest": path, "content": content, "mode": "0644"})
+    return Operation(id="put", op="clockwork.put", args={"dest": path, "content": content, "mode": "0644"})
 
 
 def run(lab: EdgeLab, request: RunRequest) -> RunResult:

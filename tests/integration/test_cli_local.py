@@ -147,7 +147,7 @@ def test_folder_of_multi_document_files_and_plan(cli: CliRunner, workdir: Path) 
 
     plan = cli("plan", "-f", str(folder))
     assert plan.code == 0
-    assert "mode" in plan.stdout and "default" in plan.stdout and "files.put" in plan.stdout
+    assert "mode" in plan.stdout and "default" in plan.stdout and "clockwork.put" in plan.stdout
     plan_json = cli("plan", "-f", str(folder), "-o", "json").json()
     assert [p["resource"] for p in plan_json] == [
         "File/default/one",

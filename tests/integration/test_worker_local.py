@@ -32,7 +32,7 @@ def run(request: RunRequest, runner: PyinfraRunner | None = None) -> RunResult:
 def put(path: Path, content: str, mode: str = "0640") -> Operation:
     return Operation(
         id="put",
-        op="files.put",
+        op="clockwork.put",
         args={"dest": str(path), "content": content, "mode": mode, "create_remote_dir": True},
     )
 

@@ -86,7 +86,7 @@ def jobs(kube: Kube) -> list[dict[str, Any]]:
 
 
 def put(path: Path) -> Operation:
-    return Operation(id="put", op="files.put", args={"dest": str(path), "content": "from a job\n", "mode": "0644"})
+    return Operation(id="put", op="clockwork.put", args={"dest": str(path), "content": "from a job\n", "mode": "0644"})
 
 
 def test_plan_runs_in_a_job_and_the_result_comes_back(kube: Kube, kubelet: Any, tmp_path: Path) -> None:

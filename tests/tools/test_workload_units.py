@@ -49,7 +49,7 @@ def _install(root: Path, spec: dict[str, Any]) -> list[str]:
     resolved = info.resolved_model.model_validate(with_defaults(info, spec).completed)
     units = []
     for op in compiler.compile_apply(kinds.KINDS["Workload"].compiler, resolved):
-        if op.op == "files.put":
+        if op.op == "clockwork.put":
             path = root / str(op.args["dest"]).lstrip("/")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(str(op.args["content"]))

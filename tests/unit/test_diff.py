@@ -22,7 +22,7 @@ def state(*found: tuple[ClaimTarget, dict[str, str]]) -> NodeState:
 
 def test_a_new_file_is_created_with_its_whole_content() -> None:
     target = ClaimTarget(type="file", key="/srv/a.txt")
-    op = Operation(id="p", op="files.put", args={"dest": "/srv/a.txt", "content": "x\ny\n", "mode": "0644"})
+    op = Operation(id="p", op="clockwork.put", args={"dest": "/srv/a.txt", "content": "x\ny\n", "mode": "0644"})
     [change] = diff.changes("n1", [op], [target], state((target, {"kind": "absent"})), {"mode": "offline"})
     assert change.action == "create"
     assert {(f.field, f.after, f.source) for f in change.fields} == {
@@ -32,7 +32,9 @@ def test_a_new_file_is_created_with_its_whole_content() -> None:
 
 def test_an_unchanged_file_is_said_so() -> None:
     target = ClaimTarget(type="file", key="/srv/a.txt")
-    op = Operation(id="p", op="files.put", args={"dest": "/srv/a.txt", "content": "x\n", "mode": "0644", "user": "app"})
+    op = Operation(
+        id="p", op="clockwork.put", args={"dest": "/srv/a.txt", "content": "x\n", "mode": "0644", "user": "app"}
+    )
     node = {"kind": "file", "stat": "644 1000 1000", "names": "app app", "content": b64("x\n")}
     [change] = diff.changes("n1", [op], [target], state((target, node)))
     assert change.action == "unchanged" and not change.fields and change.diff is None
@@ -41,7 +43,7 @@ def test_an_unchanged_file_is_said_so() -> None:
 def test_a_big_file_is_compared_by_hash() -> None:
     target = ClaimTarget(type="file", key="/srv/big")
     want = "z" * (claims.DIFF_CONTENT_MAX + 1)
-    op = Operation(id="p", op="files.put", args={"dest": "/srv/big", "content": want})
+    op = Operation(id="p", op="clockwork.put", args={"dest": "/srv/big", "content": want})
     same = {"kind": "file", "stat": "644 0 0", "size": str(len(want)), "sha": hashlib.sha256(want.encode()).hexdigest()}
     assert diff.changes("n", [op], [target], state((target, same)))[0].action == "unchanged"
     other = {**same, "sha": "0" * 64}
@@ -51,7 +53,7 @@ def test_a_big_file_is_compared_by_hash() -> None:
 
 def test_a_directory_where_the_file_goes_is_named() -> None:
     target = ClaimTarget(type="file", key="/srv/a")
-    op = Operation(id="p", op="files.put", args={"dest": "/srv/a", "content": "x"})
+    op = Operation(id="p", op="clockwork.put", args={"dest": "/srv/a", "content": "x"})
     [change] = diff.changes("n", [op], [target], state((target, {"kind": "dir", "stat": "755 0 0"})))
     assert (change.fields[0].field, change.fields[0].before, change.fields[0].after) == ("type", "directory", "file")
 

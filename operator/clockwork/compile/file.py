@@ -33,7 +33,7 @@ def apply(file: ResolvedFile) -> list[Operation]:
         args["user"] = file.owner
     if file.group is not None:
         args["group"] = file.group
-    return [Operation(id="file.put", op="files.put", args=args, description=f"put {file.path} ({mode})")]
+    return [Operation(id="file.put", op="clockwork.put", args=args, description=f"put {file.path} ({mode})")]
 
 
 def destroy(file: ResolvedFile) -> list[Operation]:

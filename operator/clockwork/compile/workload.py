@@ -130,7 +130,7 @@ def apply(w: ResolvedWorkload) -> list[Operation]:
     ops = [
         Operation(
             id="workload.wrapper",
-            op="files.put",
+            op="clockwork.put",
             args={"dest": wrapper_path(name), "content": wrapper(w, name), "mode": "0755", "create_remote_dir": True},
             description=f"run wrapper of {name}",
         ),

@@ -41,7 +41,7 @@ def _for_operation(
     node: str, op: Operation, facts: dict[tuple[str, str], claims.Facts], source: Sources
 ) -> list[Change]:
     a = op.args
-    if op.op == "files.put":
+    if op.op == "clockwork.put":
         return file_change(node, str(a.get("dest")), a, facts, source, "content")
     if op.op == "clockwork.systemd_unit":
         return file_change(node, f"{UNIT_DIR}/{a.get('unit')}", {**a, "mode": "0644"}, facts, source, "unit")

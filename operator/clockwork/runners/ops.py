@@ -238,8 +238,7 @@ def _sha256(text: str) -> str:
 
 
 OPERATIONS: dict[str, Callable[..., Any]] = {
-    # The compiler's files.put always carries inline text: this one writes it in fewer commands.
-    "files.put": put,
+    "clockwork.put": put,  # inline text in fewer commands than PyInfra's files.put
     "clockwork.package_index_update": package_index_update,
     "clockwork.git_checkout": git_checkout,
     "clockwork.systemd_unit": systemd_unit,
