@@ -3,7 +3,9 @@
 The model is pydantic-ai's FunctionModel answering after a fixed delay (no network);
 the resources are Files that leave `content` to the model. `clockwork plan` logic
 (LocalDriver, SQLite cache) runs them in one process: the first run asks the model
-once per resource, the re-run must ask it 0 times (the completion cache).
+once per resource, the re-run must ask it 0 times (the completion cache). plan also
+reads the target (what is there now); that run goes to a no-op runner, so what is
+measured is completion, not PyInfra.
 Batching several resources into one model call is not implemented (so not measured).
 
     .venv/bin/python bench/completion_cost.py [--resources 100] [--delay 0.05] [--runs 5]
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
+from bench._noop_operator import NoopRunner
 from bench.common import summary, write
 from clockwork.api.registry import parse_resource
 from clockwork.completion.ai import AICompleter
@@ -64,7 +67,7 @@ async def one_run(count: int, delay: float) -> dict[str, Any]:
             FunctionModel(model, model_name="scripted"), model_name="scripted", policy=GuardPolicy(allowed_roots=(tmp,))
         )
         settings = Settings.from_env({"CW_STATE_DIR": str(Path(tmp) / "state")})
-        driver = LocalDriver(LocalStore(settings.state_dir), settings, completer=completer)
+        driver = LocalDriver(LocalStore(settings.state_dir), settings, runner=NoopRunner(), completer=completer)
         items = resources(count, Path(tmp))
         driver.batch = items
         found: dict[str, Any] = {}
