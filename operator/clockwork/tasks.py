@@ -158,25 +158,39 @@ async def place_and_run(task: Task, status: TaskStatus, uid: str, slots: Slots, 
             await _first(changed.wait(), ctx.cancel.wait(), seconds=ctx.wait_seconds)
             continue
         slots.take(choice.node)
-        node, node_status = next((n, s) for n, s in nodes if n.metadata.name == choice.node)
+        found = next((n, s) for n, s in nodes if n.metadata.name == choice.node)
         try:
             status.phase, status.node, status.assigned_time = "Assigned", choice.node, utcnow()
             status.attempts += 1
             status.exit_code, status.output, status.start_time, status.completion_time = None, "", None, None
             await ctx.save(status)
             ctx.event("Normal", "Assigned", f"assigned to {choice.node}")
-            host = await ctx.host(node, node_status)
-            if isinstance(host, str):
-                status.phase, status.message = "Failed", host
-            else:
-                status = await execute(task, status, uid, host, ctx)
+            status = await _on_node(task, status, uid, ctx, found)
         finally:
             slots.release(choice.node)
-        lost = status.phase == "Failed" and status.exit_code is None
-        if lost and status.attempts <= (task.spec.retries or 0):
-            status.message += f"; retrying ({status.attempts}/{task.spec.retries})"
-            continue
-        return await _report(status, ctx)
+        if not _retry(task, status):
+            return await _report(status, ctx)
+
+
+async def _on_node(
+    task: Task, status: TaskStatus, uid: str, ctx: TaskRun, found: tuple[EdgeNode, EdgeNodeStatus | None],
+    why_prefix: str = "", attach: bool = False,
+) -> TaskStatus:  # fmt: skip
+    """Run (or attach to) ``task`` on the node found (its slot held by the caller); a node that cannot
+    be reached makes it a lost run (``why_prefix`` says in what situation)."""
+    host = await ctx.host(*found)
+    if isinstance(host, str):
+        status.phase, status.message = "Failed", why_prefix + host
+        return status
+    return await execute(task, status, uid, host, ctx, attach=attach)
+
+
+def _retry(task: Task, status: TaskStatus) -> bool:
+    """Whether a lost run goes back to placement (retries left); the message says so."""
+    if status.phase == "Failed" and status.exit_code is None and status.attempts <= (task.spec.retries or 0):
+        status.message += f"; retrying ({status.attempts}/{task.spec.retries})"
+        return True
+    return False
 
 
 async def resume(task: Task, status: TaskStatus, uid: str, slots: Slots, ctx: TaskRun) -> TaskStatus:
@@ -190,15 +204,11 @@ async def resume(task: Task, status: TaskStatus, uid: str, slots: Slots, ctx: Ta
     else:
         slots.take(node_name)
         try:
-            host = await ctx.host(*found)
-            if isinstance(host, str):
-                status = _lost(status, f"the operator restarted while it ran on {node_name}: {host}")
-            else:
-                status = await execute(task, status, uid, host, ctx, attach=True)
+            why = f"the operator restarted while it ran on {node_name}: "
+            status = await _on_node(task, status, uid, ctx, found, why, attach=True)
         finally:
             slots.release(node_name)
-    if status.phase == "Failed" and status.exit_code is None and status.attempts <= (task.spec.retries or 0):
-        status.message += f"; retrying ({status.attempts}/{task.spec.retries})"
+    if _retry(task, status):
         return await place_and_run(task, status, uid, slots, ctx)
     return await _report(status, ctx)
 

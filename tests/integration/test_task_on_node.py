@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from clockwork.api.task import Task
 from clockwork.tasks import NO_RECORD, NO_RECORD_EXIT, TIMEOUT_EXIT, command_for, kill_command
+from tests.helpers import eventually
 
 
 def task(**spec: Any) -> Task:
@@ -38,15 +38,6 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, out
 
 
-def wait_for(what: str, predicate: Any, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def test_a_run_reports_its_output_and_exit_code(home: Path) -> None:
     assert finish(start(command_for(task(command="echo hi; echo oops >&2; exit 3"), "u1", 20), home)) == (
         3, "hi\noops\n")  # fmt: skip
@@ -63,7 +54,7 @@ def test_the_run_outlives_the_session_that_started_it_and_is_attached_to(home: P
     job = task(command=f"while [ ! -e {gate} ]; do sleep 0.05; done; echo done; echo ran >> {home}/count")
     first = start(command_for(job, "u3", 30), home)
     run_dir = home / ".clockwork" / "tasks" / "u3"
-    wait_for("the run's process group recorded", lambda: (run_dir / "pid").exists())
+    eventually("the run's process group recorded", lambda: (run_dir / "pid").exists(), timeout=10)
     os.killpg(first.pid, signal.SIGKILL)  # its session goes, as sshd ends one whose client died
     first.communicate(timeout=10)
     attached = start(command_for(job, "u3", 30, attach=True), home)
@@ -82,12 +73,13 @@ def test_attaching_to_a_run_that_never_started_says_so(home: Path) -> None:
 def test_kill_stops_the_whole_run_and_the_waiter_reports_it(home: Path) -> None:
     job = task(command=f"sleep 60 & echo $! > {home}/child; wait")
     waiter = start(command_for(job, "u5", 30), home)
-    wait_for("the command's child", lambda: (home / "child").exists() and (home / "child").read_text().strip())
+    eventually("the command's child", lambda: (home / "child").exists() and (home / "child").read_text().strip(),
+               timeout=10)  # fmt: skip
     child = int((home / "child").read_text())
     assert finish(start(kill_command("u5"), home))[0] == 0
     code, _ = finish(waiter)
     assert code == 128 + 15  # TERM, passed on by timeout
-    wait_for("the command's own child gone", lambda: not Path(f"/proc/{child}").exists())
+    eventually("the command's own child gone", lambda: not Path(f"/proc/{child}").exists(), timeout=10)
     # nothing to kill: still a clean exit
     assert finish(start(kill_command("never-started"), home))[0] == 0
 
