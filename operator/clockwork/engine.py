@@ -32,6 +32,10 @@ RELATED_LIMIT = 20
 
 CompleteFn = Callable[[Complete], Awaitable[Completion]]
 # What each action is doing, in a word, for a driver that shows progress.
+# Pauses between the checks of a resource that is still coming up after an apply.
+STARTUP_FIRST_PAUSE = 0.5
+STARTUP_MAX_PAUSE = 4.0
+
 DOING = {Complete: "completing", Apply: "applying", Check: "checking", Destroy: "destroying"}
 
 
@@ -185,6 +189,8 @@ class Engine:
         async with self.slots.hold([h.name for h in request.hosts]):
             started = time.monotonic()
             result = await runner.run(request)
+        if isinstance(action, Check) and action.startup_seconds > 0:
+            result = await self._until_up(action, runner, request, inputs, current, result, started)
         kind = "check" if isinstance(action, Check) else ("destroy" if isinstance(action, Destroy) else "apply")
         metrics.RUNNER_DURATION.labels(runner.name, kind).observe(time.monotonic() - started)
         if isinstance(action, Check) and action.slot != "inspect":
@@ -195,6 +201,25 @@ class Engine:
             if checked.hosts:
                 metrics.HEALTH_CHECKS.labels(inputs.info.kind, _check_outcome(inputs, current, checked)).inc()
         obs.put(action.slot, result)
+
+    async def _until_up(
+        self, action: Check, runner: Runner, request: RunRequest, inputs: Inputs, current: Step,
+        result: RunResult, started: float,
+    ) -> RunResult:  # fmt: skip
+        """Check again while every node answers and a check fails, until the startup time is up."""
+        deadline = started + action.startup_seconds
+        pause = STARTUP_FIRST_PAUSE
+        while _check_outcome(inputs, current, result) == "unhealthy":
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if self.doing is not None:
+                self.doing("waiting for it to come up")
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, STARTUP_MAX_PAUSE)
+            async with self.slots.hold([h.name for h in request.hosts]):
+                result = await runner.run(request)
+        return result
 
 
 def _check_outcome(inputs: Inputs, current: Step, result: RunResult) -> str:

@@ -96,13 +96,28 @@ def test_a_failing_http_check_is_unhealthy_with_the_reason(cli: CliRunner, workd
         resource(
             "Container", "web", name=name, image=HTTP_IMAGE,
             ports=[{"host": port, "container": 8080, "hostIp": "127.0.0.1"}],
-            httpCheck={"path": "/status/503"}, remediation={"enabled": False},
+            httpCheck={"path": "/status/503"}, remediation={"enabled": False}, health={"startupSeconds": 2},
         ),
     )  # fmt: skip
     result = cli("apply", "-f", str(manifest), "-o", "json", timeout=240)
     assert result.code == 1
     message = result.json()[0]["message"]
     assert "answered 503, want 200" in message, json.dumps(result.json(), indent=1)
+
+
+def test_a_container_that_takes_a_while_to_listen_is_healthy_after_apply(
+    cli: CliRunner, workdir: Path, name: str
+) -> None:
+    # The docker proxy accepts on the host port at once; the app answers only after 4 s.
+    port = free_port()
+    manifest = write_resources(workdir / "web.yaml", resource(
+        "Container", "web", name=name, image=HTTP_IMAGE, env={"START_DELAY": "4"},
+        ports=[{"host": port, "container": 8080, "hostIp": "127.0.0.1"}], httpCheck={"path": "/healthz"},
+        remediation={"enabled": False},
+    ))  # fmt: skip
+    applied = cli("apply", "-f", str(manifest), "-o", "json", timeout=240)
+    assert applied.code == 0, applied.stdout + applied.stderr
+    assert {r["name"]: r["ok"] for r in applied.json()[0]["status"]["health"]["results"]}["http"] is True
 
 
 def test_plan_shows_which_env_would_change_without_the_values(cli: CliRunner, workdir: Path, name: str) -> None:

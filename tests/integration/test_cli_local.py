@@ -307,3 +307,31 @@ def test_apply_shows_progress_on_a_terminal_and_nothing_more_on_a_pipe(cli: CliR
 
     as_json = cli("apply", "-f", str(manifest), "-o", "json")
     assert [o["resource"] for o in as_json.json()] == ["File/default/first", "File/default/second"]
+
+
+def test_a_check_that_fails_while_the_resource_comes_up_is_repeated_for_its_startup_time(
+    cli: CliRunner, workdir: Path, tmp_path: Path
+) -> None:
+    # The command counts its runs and passes from the third: a service that needs a moment.
+    def manifest(name: str, tries: Path, **health: object) -> Path:
+        command = f"echo . >> {tries}; test $(wc -l < {tries}) -ge 3"
+        health = {**health, "assertions": [{"type": "command", "command": command}]}
+        spec = file_resource(name, path=str(tmp_path / f"{name}.txt"), content="x\n", health=health)
+        return write_resources(workdir / f"{name}.yaml", spec)
+
+    slow = manifest("slow", tmp_path / "slow.tries", startupSeconds=60)
+    applied = cli("apply", "-f", str(slow), "-o", "json")
+    assert applied.code == 0, applied.stdout + applied.stderr
+    assert (tmp_path / "slow.tries").read_text().count(".") == 3  # checked until it passed, then no more
+
+    # An apply that changes nothing has no startup to wait for: one check, and its verdict.
+    (tmp_path / "slow.tries").unlink()
+    again = cli("apply", "-f", str(slow), "-o", "json")
+    assert again.code == 1 and not again.json()[0]["changed"]
+    assert (tmp_path / "slow.tries").read_text().count(".") == 1
+
+    # startupSeconds: 0 judges the first check after the apply.
+    impatient = manifest("impatient", tmp_path / "impatient.tries", startupSeconds=0)
+    failed = cli("apply", "-f", str(impatient), "-o", "json")
+    assert failed.code == 1 and "exited 1" in failed.json()[0]["message"], failed.stdout
+    assert (tmp_path / "impatient.tries").read_text().count(".") == 1

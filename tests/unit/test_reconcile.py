@@ -269,3 +269,17 @@ def test_a_resource_applied_before_claims_takes_over_what_it_made() -> None:
     _, again = run_to_end(inputs(SPEC, always_apply=True), first.status, check=checked("/srv/a.txt", "hello\n"))
     claim = next(a for a in again if isinstance(a, Apply)).request.operations[0]
     assert "onExisting" not in claim.args["targets"][0]  # the default (backup) once claims exist
+
+
+def test_the_check_after_a_changing_apply_carries_the_startup_time() -> None:
+    spec = {**SPEC, "health": {"assertions": [{"type": "http", "url": "http://127.0.0.1:8080/"}]}}
+    check = checked("/srv/a.txt", "hello\n")
+    _, seen = run_to_end(inputs(spec), status_model(INFO)(), check=check)
+    assert seen[-1].startup_seconds == 0  # a File's default: its state is final once applied
+    timed = {**spec, "health": {**spec["health"], "startupSeconds": 45}}
+    _, seen = run_to_end(inputs(timed), status_model(INFO)(), check=check)
+    assert seen[-1].startup_seconds == 45
+    # An apply that changed nothing on the node has nothing that comes up: judged at once.
+    _, seen = run_to_end(inputs(timed), status_model(INFO)(), applied(changed=False), check=check)
+    assert type(seen[-1]).__name__ == "Check" and seen[-1].startup_seconds == 0
+    assert kinds.KINDS["Container"].health.startup_seconds == kinds.KINDS["Workload"].health.startup_seconds == 30

@@ -104,6 +104,13 @@ class HealthSpec(CWModel):
         le=86400,
         description="Seconds between health checks; 0 checks only after apply. Kind default when unset.",
     )
+    startup_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="Seconds a resource has to pass its checks after it was applied before a failure counts: "
+        "the check is repeated until then. Kind default when unset (30 for a Container or Workload, 0 otherwise).",
+    )
     assertions: list[Assertion] | None = Field(
         default=None, max_length=32, description="Extra checks beyond the kind's own."
     )
@@ -178,6 +185,8 @@ class DeployableSpec(CWModel):
 class ResolvedHealth(CWModel):
     # None: the kind's default (or CW_CHECK_INTERVAL_DEFAULT), decided when checking.
     interval_seconds: int | None = Field(default=None, ge=0, le=86400)
+    # None: the kind's default (KindHealth.startup_seconds).
+    startup_seconds: int | None = Field(default=None, ge=0, le=3600)
     assertions: list[Assertion] = Field(default_factory=list)
 
 

@@ -37,6 +37,8 @@ class KindHealth:
     # The kind's own assertions read state that is final once the apply returns (files,
     # users, packages, checkouts); a container or a service may still be starting.
     settled: bool = False
+    # Seconds a fresh apply has to pass the checks when the resource does not say (startupSeconds).
+    startup_seconds: int = 0
     # Probes beside those of the assertions, and the run history they read back (Workloads).
     extra_probes: Callable[[Any], list[Probe]] = _no_probes
     runs: Callable[[Any, HostResult], list[RunRecord]] = _no_runs
@@ -54,6 +56,11 @@ def settled_after_apply(kind: KindHealth, resource: ResolvedCommon) -> bool:
     process or command assertions) keeps a check of its own.
     """
     return kind.settled and all(a.type in SETTLED_ASSERTIONS for a in resource.health.assertions)
+
+
+def startup_seconds(kind: KindHealth, resource: ResolvedCommon) -> int:
+    configured = resource.health.startup_seconds
+    return configured if configured is not None else kind.startup_seconds
 
 
 def probes_for(kind: KindHealth, resource: ResolvedCommon) -> list[Probe]:

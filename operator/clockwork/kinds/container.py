@@ -13,6 +13,6 @@ from clockwork.kinds.base import Kind
 KIND = Kind(
     info=KINDS["Container"],
     compiler=Compiler(apply=plans.apply, destroy=plans.destroy, claims=plans.claims),
-    health=KindHealth(assertions=checks.container),
+    health=KindHealth(startup_seconds=30, assertions=checks.container),
     offline=offline.container,
 )

@@ -20,6 +20,6 @@ def _history(workload: ResolvedWorkload) -> list[Probe]:
 KIND = Kind(
     info=KINDS["Workload"],
     compiler=Compiler(apply=plans.apply, destroy=plans.destroy, claims=plans.claims),
-    health=KindHealth(assertions=checks.workload, extra_probes=_history, runs=checks.runs),
+    health=KindHealth(startup_seconds=30, assertions=checks.workload, extra_probes=_history, runs=checks.runs),
     offline=offline.workload,
 )

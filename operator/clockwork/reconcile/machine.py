@@ -123,8 +123,10 @@ class _Pass(Remediating):
         if check is None:
             if not reachable:
                 return self.finish()
-            if obs.apply is None or not settled:
+            if obs.apply is None:
                 return self.emit([Check(self.check_request(resolved, reachable))])
+            if not settled:
+                return self.emit([self.check_after(obs.apply, resolved, reachable, "check")])
             check = obs.apply.reached()
         self.record_health(resolved, check)
         return self.finish()

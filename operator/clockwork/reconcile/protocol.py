@@ -43,6 +43,9 @@ class Apply:
 class Check:
     request: RunRequest
     slot: str = "check"
+    # Right after an apply: seconds the resource has to come up. The driver checks again
+    # (with a short backoff) while every node answers but a check fails, up to this long.
+    startup_seconds: float = 0
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class Remediating(Recording):
             return self.emit([Apply(request, plan_hash(self.operations), slot="reapply")])
         self.record_apply(obs.reapply, plan_hash(self.operations), resolved)
         if obs.recheck is None:
-            return self.emit([Check(self.check_request(resolved, hosts), slot="recheck")])
+            return self.emit([self.check_after(obs.reapply, resolved, hosts, "recheck")])
         self.record_health(resolved, obs.recheck)
         if not self.failing(s):
             return self.remediated(rem, attempt, "re-applied the plan")
@@ -108,7 +108,7 @@ class Remediating(Recording):
             return self.emit([Apply(request, new_hash, slot="fixapply")])
         self.record_apply(obs.fixapply, new_hash, fixed)
         if obs.fixcheck is None:
-            return self.emit([Check(self.check_request(fixed, hosts), slot="fixcheck")])
+            return self.emit([self.check_after(obs.fixapply, fixed, hosts, "fixcheck")])
         self.record_health(fixed, obs.fixcheck)
         if not self.failing(s):
             return self.remediated(rem, attempt, "re-completed with the diagnostics and re-applied")

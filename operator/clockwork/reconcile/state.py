@@ -10,10 +10,10 @@ from clockwork import health, kinds
 from clockwork.api.common import NodeStatus, RemediationStatus, ResolvedCommon, ResourceStatus
 from clockwork.completion import guard
 from clockwork.diff import Change
-from clockwork.plan import HostSpec, Operation, Probe, RunRequest
+from clockwork.plan import HostSpec, Operation, Probe, RunRequest, RunResult
 from clockwork.reconcile import conditions as cond
 from clockwork.reconcile.conditions import APPLIED, COMPLETED, HEALTHY, READY
-from clockwork.reconcile.protocol import Action, Event, Inputs, Observations, Step
+from clockwork.reconcile.protocol import Action, Check, Event, Inputs, Observations, Step
 
 
 class PassState:
@@ -114,6 +114,13 @@ class PassState:
             timeout_seconds=self.inp.run_timeout,
             connect_timeout_seconds=self.inp.connect_timeout,
         )
+
+    def check_after(self, applied: RunResult, resolved: ResolvedCommon, hosts: list[HostSpec], slot: str) -> Check:
+        """The check after an apply: where the apply changed something, the resource has its
+        startup time (health.startupSeconds) to come up before a failing check counts."""
+        startup = health.startup_seconds(kinds.entry(self.inp.info.kind).health, resolved)
+        changed = any(h.changed for h in applied.hosts)
+        return Check(self.check_request(resolved, hosts), slot=slot, startup_seconds=startup if changed else 0)
 
     def check_request(self, resolved: ResolvedCommon, hosts: list[HostSpec]) -> RunRequest:
         return RunRequest(

@@ -1,7 +1,11 @@
-"""Test HTTP service: /healthz answers 200, /status/NNN answers NNN, everything else 200."""
+"""Test HTTP service: /healthz answers 200, /status/NNN answers NNN, everything else 200.
+
+START_DELAY (seconds) holds the listening socket back, like a service that takes a while to start.
+"""
 
 import http.server
 import os
+import time
 
 PORT = int(os.environ.get("PORT", "8080"))
 
@@ -21,4 +25,5 @@ class Handler(http.server.BaseHTTPRequestHandler):
         print(fmt % args, flush=True)
 
 
+time.sleep(float(os.environ.get("START_DELAY", "0")))
 http.server.ThreadingHTTPServer(("0.0.0.0", PORT), Handler).serve_forever()
