@@ -1,4 +1,6 @@
-"""Drives one Rollout: batches, the health gate, and rolling back. Shared by both drivers.
+"""Carries out one Rollout: deploying a batch, its health gate, and rolling back. Shared by
+both drivers. What to do next is decided in :mod:`clockwork.fleet.rolling` (pure, tested as
+data); this module does it and saves the status after each step.
 
 Each resource of a version is reconciled through the same core as any resource
 (complete -> guard -> compile -> apply -> check) with the batch's nodes as its
@@ -8,7 +10,8 @@ rolling back converges the previous version on the touched nodes (releasing what
 the newer version claimed and the older does not name), and releases what the new
 version added; destroy releases everything the rollout's templates claimed.
 A selector that leaves no node to go to is no success: phase Failed, Ready reason
-NoTargets (:func:`no_targets` says why), and the next run tries the version again.
+NoTargets (:func:`clockwork.fleet.rolling.no_targets` says why), and the next run tries
+the version again.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -28,17 +31,13 @@ from clockwork.api.rollout import ResourceTemplate, Rollout, RolloutStatus
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completion, CompletionContext
 from clockwork.engine import DriverBase, Engine
-from clockwork.fleet import batches
+from clockwork.fleet import rolling
 from clockwork.plan import HostSpec, Operation, Origin, RunRequest
 from clockwork.reconcile import Complete, Event, Inputs
-from clockwork.reconcile.conditions import READY, get, set_condition
 
 DEFAULT_GATE_TIMEOUT = 300
 DEFAULT_GATE_INTERVAL = 5
-FINISHED = ("Completed", "Failed", "RolledBack")
 UNHEALTHY = ": unhealthy: "
-# The Ready reason of a rollout that found no node to go to (phase Failed; the next run tries again).
-NO_TARGETS = "NoTargets"
 
 
 @dataclass
@@ -65,156 +64,37 @@ class RolloutRun:
             self.progress(message)
 
 
-def selector_text(selector: dict[str, str]) -> str:
-    """``site=lab,tier=edge``: a node selector as it is written on the command line."""
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-
-
-def _phase(phases: dict[str, str | None], name: str) -> str:
-    return phases.get(name) or "Unknown"
-
-
-def skipped_summary(skipped: dict[str, str], phases: dict[str, str | None]) -> str:
-    """``node-a (Offline), node-b (Stale)``: each skipped node with the phase it really has."""
-    return ", ".join(f"{name} ({_phase(phases, name)})" for name in sorted(skipped))
-
-
-def no_targets(
-    selector: dict[str, str], namespace: str, targets: list[str], skipped: dict[str, str], phases: dict[str, str | None]
-) -> str | None:
-    """Why a rollout has no node to go to (naming ``spec.nodeSelector``); None when it has one."""
-    if targets:
-        return None
-    shown = selector_text(selector)
-    if not skipped:
-        return f"spec.nodeSelector: no EdgeNode in namespace {namespace!r} has the labels {shown}"
-    why = "; ".join(f"{name} ({_phase(phases, name)}): {skipped[name]}" for name in sorted(skipped))
-    return f"spec.nodeSelector: no EdgeNode with the labels {shown} can be rolled out to: {why}"
-
-
-def completed_message(version: str, targets: list[str], skipped: dict[str, str], phases: dict[str, str | None]) -> str:
-    message = f"version {version} on {len(targets)} node(s)"
-    if skipped:
-        message += f"; {len(skipped)} node(s) skipped: {skipped_summary(skipped, phases)}"
-    return message
-
-
-def found_no_targets(status: RolloutStatus) -> bool:
-    """The last run found no node: the next one looks again (it is not this version's end)."""
-    ready = get(status.conditions, READY)
-    return status.phase == "Failed" and ready is not None and ready.reason == NO_TARGETS
-
-
 async def run(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun, generation: int = 1) -> RolloutStatus:
-    spec = rollout.spec
-    retry = found_no_targets(status)
-    if status.version == spec.version and status.phase in FINISHED and not retry:
-        return status  # this version is done; a new version starts a new rollout
-    problem = no_targets(spec.node_selector, rollout.metadata.namespace, ctx.targets, ctx.skipped, ctx.phases)
-    if problem is not None:
-        # Nothing was touched: the nodes keep their state, and the next run tries this version again.
-        status.version, status.phase, status.message = spec.version, "Failed", problem
-        status.observed_generation, status.finished = generation, utcnow()
-        _set(status, NO_TARGETS, problem)
-        ctx.event("Warning", NO_TARGETS, problem)
-        await ctx.save(status)
-        return status
-    if status.version != spec.version or status.phase is None or retry:
-        _start(rollout, status, ctx)
-    status.observed_generation = generation
-    plan = batches.plan(
-        [n for n in ctx.targets], (spec.strategy.batch_size or spec.strategy.max_unavailable) if spec.strategy else None
-    )
-    status.batches = len(plan)
-    await ctx.save(status)
-    for index, batch in enumerate(plan, start=1):
-        if all(status.node(n).state == "healthy" and status.node(n).version == spec.version for n in batch):
-            continue  # done before (a resumed rollout)
-        latest = await ctx.latest() if ctx.latest else None
-        if latest is not None and latest.spec.version != spec.version:
-            status.message = f"superseded by version {latest.spec.version} before batch {index}"
-            ctx.event("Normal", "Superseded", status.message)
-            _set(status, "Failed", status.message)
-            status.phase = "Failed"
-            await ctx.save(status)
+    """Carry out what :mod:`clockwork.fleet.rolling` decides, saving the status after each step,
+    until it has nothing more to do for this version now."""
+    nodes = rolling.Nodes(ctx.targets, ctx.skipped, ctx.phases)
+    latest = await ctx.latest() if ctx.latest else None
+    step = rolling.step(rollout, status, nodes, utcnow(), latest, generation)
+    while True:
+        status = await _record(ctx, step)
+        action = step.action
+        if isinstance(action, rolling.Deploy):
+            problems = await _gate(ctx, rollout, action.nodes, rollout.spec.resources)
+            metrics.ROLLOUT_BATCHES.labels("failed" if problems else "healthy").inc()
+            step = rolling.batch_done(rollout, status, action, problems, status.batches or 0, utcnow())
+            if step.action is None and not problems:
+                status = await _record(ctx, step)
+                latest = await ctx.latest() if ctx.latest else None
+                step = rolling.step(rollout, status, nodes, utcnow(), latest, generation)
+        elif isinstance(action, rolling.RollBack):
+            problems = await _roll_back(ctx, rollout, status, action)
+            step = rolling.rolled_back(status, action, problems, utcnow())
+            metrics.ROLLOUT_ROLLBACKS.labels("rolledBack" if step.status.phase == "RolledBack" else "failed").inc()
+        else:
             return status
-        if latest.spec.pause if latest is not None else spec.pause:
-            status.phase, status.message = "Paused", f"paused before batch {index} of {len(plan)}"
-            _set(status, "Paused", status.message)
-            await ctx.save(status)
-            return status
-        status.phase, status.batch = "Progressing", index
-        status.message = f"batch {index} of {len(plan)}: {', '.join(batch)}"
-        for name in batch:
-            node = status.node(name)
-            node.state, node.batch, node.message = "deploying", index, ""
-        ctx.event("Normal", "BatchStarted", status.message)
-        await ctx.save(status)
-        problems = await _gate(ctx, rollout, batch, spec.resources)
-        if problems:
-            for name, problem in problems.items():
-                node = status.node(name)
-                node.state, node.message = "failed", problem
-            for name in batch:
-                if name not in problems:
-                    status.node(name).state = "healthy"
-                    status.node(name).version = spec.version
-            reason = "; ".join(f"{n}: {p}" for n, p in sorted(problems.items()))
-            ctx.event("Warning", "BatchFailed", f"batch {index}: {reason}")
-            metrics.ROLLOUT_BATCHES.labels("failed").inc()
-            if spec.auto_rollback is False:
-                status.phase, status.message = "Failed", f"batch {index} failed: {reason}"
-                _set(status, "Failed", status.message)
-                status.finished = utcnow()
-                await ctx.save(status)
-                return status
-            await _rollback(ctx, rollout, status, index, reason)
-            return status
-        for name in batch:
-            node = status.node(name)
-            node.state, node.version, node.message = "healthy", spec.version, ""
-        ctx.event("Normal", "BatchHealthy", f"batch {index} of {len(plan)} is healthy")
-        metrics.ROLLOUT_BATCHES.labels("healthy").inc()
-        await ctx.save(status)
-    status.phase = "Completed"
-    status.message = completed_message(spec.version, ctx.targets, ctx.skipped, ctx.phases)
-    status.finished = utcnow()
-    _set(status, "Completed", status.message)
-    ctx.event("Normal", "Completed", status.message)
-    await ctx.save(status)
-    return status
 
 
-def _start(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun) -> None:
-    spec = rollout.spec
-    status.record(spec.version, list(spec.resources))
-    status.version, status.phase, status.batch, status.started, status.finished = (
-        spec.version, "Progressing", 0, utcnow(), None
-    )  # fmt: skip
-    wanted = set(ctx.targets) | set(ctx.skipped)
-    status.nodes = [n for n in status.nodes if n.name in wanted]
-    for name in sorted(wanted):
-        node = status.node(name)
-        node.previous_version = node.version if node.state not in ("failed",) else node.previous_version
-        node.state, node.batch, node.message = "pending", None, ""
-    for name, why in sorted(ctx.skipped.items()):
-        node = status.node(name)
-        node.state, node.message = "skipped", why
-    if ctx.skipped:
-        ctx.event(
-            "Warning",
-            "NodesSkipped",
-            "not rolled out to: "
-            + "; ".join(f"{n} ({_phase(ctx.phases, n)}): {w}" for n, w in sorted(ctx.skipped.items())),
-        )
-    ctx.event("Normal", "Started", f"rolling out version {spec.version} to {len(ctx.targets)} node(s)")
-
-
-def _set(status: RolloutStatus, reason: str, message: str) -> None:
-    ok: Literal["True", "False"] = "True" if reason == "Completed" else "False"
-    status.conditions = set_condition(
-        status.conditions, READY, ok, reason, message, generation=status.observed_generation or 1, now=utcnow()
-    )
+async def _record(ctx: RolloutRun, step: rolling.Step) -> RolloutStatus:
+    for event in step.events:
+        ctx.event(event.type, event.reason, event.message)
+    if step.save:
+        await ctx.save(step.status)
+    return step.status
 
 
 async def _converge(
@@ -350,41 +230,20 @@ async def _gate(
     return problems
 
 
-async def _rollback(ctx: RolloutRun, rollout: Rollout, status: RolloutStatus, failed_batch: int, reason: str) -> None:
-    spec = rollout.spec
-    status.phase = "RollingBack"
-    status.message = f"batch {failed_batch} failed ({reason}); rolling back"
-    ctx.event("Warning", "RollingBack", status.message)
-    await ctx.save(status)
-    touched = [n for n in status.nodes if n.batch is not None and n.batch <= failed_batch]
-    groups: dict[str | None, list[str]] = {}
-    for node in touched:
-        groups.setdefault(node.previous_version, []).append(node.name)
-    leftovers: list[str] = []
-    for previous, names in groups.items():
+async def _roll_back(
+    ctx: RolloutRun, rollout: Rollout, status: RolloutStatus, action: rolling.RollBack
+) -> dict[str, str]:
+    """Each group of nodes back on its previous version: release what the new version added,
+    converge what the previous one had. The nodes where that failed, and why."""
+    problems: dict[str, str] = {}
+    for previous, names in action.groups.items():
         before = status.resources_of(previous) or []
         keep = {(r.kind, r.name) for r in before}
-        added = [r for r in spec.resources if (r.kind, r.name) not in keep]
-        problems = await _release(ctx, rollout, names, list(reversed(added)))
-        problems.update(await _deploy(ctx, rollout, [n for n in names if n not in problems], before))
-        for name in names:
-            node = status.node(name)
-            if name in problems:
-                node.state, node.message = "failed", f"rollback: {problems[name]}"
-                leftovers.append(name)
-            else:
-                node.state, node.version, node.message = "rolledBack", previous, ""
-    if leftovers:
-        status.phase = "Failed"
-        status.message = f"batch {failed_batch} failed ({reason}); rollback failed on {', '.join(leftovers)}"
-    else:
-        status.phase = "RolledBack"
-        status.message = f"batch {failed_batch} failed ({reason}); {len(touched)} node(s) rolled back"
-    status.finished = utcnow()
-    metrics.ROLLOUT_ROLLBACKS.labels("rolledBack" if status.phase == "RolledBack" else "failed").inc()
-    _set(status, status.phase, status.message)
-    ctx.event("Warning", status.phase, status.message)
-    await ctx.save(status)
+        added = [r for r in rollout.spec.resources if (r.kind, r.name) not in keep]
+        failed = await _release(ctx, rollout, names, list(reversed(added)))
+        failed.update(await _deploy(ctx, rollout, [n for n in names if n not in failed], before))
+        problems.update(failed)
+    return problems
 
 
 async def remove(rollout: Rollout, status: RolloutStatus, ctx: RolloutRun) -> dict[str, str]:

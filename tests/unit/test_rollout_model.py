@@ -10,7 +10,7 @@ from clockwork import rollouts
 from clockwork.api.registry import parse_resource
 from clockwork.api.rollout import Rollout, RolloutStatus
 from clockwork.errors import InvalidResource
-from clockwork.fleet import batches
+from clockwork.fleet import batches, rolling
 
 NODES = ["a", "b", "c", "d", "e"]
 
@@ -77,14 +77,16 @@ def test_a_good_rollout_parses() -> None:
 
 
 def test_no_targets_names_the_rollouts_own_field() -> None:
-    message = rollouts.no_targets({"site": "lab", "tier": "edge"}, "shop", [], {}, {})
+    message = rolling.no_targets({"site": "lab", "tier": "edge"}, "shop", rolling.Nodes([]))
     assert message == "spec.nodeSelector: no EdgeNode in namespace 'shop' has the labels site=lab,tier=edge"
     assert "spec.target" not in message
 
 
 def test_no_targets_when_every_matched_node_is_skipped_gives_each_phase_and_reason() -> None:
     skipped = {"node-b": "EdgeNode is Offline (last seen never seen): refused", "node-a": "set spec.sshKeyFile"}
-    message = rollouts.no_targets({"site": "lab"}, "default", [], skipped, {"node-a": "Stale", "node-b": "Offline"})
+    message = rolling.no_targets(
+        {"site": "lab"}, "default", rolling.Nodes([], skipped, {"node-a": "Stale", "node-b": "Offline"})
+    )
     assert message == (
         "spec.nodeSelector: no EdgeNode with the labels site=lab can be rolled out to: "
         "node-a (Stale): set spec.sshKeyFile; node-b (Offline): EdgeNode is Offline (last seen never seen): refused"
@@ -92,15 +94,15 @@ def test_no_targets_when_every_matched_node_is_skipped_gives_each_phase_and_reas
 
 
 def test_nodes_to_go_to_are_not_a_problem() -> None:
-    assert rollouts.no_targets({"site": "lab"}, "default", ["node-a"], {"node-b": "x"}, {}) is None
+    assert rolling.no_targets({"site": "lab"}, "default", rolling.Nodes(["node-a"], {"node-b": "x"})) is None
 
 
 def test_skipped_nodes_are_reported_with_their_real_phase() -> None:
     phases: dict[str, str | None] = {"a": "Offline", "b": "Stale", "c": None}
-    assert rollouts.skipped_summary({"c": "", "b": "", "a": ""}, phases) == "a (Offline), b (Stale), c (Unknown)"
-    message = rollouts.completed_message("v2", ["d", "e"], {"b": "no key"}, phases)
+    assert rolling.skipped_summary({"c": "", "b": "", "a": ""}, phases) == "a (Offline), b (Stale), c (Unknown)"
+    message = rolling.completed_message("v2", rolling.Nodes(["d", "e"], {"b": "no key"}, phases))
     assert message == "version v2 on 2 node(s); 1 node(s) skipped: b (Stale)"
-    assert rollouts.completed_message("v2", ["d"], {}, phases) == "version v2 on 1 node(s)"
+    assert rolling.completed_message("v2", rolling.Nodes(["d"], {}, phases)) == "version v2 on 1 node(s)"
 
 
 class _Saves:
@@ -153,7 +155,7 @@ async def test_no_targets_is_tried_again_and_leaves_the_last_version_alone() -> 
     after = await rollouts.run(_parsed(version="v2"), status, ctx)
     assert after.phase == "Failed" and after.version == "v2"
     assert [(n.name, n.version) for n in after.nodes] == [("node-a", "v1")]
-    assert rollouts.found_no_targets(after)
+    assert rolling.found_no_targets(after)
     # Same version again, still nowhere to go: not taken as this version's end, judged again.
     again, _ = _run([], {"node-a": "down"}, {"node-a": "Offline"})
     final = await rollouts.run(_parsed(version="v2"), after, again)
@@ -162,7 +164,7 @@ async def test_no_targets_is_tried_again_and_leaves_the_last_version_alone() -> 
 
 async def test_a_rollout_that_failed_a_batch_is_not_retried() -> None:
     done = RolloutStatus(version="v1", phase="Failed", message="batch 1 failed")
-    assert not rollouts.found_no_targets(done)
+    assert not rolling.found_no_targets(done)
     ctx, saves = _run([], {}, {})
     after = await rollouts.run(_parsed(), done, ctx)
     assert after.message == "batch 1 failed" and ctx.events == [] and saves.saved == []
