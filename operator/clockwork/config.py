@@ -90,6 +90,25 @@ class Flag(Parse):
         raise PermanentError(f"{name}={raw!r} is not a boolean (true/false)")
 
 
+@dataclass(frozen=True)
+class OneOf(Parse):
+    """One of a few words."""
+
+    choices: tuple[str, ...]
+
+    @property
+    def rule(self) -> str:  # type: ignore[override]
+        return " / ".join(self.choices)
+
+    def __call__(self, env: Mapping[str, str], name: str, default: Any) -> Any:
+        raw = (env.get(name) or "").strip().lower()
+        if not raw:
+            return default
+        if raw not in self.choices:
+            raise PermanentError(f"{name}={raw!r} is not one of {', '.join(self.choices)}")
+        return raw
+
+
 class FilePath(Parse):
     """A path; empty means the default."""
 
@@ -264,6 +283,17 @@ class Settings:
                                           3, Whole(0, 10))  # fmt: skip
     completion_timeout: int = setting("CW_COMPLETION_TIMEOUT", COMPLETION, "Seconds one model request may take.",
                                       60, Whole(1, 600))  # fmt: skip
+    completion_max_tokens: int = setting(
+        "CW_COMPLETION_MAX_TOKENS", COMPLETION,
+        "Most tokens one model answer may take (a bound on a model that does not stop; keep answer and retries "
+        "within a small server's context).", 8192, Whole(16, 1_000_000))  # fmt: skip
+    completion_output: str = setting(
+        "CW_COMPLETION_OUTPUT", COMPLETION,
+        "How the model hands its values back: `tool` (a forced call of one function), `native` (`response_format` "
+        "with a JSON schema), `json-object` (llama.cpp's `json_object` with a schema), `prompted` (the schema in "
+        "the prompt, JSON in the text); `auto`: `tool`, and the next of these where a server or model cannot do "
+        "one (see docs/completion.md).",
+        "auto", OneOf(("auto", "tool", "native", "json-object", "prompted")))  # fmt: skip
     default_root: str = setting("CW_DEFAULT_ROOT", COMPLETION, "Where the offline completer puts files it names.",
                                 "/srv/clockwork", AbsolutePath())  # fmt: skip
     allowed_roots: tuple[str, ...] = setting("CW_ALLOWED_ROOTS", GUARD, "Roots completed paths must stay under.",

@@ -45,6 +45,9 @@ class FakeOpenAI:
         body = await request.json()
         self.requests.append(body)
         self.auth_headers.append(request.headers.get("Authorization", ""))
+        refused = self.refusal(body)
+        if refused:
+            return web.json_response({"error": {"message": refused, "type": "server_error", "code": 500}}, status=500)
         step = self.next_step()
         if step.delay:
             await asyncio.sleep(step.delay)
@@ -80,10 +83,26 @@ class FakeOpenAI:
         }
         return web.json_response(reply)
 
+    @staticmethod
+    def refusal(body: dict[str, Any]) -> str | None:
+        """What llama-cpp-python's server answers HTTP 500 to (checked there, 0.3.36): a
+        ``tool_choice`` of "required", and an assistant turn with ``content: null``. Like that
+        server, this one also takes no ``role: tool`` message (that one drops it)."""
+        if body.get("tool_choice") == "required":
+            return "tool_choice must be 'auto' or a named function"
+        for message in body.get("messages") or []:
+            if message.get("role") == "assistant" and message.get("content") is None:
+                return "unsupported content: None"
+            if message.get("role") == "tool":
+                return "role 'tool' is not supported by this chat format"
+        return None
+
     def retry_feedback(self, index: int) -> str:
-        """The tool-return text sent back to the model in request ``index`` (the retry reason)."""
+        """Why request ``index`` asked again: what the model was told of its last answer."""
         messages = self.requests[index]["messages"]
-        return "\n".join(str(m.get("content")) for m in messages if m.get("role") == "tool")
+        return "\n".join(
+            str(m.get("content")) for m in messages if m.get("role") == "user" and "not accepted" in str(m["content"])
+        )
 
 
 @contextmanager

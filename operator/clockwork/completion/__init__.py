@@ -36,6 +36,8 @@ def configured_completer(settings: Settings, rules: Mapping[str, Rules]) -> Comp
                 policy=settings.policy,
                 max_retries=settings.completion_max_retries,
                 timeout=float(settings.completion_timeout),
+                output=settings.completion_output,
+                max_tokens=settings.completion_max_tokens,
             )
 
         return CheckedCompleter(

@@ -15,15 +15,24 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, create_model
-from pydantic_ai import Agent, ModelRetry, UnexpectedModelBehavior, capture_run_messages
+from pydantic_ai import (
+    Agent,
+    ModelRetry,
+    NativeOutput,
+    PromptedOutput,
+    ToolOutput,
+    UnexpectedModelBehavior,
+    capture_run_messages,
+)
 from pydantic_ai.exceptions import (
     AgentRunError,
     ModelAuthenticationError,
     ModelConnectionError,
     ModelHTTPError,
     ModelTimeoutError,
+    UserError,
 )
-from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models import Model
 from pydantic_ai.settings import ModelSettings
 
@@ -32,6 +41,7 @@ from clockwork.api.registry import KindInfo
 from clockwork.completion import context as model_context
 from clockwork.completion import endpoint, guard
 from clockwork.completion.base import CompletionContext, Proposal, Unresolved
+from clockwork.completion.wire import MODE_HEADER, CompatTransport, OutputMode
 from clockwork.errors import describe_validation_error
 from clockwork.model import CWModel
 from clockwork.text import redact_url
@@ -98,6 +108,33 @@ def _requests_made(messages: list[ModelMessage]) -> int:
     return sum(1 for m in messages if isinstance(m, ModelResponse))
 
 
+# The output modes in the order ``auto`` tries them: the first that a server and model can do.
+MODES: tuple[OutputMode, ...] = ("tool", "native", "json-object", "prompted")
+# Answers that say the server cannot do an output mode (it refused the request's form).
+REFUSED_STATUSES = (400, 404, 415, 422, 500, 501)
+
+
+def _output(mode: OutputMode, out_type: type[BaseModel]) -> Any:
+    if mode == "tool":
+        return ToolOutput(out_type, name="complete")
+    if mode in ("native", "json-object"):
+        return NativeOutput(out_type)
+    return PromptedOutput(out_type)
+
+
+def _cannot_do(mode: OutputMode, exc: BaseException, messages: list[ModelMessage]) -> bool:
+    """The failure says this server or model cannot use ``mode`` (another mode may work)."""
+    if isinstance(exc, UserError):
+        return True
+    if isinstance(exc, ModelHTTPError):
+        return exc.status_code in REFUSED_STATUSES and _requests_made(messages) == 0
+    if isinstance(exc, UnexpectedModelBehavior) and mode == "tool":
+        # Answered every time, never with a call of the tool: the model does not call tools.
+        calls = [p for m in messages if isinstance(m, ModelResponse) for p in m.parts if isinstance(p, ToolCallPart)]
+        return not calls
+    return False
+
+
 class AICompleter:
     name = "ai"
     source: CompletionSource = "ai"
@@ -113,8 +150,15 @@ class AICompleter:
         endpoint: str = "",
         secret: str | None = None,
         close: Callable[[], Awaitable[None]] | None = None,
+        output: str = "auto",
+        max_tokens: int | None = None,
     ) -> None:
         self._close = close
+        self.max_tokens = max_tokens
+        # The modes to try, in order; once one worked it is used first from then on.
+        self.modes: list[OutputMode] = list(MODES) if output == "auto" else [m for m in MODES if m == output]
+        if not self.modes:
+            raise ValueError(f"unknown output mode {output!r} (one of auto, {', '.join(MODES)})")
         self._model = model
         # Kept only to scrub it from any message an endpoint echoes back.
         self._secret = secret
@@ -136,13 +180,24 @@ class AICompleter:
         policy: guard.GuardPolicy,
         max_retries: int = 3,
         timeout: float = 60.0,
+        output: str = "auto",
+        max_tokens: int | None = None,
     ) -> AICompleter:
+        import httpx2 as httpx
         from pydantic_ai.models.openai import OpenAIChatModel
+        from pydantic_ai.profiles.openai import OpenAIModelProfile
         from pydantic_ai.providers.openai import OpenAIProvider
 
-        # Local servers (Ollama, LM Studio, vLLM) need no key, but the client wants one.
-        provider = OpenAIProvider(base_url=base_url, api_key=api_key or "not-needed")
-        model = OpenAIChatModel(model_name, provider=provider)
+        # Local servers (Ollama, LM Studio, vLLM) need no key, but the client wants one. The
+        # transport rewrites each request into what the real servers take (completion/wire.py).
+        client = httpx.AsyncClient(transport=CompatTransport(), timeout=httpx.Timeout(timeout + 5))
+        provider = OpenAIProvider(base_url=base_url, api_key=api_key or "not-needed", http_client=client)
+        # Every mode is offered; whether the server can do one is found out by asking (``auto``).
+        profile = OpenAIModelProfile(
+            supports_tools=True, supports_json_schema_output=True, supports_json_object_output=True,
+            supports_forced_tool_choice=True, openai_supports_strict_tool_definition=False,
+        )  # fmt: skip
+        model = OpenAIChatModel(model_name, provider=provider, profile=profile)
         return cls(
             model,
             model_name=model_name,
@@ -151,7 +206,9 @@ class AICompleter:
             timeout=timeout,
             endpoint=redact_url(base_url or "https://api.openai.com/v1"),
             secret=api_key,
-            close=provider.client.close,
+            close=client.aclose,
+            output=output,
+            max_tokens=max_tokens,
         )
 
     async def aclose(self) -> None:
@@ -173,11 +230,37 @@ class AICompleter:
     async def _propose(
         self, info: KindInfo, spec: dict[str, Any], missing: list[str], context: CompletionContext
     ) -> Proposal:
+        first: Proposal | None = None
+        requests = 0
+        for mode in list(self.modes):
+            proposal, cannot = await self._ask(mode, info, spec, missing, context)
+            requests += proposal.requests
+            if not cannot:
+                if mode != self.modes[0]:  # found a mode that works: it goes first from now on
+                    self.modes.remove(mode)
+                    self.modes.insert(0, mode)
+                proposal.requests = requests
+                return proposal
+            first = first or proposal
+        assert first is not None
+        first.requests = requests
+        if len(self.modes) > 1 and first.temporary_error:
+            first.temporary_error += f" (no output mode worked: tried {', '.join(self.modes)})"
+        return first
+
+    async def _ask(
+        self, mode: OutputMode, info: KindInfo, spec: dict[str, Any], missing: list[str], context: CompletionContext
+    ) -> tuple[Proposal, bool]:
+        """One exchange in one output mode; True when its failure says the mode cannot work here."""
         out_type = output_model(info, missing)
-        settings: ModelSettings = {"timeout": self.timeout, "max_retries": 0, "temperature": 0.0}
+        settings: ModelSettings = {
+            "timeout": self.timeout, "max_retries": 0, "temperature": 0.0, "extra_headers": {MODE_HEADER: mode},
+        }  # fmt: skip
+        if self.max_tokens:
+            settings["max_tokens"] = self.max_tokens
         agent: Agent[None, Any] = Agent(
             self._model,
-            output_type=out_type,
+            output_type=_output(mode, out_type),
             instructions=INSTRUCTIONS.format(roots=", ".join(self.policy.allowed_roots)),
             retries={"output": self.max_retries},
             model_settings=settings,
@@ -205,21 +288,23 @@ class AICompleter:
         with capture_run_messages() as messages:
             try:
                 result = await asyncio.wait_for(agent.run(_prompt(info, spec, missing, context)), deadline)
-            except (TimeoutError, AgentRunError) as exc:
-                return self._failure(exc, _requests_made(messages), rejections[-1] if rejections else None)
+            except (TimeoutError, AgentRunError, UserError) as exc:
+                cannot = _cannot_do(mode, exc, messages)
+                return self._failure(exc, _requests_made(messages), rejections[-1] if rejections else None), cannot
         output = result.output
         usage = result.usage
         values = output.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"unresolved"})
         unresolved = [
             Unresolved(field=k, reason=f"model: {v[:300]}") for k, v in output.unresolved.items() if k in missing
         ]
-        return Proposal(
+        proposal = Proposal(
             values=values,
             unresolved=unresolved,
             requests=usage.requests,
             input_tokens=usage.input_tokens or 0,
             output_tokens=usage.output_tokens or 0,
         )
+        return proposal, False
 
     def _failure(self, exc: BaseException, requests: int, last_rejection: str | None = None) -> Proposal:
         """A failed exchange as a proposal: temporary (try later) unless the model's answers were bad."""
