@@ -115,6 +115,7 @@ def test_files(tmp_path: Path) -> None:
             ({"type": "fileContent", "path": p, "matches": "^host ="}, False, "does not match"),
             ({"type": "fileContent", "path": p, "sha256": sha}, True, "content matches"),
             ({"type": "fileContent", "path": p, "sha256": "0" * 64}, False, "content differs"),
+            ({"type": "fileContent", "path": p + ".missing", "sha256": sha}, False, "does not exist"),
             ({"type": "logContains", "path": p, "pattern": "8080"}, True, "match /8080/"),
             ({"type": "logContains", "path": p, "pattern": "ERROR"}, False, "none of the last 200 lines"),
         ]

@@ -120,8 +120,11 @@ def _content_judge(check: a.FileContentAssertion, host: HostResult) -> Verdict:
         have = found.value if found is not None and found.success else None
         if have == check.sha256:
             return Verdict(True, f"content matches (sha256 {check.sha256[:12]})")
-        shown = str(have)[:12] if have else "unreadable"
-        return Verdict(False, f"content differs: sha256 {shown}…, want {check.sha256[:12]}…")
+        if found is not None and found.success and have is None:
+            return Verdict(False, f"{check.path} does not exist")  # the fact finds no file
+        if have is None:
+            return Verdict(False, f"{check.path}: could not read its sha256: {found.error if found else 'not checked'}")
+        return Verdict(False, f"content differs: sha256 {str(have)[:12]}…, want {check.sha256[:12]}…")
     output, problem = command_output(host, probe)
     if output is None:
         return Verdict(False, f"{check.path}: {problem}")
