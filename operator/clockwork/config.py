@@ -294,6 +294,11 @@ class Settings:
         "the prompt, JSON in the text); `auto`: `tool`, and the next of these where a server or model cannot do "
         "one (see docs/completion.md).",
         "auto", OneOf(("auto", "tool", "native", "json-object", "prompted")))  # fmt: skip
+    completion_fallback: str = setting(
+        "CW_COMPLETION_FALLBACK", COMPLETION,
+        "Who fills the fields a model leaves open: `offline` (the offline rules, recorded as `source: offline` in "
+        "`status.filled`), `none` (they stay unresolved).",
+        "offline", OneOf(("offline", "none")))  # fmt: skip
     default_root: str = setting("CW_DEFAULT_ROOT", COMPLETION, "Where the offline completer puts files it names.",
                                 "/srv/clockwork", AbsolutePath())  # fmt: skip
     allowed_roots: tuple[str, ...] = setting("CW_ALLOWED_ROOTS", GUARD, "Roots completed paths must stay under.",

@@ -23,6 +23,7 @@ from clockwork.completion import catalogue, pipeline
 from clockwork.completion.ai import AICompleter
 from clockwork.completion.base import CompletionContext
 from clockwork.completion.guard import GuardPolicy
+from clockwork.completion.layered import ModelThenRules
 from clockwork.kinds import offline_completer
 
 FILE = KINDS["File"]
@@ -279,3 +280,50 @@ def test_a_rejected_answer_names_the_field_and_the_rule(answer: dict[str, Any], 
     assert result.error is not None
     assert result.error.endswith(f"last answer rejected: {named}")
     assert "Exceeded maximum output retries" not in result.error
+
+
+# --- the model first, the offline rules for what it leaves open --------------------------
+
+
+def layered(script: Script, retries: int = 3) -> ModelThenRules:
+    return ModelThenRules(ai(script, retries), offline_completer())
+
+
+def test_rules_fill_what_the_model_leaves_null_and_say_so() -> None:
+    script = Script({"content": "Welcome!\n", "path": None, "mode": None})
+    result = complete({"description": "a greeting"}, layered(script))
+    sources = {f.field: (f.source, f.model) for f in result.filled}
+    assert sources["content"] == ("ai", "scripted")
+    assert sources["path"] == ("offline", None)
+    assert result.completed["path"] == "/srv/clockwork/motd.txt"
+    assert result.completer == "ai" and result.model == "scripted"
+    assert len(script.prompts) == 1
+
+
+def test_the_rules_see_the_models_values_as_given() -> None:
+    # The model names the directory; the offline rule names the file after the resource in it.
+    script = Script({"content": "x"})
+    result = complete({"directory": "/srv/app", "description": "notes"}, layered(script))
+    assert result.completed["directory"] == "/srv/app"
+    assert {f.field: f.source for f in result.filled}["name"] == "offline"
+
+
+def test_what_neither_can_fill_keeps_the_models_reason() -> None:
+    script = Script({"unresolved": {"content": "the description does not say"}})
+    result = complete({"path": "/srv/a"}, layered(script))
+    assert [(u.field, u.reason) for u in result.unresolved] == [("content", "model: the description does not say")]
+    assert "content" not in result.completed
+
+
+def test_a_failed_exchange_is_not_papered_over_by_the_rules() -> None:
+    obedient = Script({"path": "/etc/shadow", "content": "x"})
+    result = complete({"description": "x"}, layered(obedient, retries=1))
+    assert result.error is not None and "gave no acceptable values" in result.error
+    assert not [f for f in result.filled if f.source == "offline"]
+
+
+def test_what_the_model_left_empty_and_the_rules_cannot_fill_says_both() -> None:
+    result = complete({"path": "/srv/a"}, layered(Script({"content": None})))
+    [open_field] = result.unresolved
+    assert open_field.field == "content"
+    assert open_field.reason == "the model left it empty, and the offline completer does not write prose"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from clockwork.completion.base import Completer
 from clockwork.completion.endpoint import CheckedCompleter
+from clockwork.completion.layered import ModelThenRules
 from clockwork.completion.offline import OfflineCompleter, Rules
 
 if TYPE_CHECKING:
@@ -40,8 +41,11 @@ def configured_completer(settings: Settings, rules: Mapping[str, Rules]) -> Comp
                 max_tokens=settings.completion_max_tokens,
             )
 
-        return CheckedCompleter(
+        checked = CheckedCompleter(
             model, base_url=settings.base_url, api_key=settings.api_key, build=build,
             retry_seconds=settings.retry_seconds,
         )  # fmt: skip
+        if settings.completion_fallback == "offline":
+            return ModelThenRules(checked, OfflineCompleter(rules, settings.default_root))
+        return checked
     return OfflineCompleter(rules, settings.default_root)

@@ -35,6 +35,8 @@ class Proposal(CWModel):
     """A completer's answer: values for (some of) the missing fields, and what it cannot know."""
 
     values: dict[str, JsonValue] = Field(default_factory=dict)
+    # Who proposed a value, where not the completer asked (a model's gaps filled by rules).
+    sources: dict[str, CompletionSource] = Field(default_factory=dict)
     unresolved: list[Unresolved] = Field(default_factory=list)
     # Worth trying again later (endpoint down, timeout, wrong key): not cached.
     temporary_error: str | None = None

@@ -83,8 +83,13 @@ async def _complete(
     proposal = await completer.propose(info, spec, missing, context)
     metrics.record_completion(completer.name, completer.model, proposal, time.monotonic() - started)
     filled: list[FilledField] = []
-    wanted = {k: v for k, v in proposal.values.items() if k in missing and v is not None}
-    completed = merge_missing(spec, wanted, completer.source, filled, completer.model)
+    completed = spec
+    for source in dict.fromkeys([completer.source, *proposal.sources.values()]):
+        wanted = {
+            k: v for k, v in proposal.values.items()
+            if k in missing and v is not None and proposal.sources.get(k, completer.source) == source
+        }  # fmt: skip
+        completed = merge_missing(completed, wanted, source, filled, completer.model if source == "ai" else None)
     completed = merge_missing(completed, defaults_for(info, context.name), "default", filled)
     return Completion(
         spec_hash=spec_hash(spec),
