@@ -81,6 +81,8 @@ def test_offline_keeps_user_values_and_uses_private_modes() -> None:
         ("MQTT broker for the sensors", "mosquitto"),
         ("something entirely different", None),
         ("nginxx typo", None),
+        ("a mysql database for the shop", "mariadb"),  # the name said wins over the kind of service
+        ("a cache in front of the database", "redis"),  # of two kinds said, the first
     ],
 )
 def test_catalogue_matches_whole_words(description: str, service: str | None) -> None:

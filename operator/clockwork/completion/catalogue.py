@@ -14,36 +14,37 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Service:
     name: str
-    keywords: tuple[str, ...]
+    keywords: tuple[str, ...]  # what names it ("mysql")
     image: str
     port: int
     data_dir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     health_path: str | None = None
     scheme: str = "http"
+    generic: tuple[str, ...] = ()  # what it is an example of ("database"): a name said wins over these
 
 
 # Pinned major versions: a completed image must not drift under the user's feet.
 SERVICES: tuple[Service, ...] = (
-    Service("nginx", ("nginx", "web server", "static site", "reverse proxy"), "nginx:1.27-alpine", 80,
-            "/usr/share/nginx/html", health_path="/"),
+    Service("nginx", ("nginx",), "nginx:1.27-alpine", 80, "/usr/share/nginx/html", health_path="/",
+            generic=("web server", "static site", "reverse proxy")),
     Service("caddy", ("caddy",), "caddy:2.8-alpine", 80, "/srv", health_path="/"),
-    Service("redis", ("redis", "cache", "key-value"), "redis:7.4-alpine", 6379, "/data",
-            scheme="redis"),
-    Service("postgres", ("postgres", "postgresql", "database"), "postgres:16-alpine", 5432,
-            "/var/lib/postgresql/data", {"POSTGRES_DB": "app"}, scheme="postgresql"),
+    Service("redis", ("redis",), "redis:7.4-alpine", 6379, "/data", scheme="redis",
+            generic=("cache", "key-value")),
+    Service("postgres", ("postgres", "postgresql"), "postgres:16-alpine", 5432,
+            "/var/lib/postgresql/data", {"POSTGRES_DB": "app"}, scheme="postgresql", generic=("database",)),
     Service("mariadb", ("mariadb", "mysql"), "mariadb:11.4", 3306, "/var/lib/mysql",
             scheme="mysql"),
-    Service("mosquitto", ("mosquitto", "mqtt", "broker"), "eclipse-mosquitto:2.0", 1883, "/mosquitto/data",
-            scheme="mqtt"),
-    Service("grafana", ("grafana", "dashboard"), "grafana/grafana:11.2.0", 3000, "/var/lib/grafana",
-            health_path="/api/health"),
-    Service("prometheus", ("prometheus", "metrics server"), "prom/prometheus:v2.54.1", 9090, "/prometheus",
-            health_path="/-/healthy"),
+    Service("mosquitto", ("mosquitto",), "eclipse-mosquitto:2.0", 1883, "/mosquitto/data",
+            scheme="mqtt", generic=("mqtt", "broker")),
+    Service("grafana", ("grafana",), "grafana/grafana:11.2.0", 3000, "/var/lib/grafana",
+            health_path="/api/health", generic=("dashboard",)),
+    Service("prometheus", ("prometheus",), "prom/prometheus:v2.54.1", 9090, "/prometheus",
+            health_path="/-/healthy", generic=("metrics server",)),
     Service("node-exporter", ("node exporter", "node-exporter"), "prom/node-exporter:v1.8.2", 9100,
             health_path="/metrics"),
-    Service("influxdb", ("influxdb", "influx", "time series"), "influxdb:2.7-alpine", 8086,
-            "/var/lib/influxdb2", health_path="/health"),
+    Service("influxdb", ("influxdb", "influx"), "influxdb:2.7-alpine", 8086,
+            "/var/lib/influxdb2", health_path="/health", generic=("time series",)),
 )  # fmt: skip
 
 
@@ -67,13 +68,15 @@ def _words(text: str) -> str:
 
 
 def match_service(description: str | None) -> Service | None:
-    """The first catalogue entry whose keyword appears as whole words in the description."""
+    """The catalogue entry the description names ("a mysql database" is mariadb, not the
+    database in general), else the one whose kind of service it says first; whole words only."""
     if not description:
         return None
     text = _words(description)
-    for service in SERVICES:
-        if any(_words(k) in text for k in service.keywords):
-            return service
+    for words in (lambda s: s.keywords, lambda s: s.generic):
+        found = [(text.find(_words(k)), i) for i, s in enumerate(SERVICES) for k in words(s) if _words(k) in text]
+        if found:
+            return SERVICES[min(found)[1]]
     return None
 
 
