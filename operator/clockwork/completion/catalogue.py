@@ -73,8 +73,13 @@ def match_service(description: str | None) -> Service | None:
     if not description:
         return None
     text = _words(description)
-    for words in (lambda s: s.keywords, lambda s: s.generic):
-        found = [(text.find(_words(k)), i) for i, s in enumerate(SERVICES) for k in words(s) if _words(k) in text]
+    for generic in (False, True):
+        found = [
+            (text.find(_words(k)), i)
+            for i, s in enumerate(SERVICES)
+            for k in (s.generic if generic else s.keywords)
+            if _words(k) in text
+        ]
         if found:
             return SERVICES[min(found)[1]]
     return None
