@@ -286,7 +286,7 @@ class Settings:
     completion_max_tokens: int = setting(
         "CW_COMPLETION_MAX_TOKENS", COMPLETION,
         "Most tokens one model answer may take (a bound on a model that does not stop; keep answer and retries "
-        "within a small server's context).", 8192, Whole(16, 1_000_000))  # fmt: skip
+        "within a small server's context).", 2048, Whole(16, 1_000_000))  # fmt: skip
     completion_output: str = setting(
         "CW_COMPLETION_OUTPUT", COMPLETION,
         "How the model hands its values back: `tool` (a forced call of one function), `native` (`response_format` "
@@ -294,6 +294,19 @@ class Settings:
         "the prompt, JSON in the text); `auto`: `tool`, and the next of these where a server or model cannot do "
         "one (see docs/completion.md).",
         "auto", OneOf(("auto", "tool", "native", "json-object", "prompted")))  # fmt: skip
+    completion_batch_size: int = setting(
+        "CW_COMPLETION_BATCH_SIZE", COMPLETION,
+        "Most resources one model request completes: those that arrive together, of one kind, with the same "
+        "fields missing and no diagnostics or dependencies to fit (1: one request per resource).",
+        10, Whole(1, 100))  # fmt: skip
+    completion_batch_window_ms: int = setting(
+        "CW_COMPLETION_BATCH_WINDOW_MS", COMPLETION,
+        "How long a completion waits for others to share its request, in milliseconds.",
+        200, Whole(1, 10_000))  # fmt: skip
+    completion_context_tokens: int = setting(
+        "CW_COMPLETION_CONTEXT_TOKENS", COMPLETION,
+        "The model's context size in tokens; a batch's prompt takes at most a quarter of it.",
+        8192, Whole(512, 10_000_000))  # fmt: skip
     completion_fallback: str = setting(
         "CW_COMPLETION_FALLBACK", COMPLETION,
         "Who fills the fields a model leaves open: `offline` (the offline rules, recorded as `source: offline` in "

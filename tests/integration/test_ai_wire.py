@@ -11,6 +11,7 @@ metrics file), plan then apply asking once, and the key never written anywhere.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
 import time
@@ -36,7 +37,13 @@ KEY = "sk-test-7f3a9c2e51d04b8e"
 
 def run_completion(url: str, spec: dict[str, Any], timeout: float = 5, retries: int = 3) -> Completion:
     completer = AICompleter.openai_compatible(
-        "fake-model", base_url=url, api_key=KEY, policy=GuardPolicy(), max_retries=retries, timeout=timeout
+        "fake-model",
+        base_url=url,
+        api_key=KEY,
+        policy=GuardPolicy(),
+        max_retries=retries,
+        timeout=timeout,
+        max_tokens=256,
     )
 
     async def once() -> Completion:
@@ -58,6 +65,8 @@ def test_real_http_path_with_retry_on_invalid_output() -> None:
     assert "String should match pattern" in fake.retry_feedback(1)
     assert fake.auth_headers[0] == f"Bearer {KEY}"
     assert fake.requests[0]["model"] == "fake-model"
+    # The bound on the answer in the field every local server takes (llama.cpp ignores max_completion_tokens).
+    assert fake.requests[0]["max_tokens"] == 256 and "max_completion_tokens" not in fake.requests[0]
 
 
 def test_timeout_is_a_temporary_failure() -> None:
@@ -194,3 +203,25 @@ def test_a_model_chosen_repository_waits_for_approval_then_applies(cli: CliRunne
         applied = next(c for c in after.json()[0]["status"]["conditions"] if c["type"] == "Applied")
         assert applied["reason"] == "ApplyFailed"  # approved: it ran (and the clone found no server)
         assert len(fake.requests) == 1  # one completion, approved, never asked again
+
+
+def test_cli_completes_a_manifest_of_files_in_one_batched_request(cli: CliRunner, workdir: Path) -> None:
+    names = [f"note{i}" for i in range(4)]
+    manifest = write_resources(
+        workdir / "m.yaml",
+        *(file_resource(n, description=f"note {n}", path=str(workdir / f"{n}.txt")) for n in names),
+    )
+    batch = Step({"items": [{"id": i, "content": f"note {i}\n", "mode": "0644"} for i in range(len(names))]})
+    with serve([batch]) as fake:
+        env = {"CW_MODEL": "fake-model", "CW_BASE_URL": fake.url, "CW_ALLOWED_ROOTS": str(workdir)}
+        first = cli("apply", "-f", str(manifest), "-o", "json", env=env)
+        assert first.code == 0, first.stdout + first.stderr
+        assert len(fake.requests) == 1  # four completions, one request
+        # Each resource got the entry with its own id (the order in the request is the batch's).
+        prompt = next(m["content"] for m in fake.requests[0]["messages"] if m["role"] == "user")
+        ids = {r["name"]: r["id"] for r in json.loads(prompt[prompt.index("{") :])["resources"]}
+        assert sorted(ids) == names
+        assert {n: (workdir / f"{n}.txt").read_text() for n in names} == {n: f"note {ids[n]}\n" for n in names}
+        assert all(o["completion"]["asked"] and not o["completion"]["cached"] for o in first.json())
+        assert cli("apply", "-f", str(manifest), env={**env, "CW_COMPLETION_BATCH_SIZE": "1"}).code == 0
+        assert len(fake.requests) == 1  # cached: a re-run asks nothing

@@ -286,3 +286,21 @@ def test_metrics_endpoint_serves_the_documented_metrics(kube: Kube, operator: Op
         "clockwork_events_total",
     ):
         assert name in text
+
+
+def test_a_burst_of_new_objects_is_completed_in_one_batched_request(
+    kube: Kube, operator: OperatorLauncher, tmp_path: Path
+) -> None:
+    names = ["burst-a", "burst-b", "burst-c"]
+    batch = Step({"items": [{"id": i, "content": f"entry {i}\n", "mode": "0644"} for i in range(len(names))]})
+    with serve([batch]) as fake:
+        # A window long enough that the three creations surely meet in it.
+        operator.start(CW_MODEL="fake-model", CW_BASE_URL=fake.url, CW_ALLOWED_ROOTS=str(tmp_path),
+                       CW_COMPLETION_BATCH_WINDOW_MS="3000")  # fmt: skip
+        for name in names:
+            kube.create("files", file_obj(name, path=str(tmp_path / f"{name}.txt"), description=f"notes {name}"))
+        for name in names:
+            wait_condition(kube, name, "Ready", "True")
+        assert len(fake.requests) == 1
+    contents = sorted((tmp_path / f"{n}.txt").read_text() for n in names)
+    assert contents == [f"entry {i}\n" for i in range(len(names))]  # each its own entry, none lost or shared

@@ -39,6 +39,9 @@ def configured_completer(settings: Settings, rules: Mapping[str, Rules]) -> Comp
                 timeout=float(settings.completion_timeout),
                 output=settings.completion_output,
                 max_tokens=settings.completion_max_tokens,
+                batch_size=settings.completion_batch_size,
+                batch_window=settings.completion_batch_window_ms / 1000,
+                context_tokens=settings.completion_context_tokens,
             )
 
         checked = CheckedCompleter(

@@ -113,10 +113,16 @@ class CheckedCompleter:
         self._inner: AICompleter | None = None
         self._down: tuple[float, str] | None = None  # (until when, why)
         self.retry_seconds = retry_seconds
+        self._probing = asyncio.Lock()
         self.probe_timeout = probe_timeout
 
     async def _unreachable(self) -> str | None:
-        """Why the endpoint cannot be asked now, or None."""
+        """Why the endpoint cannot be asked now, or None. One probe at a time: completions that
+        arrive together (a batch) wait for the one probe and share what it found."""
+        async with self._probing:
+            return await self._probe_once()
+
+    async def _probe_once(self) -> str | None:
         if self._down is not None and time.monotonic() < self._down[0]:
             return self._down[1]
         if self._inner is not None and self._down is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -50,6 +51,7 @@ class LocalDriver(DriverBase):
         # completed to (for dependsOn).
         self.ready: dict[str, bool] = {}
         self.completed: dict[str, dict[str, Any]] = {}
+        self.asked_ahead: set[str] = set()  # completed before the pass (_complete_ahead)
         # Told what is being done to which resource ("applying File/default/motd"), for a
         # person watching (the CLI's spinner on a terminal); None: nobody is.
         self.progress: Callable[[str], None] | None = None
@@ -158,6 +160,8 @@ class LocalDriver(DriverBase):
 
     async def reconcile_all(self, items: list[Loaded], intent: Intent) -> list[Outcome]:
         """Everything in order; Tasks and Workflows last and at once (they share the nodes' slots)."""
+        if intent in ("converge", "plan"):
+            await self._complete_ahead(items)
         if intent == "plan":
             return [await self.reconcile(item, intent) for item in items]
         outcomes = {item.ref: await self.reconcile(item, intent) for item in items
@@ -166,6 +170,23 @@ class LocalDriver(DriverBase):
         for item, outcome in zip(work, await fleet.run_tasks(self, work, intent), strict=True):
             outcomes[item.ref] = outcome
         return [outcomes[item.ref] for item in items]
+
+    async def _complete_ahead(self, items: list[Loaded]) -> None:
+        """Ask at once for the completions this run needs that depend on nothing else, so that a
+        model takes them in batches (completion/batch.py); the pass then finds them cached."""
+        if not self.settings.model or self.settings.completion_batch_size < 2:
+            return
+        ahead = [i for i in items if i.deployable and i.kind not in fleet.RUN and not dependency_refs(i)]
+
+        async def one(item: Loaded) -> None:
+            spec = item.spec.wire()
+            key = (item.kind, item.metadata.namespace, item.metadata.name)
+            if self.store.get_completion(key, spec_hash(spec), self.completer_key(item.spec)) is None:
+                outcome = Outcome(ref=item.ref, intent="plan", ok=False, status=status_model(kind_info(item.kind))())
+                await self._complete(kind_info(item.kind), item, Complete(spec, spec_hash(spec)), outcome, [])
+                self.asked_ahead.add(item.ref)
+
+        await asyncio.gather(*(one(item) for item in ahead))
 
     def _remember_host_keys(self, result: Any) -> None:
         """Host keys a deployable's run learned (trust on first use) go to the node's status."""
@@ -289,6 +310,9 @@ class LocalDriver(DriverBase):
             cached = self.store.get_completion(key, action.spec_hash, cid)
             if cached is not None:
                 completion = Completion.model_validate_json(cached)
+                if item.ref in self.asked_ahead:  # asked in this run, before the pass
+                    outcome.completion_asked = True
+                    return completion
                 metrics.COMPLETION_CACHE_HITS.labels(completion.completer, completion.model or "none").inc()
                 outcome.completion_cached = True
                 return completion
