@@ -131,6 +131,24 @@ def test_recompletion_with_diagnostics_when_reapply_does_not_heal() -> None:
     assert final.status.condition("Ready").status == "True"
 
 
+def test_a_recompletion_that_is_rejected_keeps_what_failed_first() -> None:
+    now = T0 + timedelta(seconds=31)
+
+    def rejected(action: Complete) -> Any:
+        refused = with_defaults(INFO, action.spec)
+        refused.error = "model m gave no acceptable values after 2 retries; last answer rejected: spec.mode: ..."
+        return refused
+
+    final, seen = drive(inputs(SPEC, now), deployed(), {
+        "check": lambda a: probe("tampered"), "reapply": lambda a: applied(),
+        "recheck": lambda a: probe("tampered"), "recompletion": rejected,
+    })  # fmt: skip
+    assert slots(seen) == ["check", "reapply", "recheck", "recompletion"]
+    error = final.status.remediation.last_error or ""
+    assert error.startswith("@") and "content differs" in error.split("; re-completion rejected: ")[0]
+    assert "gave no acceptable values" in error.split("; re-completion rejected: ")[1]
+
+
 def failing_script() -> Script:
     return {
         "check": lambda a: probe(None), "reapply": lambda a: applied(), "recheck": lambda a: probe(None),

@@ -90,13 +90,14 @@ class Remediating(Recording):
         if obs.recompletion is None:
             return self.emit([self.recomplete(diagnostics, attempt)])
         if obs.recompletion.temporary_error:
-            why = f"re-completion unavailable: {obs.recompletion.temporary_error}"
+            why = f"{diagnostics}; re-completion unavailable: {obs.recompletion.temporary_error}"
             return self.attempt_failed(rem, attempt, why, remediation)
         self.record_completion(obs.recompletion, keep_from=self.initial)
         fixed = self.resolve()
         if fixed is None:
             condition = cond.get(s.conditions, COMPLETED)
-            why = f"re-completion rejected: {condition.message if condition else 'no completed spec'}"
+            # What failed stays first: that is what a person has to fix when the completer could not.
+            why = f"{diagnostics}; re-completion rejected: {condition.message if condition else 'no completed spec'}"
             return self.attempt_failed(rem, attempt, why, remediation)
         self.operations = compiler.compile_apply(kinds.entry(inp.info.kind).compiler, fixed, self.context())
         if not self.approved_or_waiting(fixed):
