@@ -16,6 +16,7 @@ import pytest
 
 if TYPE_CHECKING:
     from tests.support.controlplane import ControlPlane
+    from tests.support.llama import ModelServer
 
 CLOCKWORK = str(Path(sys.executable).with_name("clockwork"))
 REPO = Path(__file__).resolve().parents[1]
@@ -60,22 +61,28 @@ def uses_control_plane(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The first test to use the control plane may wait for a cold build: give it that long."""
     from tests.support.controlplane import BUILD_TIMEOUT
+    from tests.support.llama import SETUP_TIMEOUT
 
-    for item in items:
-        if uses_control_plane(item):
-            marker = item.get_closest_marker("timeout")
-            if marker is None or (marker.args and marker.args[0] < BUILD_TIMEOUT):
-                item.add_marker(pytest.mark.timeout(BUILD_TIMEOUT + 300))
-            return
+    for uses, timeout in ((uses_control_plane, BUILD_TIMEOUT), (uses_model_server, SETUP_TIMEOUT)):
+        for item in items:
+            if uses(item):
+                marker = item.get_closest_marker("timeout")
+                if marker is None or (marker.args and marker.args[0] < timeout):
+                    item.add_marker(pytest.mark.timeout(timeout + 300))
+                break
 
 
-# What the session's control plane was, for the summary at the end (``pytest_terminal_summary``).
-_CONTROL_PLANE_SEEN: list[str] = []
+def uses_model_server(item: pytest.Item) -> bool:
+    return "model_server" in getattr(item, "fixturenames", ())
+
+
+# What the session's control plane and model server were, for the summary at the end (``pytest_terminal_summary``).
+_REAL_PARTS_SEEN: list[str] = []
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Which real control plane the cluster and operator tiers ran against (the server's own /version)."""
-    for line in _CONTROL_PLANE_SEEN:
+    for line in _REAL_PARTS_SEEN:
         terminalreporter.write_line(line)
 
 
@@ -94,7 +101,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         pytest.skip(f"the control plane cannot be built here: {exc}")
     plane = start_control_plane(binaries, tmp_path_factory.mktemp("controlplane"))
     served = plane.get("/version").json()
-    _CONTROL_PLANE_SEEN.append(
+    _REAL_PARTS_SEEN.append(
         f"real control plane: kube-apiserver {served['gitVersion']} (go {served['goVersion']}), "
         f"etcd {plane.versions['ETCD_VERSION']}, up in {plane.startup_seconds['total']:.1f} s"
     )
@@ -102,6 +109,47 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         yield plane
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServer]:
+    """A real language model for the session: llama.cpp's OpenAI-compatible server with
+    SmolLM2-135M on 127.0.0.1 (tests/support/llama.py), at most an hour, stopped by PID.
+
+    Set up by scripts/model/setup.sh (part of ``make test-deps``); where that cannot be done,
+    the tests that need it skip with its error.
+    """
+    from tests.helpers import free_port
+    from tests.support.llama import ModelServerError, model_folder, start_model_server
+
+    try:
+        folder = model_folder()
+    except ModelServerError as exc:
+        pytest.skip(f"the model server cannot be set up here: {exc}")
+    server = start_model_server(folder, free_port(), tmp_path_factory.mktemp("model"))
+    try:
+        yield server
+    finally:
+        rate = server.tokens_per_second()
+        _REAL_PARTS_SEEN.append(
+            f"real model: SmolLM2-135M on llama.cpp, up in {server.startup_seconds:.1f} s, "
+            f"generation {rate:.0f} tokens/s"
+            if rate
+            else "real model: SmolLM2-135M on llama.cpp (no timings)"
+        )
+        server.stop()
+
+
+@pytest.fixture
+def allow_model_requests() -> Iterator[None]:
+    """This test talks to the session's real model server on purpose."""
+    import pydantic_ai.models
+
+    pydantic_ai.models.ALLOW_MODEL_REQUESTS = True
+    try:
+        yield
+    finally:
+        pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
 
 
 @pytest.fixture

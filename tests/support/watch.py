@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -51,10 +52,11 @@ class Watch:
 
 
 @contextmanager
-def watching(workdir: Path, manifest: Path) -> Iterator[Watch]:
+def watching(workdir: Path, manifest: Path, env: dict[str, str] | None = None) -> Iterator[Watch]:
     proc = subprocess.Popen(
         [CLOCKWORK, "watch", "-f", str(manifest), "-o", "json"],
         cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     watch = Watch(proc)
     try:
