@@ -5,7 +5,10 @@ the properties its completion must have ("a shell script that prints the date" -
 `.sh` name, mode 0755, content that calls `date`). Every case runs through the real
 completion pipeline (completer, guard, defaults) and the kind's resolved model, once
 per completer: the offline one always, and a model when one is given (--model and
---base-url, or --serve to start the model tier's llama.cpp server with SmolLM2-135M).
+--base-url, or --serve to start the model tier's llama.cpp server with SmolLM2-135M) —
+alone (CW_COMPLETION_FALLBACK=none), with the offline rules for what it leaves open (the
+default), and the same with every case at once so that cases of one kind share batched
+requests (CW_COMPLETION_BATCH_SIZE=10).
 
 Reported per case: pass/fail (all properties hold), valid (the completion resolves: no
 field missing, every value within its schema and the guard), guard-rejected (the
@@ -38,6 +41,7 @@ from clockwork.api.registry import KINDS
 from clockwork.completion import pipeline
 from clockwork.completion.base import Completer, CompletionContext, Proposal
 from clockwork.completion.guard import GuardPolicy
+from clockwork.completion.layered import ModelThenRules
 
 ROOT = "/srv/clockwork"
 Check = tuple[str, Callable[[dict[str, Any]], bool]]
@@ -258,19 +262,25 @@ def scores(rows: list[dict[str, Any]]) -> dict[str, Any]:
 async def evaluate(completers: dict[str, Completer], cases: tuple[Case, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, completer in completers.items():
-        counting = Counting(completer)
-        rows = [await run_case(case, counting) for case in cases]
+        if label.endswith(BATCHED):  # every case at once: those of one kind share requests
+            rows = list(await asyncio.gather(*(run_case(case, Counting(completer)) for case in cases)))
+        else:
+            counting = Counting(completer)
+            rows = [await run_case(case, counting) for case in cases]
         out[label] = {"scores": scores(rows), "cases": rows}
         print(f"{label}: {out[label]['scores']}", file=sys.stderr)
     return out
 
 
-def _model_completer(model: str, base_url: str, output: str) -> Completer:
+BATCHED = ", batched"
+
+
+def _model_completer(model: str, base_url: str, output: str, max_tokens: int, batch_size: int = 1) -> Completer:
     from clockwork.completion.ai import AICompleter
 
     return AICompleter.openai_compatible(
         model, base_url=base_url, api_key=None, policy=GuardPolicy(allowed_roots=(ROOT, "/opt", "/etc", "/var/lib")),
-        max_retries=2, timeout=120.0, output=output,
+        max_retries=2, timeout=120.0, output=output, max_tokens=max_tokens, batch_size=batch_size,
     )  # fmt: skip
 
 
@@ -281,6 +291,7 @@ def main() -> None:
     parser.add_argument("--base-url")
     parser.add_argument("--output", default="auto", help="CW_COMPLETION_OUTPUT for the model")
     parser.add_argument("--only", nargs="*", help="case ids")
+    parser.add_argument("--max-tokens", type=int, help="CW_COMPLETION_MAX_TOKENS (default 2048; 384 with --serve)")
     args = parser.parse_args()
     cases = tuple(c for c in CASES if not args.only or c.id in args.only)
     completers: dict[str, Completer] = {"offline": kinds.offline_completer(ROOT)}
@@ -297,7 +308,16 @@ def main() -> None:
         elif args.model:
             command += f" --model {args.model} --base-url {args.base_url}"
         if args.model:
-            completers[f"model {args.model}"] = _model_completer(args.model, args.base_url, args.output)
+            tokens = args.max_tokens or (384 if args.serve else 2048)
+            alone = _model_completer(args.model, args.base_url, args.output, tokens)
+            completers[f"model {args.model}"] = alone  # CW_COMPLETION_FALLBACK=none
+            completers[f"model {args.model} + offline rules"] = ModelThenRules(
+                _model_completer(args.model, args.base_url, args.output, tokens), kinds.offline_completer(ROOT)
+            )  # the default, one case at a time
+            completers[f"model {args.model} + offline rules{BATCHED}"] = ModelThenRules(
+                _model_completer(args.model, args.base_url, args.output, tokens, batch_size=10),
+                kinds.offline_completer(ROOT),
+            )  # all cases at once, in batches of up to 10 (CW_COMPLETION_BATCH_SIZE)
         try:
             results = asyncio.run(evaluate(completers, cases))
         finally:
