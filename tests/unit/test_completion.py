@@ -329,3 +329,35 @@ def test_what_the_model_left_empty_and_the_rules_cannot_fill_says_both() -> None
     [open_field] = result.unresolved
     assert open_field.field == "content"
     assert open_field.reason == "the model left it empty, and the offline completer does not write prose"
+
+
+def test_prose_a_description_asks_for_must_be_written_by_the_model() -> None:
+    schemas: list[dict[str, Any]] = []
+
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        schemas.append(info.output_tools[0].parameters_json_schema)
+        answer = {"content": None} if len(schemas) == 1 else {"content": "Cells live and die.\n"}
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, answer)])
+
+    completer = ModelThenRules(
+        AICompleter(FunctionModel(model, model_name="m"), model_name="m", policy=GuardPolicy()), offline_completer()
+    )
+    result = complete({"description": "Write about Conway's Game of Life"}, completer)
+    assert "content" in schemas[0]["required"]  # the rules write no prose: the model may not leave it null
+    assert len(schemas) == 2  # its null answer was refused and sent back
+    assert result.completed["content"] == "Cells live and die.\n"
+
+
+def test_without_a_description_the_model_may_leave_prose_open() -> None:
+    schemas: list[dict[str, Any]] = []
+
+    def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        schemas.append(info.output_tools[0].parameters_json_schema)
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, {"content": None})])
+
+    completer = ModelThenRules(
+        AICompleter(FunctionModel(model, model_name="m"), model_name="m", policy=GuardPolicy()), offline_completer()
+    )
+    result = complete({"path": "/srv/a.txt"}, completer)
+    assert "content" not in schemas[0].get("required", [])
+    assert [u.field for u in result.unresolved] == ["content"]

@@ -201,7 +201,7 @@ class AICompleter:
     async def _propose(
         self, info: KindInfo, spec: dict[str, Any], missing: list[str], context: CompletionContext
     ) -> Proposal:
-        out_type = prompting.output_model(info, missing)
+        out_type = prompting.output_model(info, missing, context.must_fill)
 
         def accept(output: Any) -> str | None:
             return self._rejection(info, spec, output)
@@ -215,7 +215,7 @@ class AICompleter:
     async def propose_many(self, info: KindInfo, items: list[batch.Item], missing: list[str]) -> list[Proposal | None]:
         """One request for several resources of one kind with the same fields missing: a
         proposal per item, None where its entry was not acceptable (ask for it alone)."""
-        entry = prompting.output_model(info, missing)
+        entry = prompting.output_model(info, missing, items[0].context.must_fill)
         out_type = batch.output_model(entry, len(items))
         found = await self._exchange(out_type, batch.prompt(info, items, missing), lambda _: None)
         if isinstance(found, Proposal):

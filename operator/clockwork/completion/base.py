@@ -29,6 +29,8 @@ class CompletionContext(CWModel):
     # Related resources: kind, name and spec; dependencies (dependsOn, with their completed
     # spec) first and marked ``dependency: true``, then others for the same target.
     related: list[dict[str, JsonValue]] = Field(default_factory=list)
+    # Missing fields no other completer can fill (prose): a model is made to answer them.
+    must_fill: tuple[str, ...] = ()
 
 
 class Proposal(CWModel):

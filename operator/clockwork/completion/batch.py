@@ -120,13 +120,13 @@ class Batcher:
         self.ask_one, self.ask_many = ask_one, ask_many
         self.window, self.size = window, size
         self.max_chars = int(context_tokens * PROMPT_SHARE * CHARS_PER_TOKEN)
-        self._pending: dict[tuple[str, tuple[str, ...]], _Group] = {}
+        self._pending: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Group] = {}
         self._running: set[asyncio.Task[None]] = set()
 
     async def propose(
         self, info: KindInfo, spec: dict[str, Any], missing: list[str], context: CompletionContext
     ) -> Proposal:
-        key = (info.kind, tuple(missing))
+        key = (info.kind, tuple(missing), context.must_fill)
         group = self._pending.get(key)
         if group is not None and group.chars + group.cost(spec, context) > self.max_chars:
             self._flush(key)  # this one would overflow the prompt: the others go now
@@ -144,7 +144,7 @@ class Batcher:
             group.timer = asyncio.get_running_loop().call_later(self.window, self._flush, key)
         return await future
 
-    def _flush(self, key: tuple[str, tuple[str, ...]]) -> None:
+    def _flush(self, key: tuple[str, tuple[str, ...], tuple[str, ...]]) -> None:
         group = self._pending.pop(key, None)
         if group is None:
             return
