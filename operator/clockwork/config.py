@@ -269,8 +269,9 @@ class Settings:
                                               None)  # fmt: skip
     job_ttl: int = setting("CW_JOB_TTL", RUNS, "Seconds a finished worker Job is kept for inspection.",
                            600, Whole(0, 86400 * 7))  # fmt: skip
-    model: str | None = setting("CW_MODEL", COMPLETION, "Model name for AI completion; unset: the offline completer.",
-                                None)  # fmt: skip
+    model: str | None = setting("CW_MODEL", COMPLETION,
+                                "Model name for AI completion; `local`: the embedded model (the `local-model` extra, "
+                                "no server); unset: the offline completer.", None)  # fmt: skip
     base_url: str | None = setting("CW_BASE_URL", COMPLETION,
                                    "An OpenAI-compatible endpoint (OpenRouter, Ollama, LM Studio, vLLM, ...); "
                                    "unset: OpenAI's.",
@@ -307,6 +308,9 @@ class Settings:
         "CW_COMPLETION_CONTEXT_TOKENS", COMPLETION,
         "The model's context size in tokens; a batch's prompt takes at most a quarter of it.",
         8192, Whole(512, 10_000_000))  # fmt: skip
+    local_model_threads: int = setting(
+        "CW_LOCAL_MODEL_THREADS", COMPLETION,
+        "CPU threads of the embedded model (`CW_MODEL=local`, the `local-model` extra).", 1, Whole(1, 256))  # fmt: skip
     completion_fallback: str = setting(
         "CW_COMPLETION_FALLBACK", COMPLETION,
         "Who fills the fields a model leaves open: `offline` (the offline rules, recorded as `source: offline` in "

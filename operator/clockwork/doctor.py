@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clockwork import __version__
-from clockwork.completion import endpoint
+from clockwork.completion import embedded, endpoint
 from clockwork.config import Settings
 from clockwork.plan import CommandProbe, HostSpec, RunRequest
 from clockwork.runners.pyinfra import PyinfraRunner
@@ -91,6 +91,13 @@ def _completer(settings: Settings) -> Check:
     """The configured completer; for a model, whether its endpoint answers GET /models with the key."""
     if not settings.model:
         return Check("completion", "completer", True, "offline (no CW_MODEL)")
+    if settings.model == embedded.MODEL_NAME:
+        try:
+            found = embedded.model_file()
+        except embedded.EmbeddedModelMissing as exc:
+            return Check("completion", "completer", False, f"embedded model: {exc}",
+                         "install the extra, or unset CW_MODEL to complete offline")  # fmt: skip
+        return Check("completion", "completer", True, f"embedded model (CW_MODEL=local): {found}")
     reach = endpoint.probe(settings.base_url, settings.api_key, endpoint.PROBE_TIMEOUT)
     model = f"AI: {settings.model}"
     if reach.status is None:

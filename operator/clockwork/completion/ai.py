@@ -136,6 +136,7 @@ class AICompleter:
         batch_size: int = 1,
         batch_window: float = 0.25,
         context_tokens: int = 8192,
+        transport: Any = None,
     ) -> AICompleter:
         import httpx2 as httpx
         from pydantic_ai.models.openai import OpenAIChatModel
@@ -144,7 +145,8 @@ class AICompleter:
 
         # Local servers (Ollama, LM Studio, vLLM) need no key, but the client wants one. The
         # transport rewrites each request into what the real servers take (completion/wire.py).
-        client = httpx.AsyncClient(transport=CompatTransport(), timeout=httpx.Timeout(timeout + 5))
+        # ``transport``: another way to the server (the embedded model's in-process app).
+        client = httpx.AsyncClient(transport=CompatTransport(transport), timeout=httpx.Timeout(timeout + 5))
         provider = OpenAIProvider(base_url=base_url, api_key=api_key or "not-needed", http_client=client)
         # Every mode is offered; whether the server can do one is found out by asking (``auto``).
         # The answer's bound goes as `max_tokens`, which every server takes; OpenAI's own API wants
