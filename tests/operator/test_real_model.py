@@ -27,7 +27,7 @@ def test_the_operator_completes_with_a_real_model(
 ) -> None:
     target = tmp_path / "life.txt"
     env = {"CW_MODEL": ALIAS, "CW_BASE_URL": model_server.url, "CW_ALLOWED_ROOTS": str(tmp_path),
-           "CW_COMPLETION_TIMEOUT": "150", "CW_COMPLETION_MAX_TOKENS": "384"}  # fmt: skip
+           "CW_COMPLETION_TIMEOUT": "150", "CW_COMPLETION_MAX_TOKENS": "768"}  # fmt: skip
     first = operator.start(**env)
     kube.create("files", file_obj("life", path=str(target), description="Write about Conway's Game of Life"))
 
