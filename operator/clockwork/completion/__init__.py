@@ -8,7 +8,7 @@ accept it (see :mod:`clockwork.reconcile`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clockwork.completion import embedded
 from clockwork.completion.base import Completer
@@ -22,54 +22,37 @@ if TYPE_CHECKING:
 
 
 def configured_completer(settings: Settings, rules: Mapping[str, Rules]) -> Completer:
-    """The AI completer when a model is configured (built once its endpoint answers), else the offline one
-    (with each kind's ``rules``)."""
+    """The AI completer when a model is configured (built once its endpoint answers; ``local``: the
+    embedded model), else the offline one (with each kind's ``rules``); with the rules for what
+    the model leaves open unless ``CW_COMPLETION_FALLBACK=none``."""
+    offline = OfflineCompleter(rules, settings.default_root)
+    if not settings.model:
+        return offline
+    model: Completer
     if settings.model == embedded.MODEL_NAME:
-        return _embedded(settings, rules)
-    if settings.model:
-        model = settings.model
-
-        def build() -> AICompleter:
-            # Imported here: pydantic-ai and the OpenAI client are only needed with a model.
-            from clockwork.completion.ai import AICompleter
-
-            return AICompleter.openai_compatible(
-                model,
-                base_url=settings.base_url,
-                api_key=settings.api_key,
-                policy=settings.policy,
-                max_retries=settings.completion_max_retries,
-                timeout=float(settings.completion_timeout),
-                output=settings.completion_output,
-                max_tokens=settings.completion_max_tokens,
-                batch_size=settings.completion_batch_size,
-                batch_window=settings.completion_batch_window_ms / 1000,
-                context_tokens=settings.completion_context_tokens,
-            )
-
-        checked = CheckedCompleter(
-            model, base_url=settings.base_url, api_key=settings.api_key, build=build,
+        embedded.model_file()  # a missing extra is bad configuration, said before anything runs
+        transport = embedded.transport(settings.local_model_threads, settings.completion_context_tokens)
+        model = _ai(settings, embedded.MODEL_NAME, embedded.BASE_URL, None, transport)
+    else:
+        name, base_url, api_key = settings.model, settings.base_url, settings.api_key
+        model = CheckedCompleter(
+            name, base_url=base_url, api_key=api_key, build=lambda: _ai(settings, name, base_url, api_key),
             retry_seconds=settings.retry_seconds,
         )  # fmt: skip
-        if settings.completion_fallback == "offline":
-            return ModelThenRules(checked, OfflineCompleter(rules, settings.default_root))
-        return checked
-    return OfflineCompleter(rules, settings.default_root)
+    return ModelThenRules(model, offline) if settings.completion_fallback == "offline" else model
 
 
-def _embedded(settings: Settings, rules: Mapping[str, Rules]) -> Completer:
-    """``CW_MODEL=local``: the packaged small model in this process (completion/embedded.py)."""
+def _ai(
+    settings: Settings, model: str, base_url: str | None, api_key: str | None, transport: Any = None
+) -> AICompleter:
+    """The AI completer with the completion settings."""
+    # Imported here: pydantic-ai and the OpenAI client are only needed with a model.
     from clockwork.completion.ai import AICompleter
 
-    embedded.model_file()  # a missing extra is bad configuration, said before anything runs
-    completer = AICompleter.openai_compatible(
-        embedded.MODEL_NAME, base_url=embedded.BASE_URL, api_key=None, policy=settings.policy,
+    return AICompleter.openai_compatible(
+        model, base_url=base_url, api_key=api_key, policy=settings.policy,
         max_retries=settings.completion_max_retries, timeout=float(settings.completion_timeout),
         output=settings.completion_output, max_tokens=settings.completion_max_tokens,
         batch_size=settings.completion_batch_size, batch_window=settings.completion_batch_window_ms / 1000,
-        context_tokens=settings.completion_context_tokens,
-        transport=embedded.transport(settings.local_model_threads, settings.completion_context_tokens),
+        context_tokens=settings.completion_context_tokens, transport=transport,
     )  # fmt: skip
-    if settings.completion_fallback == "offline":
-        return ModelThenRules(completer, OfflineCompleter(rules, settings.default_root))
-    return completer

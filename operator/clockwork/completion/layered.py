@@ -31,10 +31,11 @@ class ModelThenRules:
         self, info: KindInfo, spec: dict[str, Any], missing: list[str], context: CompletionContext
     ) -> Proposal:
         # What the rules cannot write (prose), a description asked for: the model must answer it.
-        ahead = await self.rest.propose(info, spec, missing, context)
-        prose = tuple(u.field for u in ahead.unresolved if u.field in missing and u.reason == NO_PROSE)
-        if prose and spec.get("description"):  # only when the user said what the text is to be
-            context = context.model_copy(update={"must_fill": prose})
+        if spec.get("description"):  # only when the user said what the text is to be
+            ahead = await self.rest.propose(info, spec, missing, context)
+            prose = tuple(u.field for u in ahead.unresolved if u.field in missing and u.reason == NO_PROSE)
+            if prose:
+                context = context.model_copy(update={"must_fill": prose})
         answer = await self.first.propose(info, spec, missing, context)
         left = [f for f in missing if answer.values.get(f) is None]
         if answer.error or answer.temporary_error or not left:

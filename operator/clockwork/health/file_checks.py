@@ -17,7 +17,12 @@ def _stat_fact(kind: str | None) -> str:
 
 
 def _stat(host: HostResult, path: str, kind: str | None = None) -> tuple[Any, str | None]:
-    found = probe_result(host, fact_probe(_stat_fact(kind), path=path))
+    return _read(host, fact_probe(_stat_fact(kind), path=path), path)
+
+
+def _read(host: HostResult, probe: Probe, path: str) -> tuple[Any, str | None]:
+    """A fact of ``path`` as read (None: there is no such file), or why it could not be read."""
+    found = probe_result(host, probe)
     if found is None or not found.success:
         return None, f"could not read {path}: {found.error if found else 'not checked'}"
     return found.value, None
@@ -116,14 +121,13 @@ def _content_probes(check: a.FileContentAssertion) -> list[Probe]:
 def _content_judge(check: a.FileContentAssertion, host: HostResult) -> Verdict:
     probe = _content_probes(check)[0]
     if check.sha256:
-        found = probe_result(host, probe)
-        have = found.value if found is not None and found.success else None
+        have, problem = _read(host, probe, check.path)
+        if problem:
+            return Verdict(False, problem)
         if have == check.sha256:
             return Verdict(True, f"content matches (sha256 {check.sha256[:12]})")
-        if found is not None and found.success and have is None:
-            return Verdict(False, f"{check.path} does not exist")  # the fact finds no file
         if have is None:
-            return Verdict(False, f"{check.path}: could not read its sha256: {found.error if found else 'not checked'}")
+            return Verdict(False, f"{check.path} does not exist")  # the fact finds no file
         return Verdict(False, f"content differs: sha256 {str(have)[:12]}…, want {check.sha256[:12]}…")
     output, problem = command_output(host, probe)
     if output is None:

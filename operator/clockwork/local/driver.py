@@ -179,11 +179,11 @@ class LocalDriver(DriverBase):
         ahead = [i for i in items if i.deployable and i.kind not in fleet.RUN and not dependency_refs(i)]
 
         async def one(item: Loaded) -> None:
-            spec = item.spec.wire()
-            key = (item.kind, item.metadata.namespace, item.metadata.name)
-            if self.store.get_completion(key, spec_hash(spec), self.completer_key(item.spec)) is None:
-                outcome = Outcome(ref=item.ref, intent="plan", ok=False, status=status_model(kind_info(item.kind))())
-                await self._complete(kind_info(item.kind), item, Complete(spec, spec_hash(spec)), outcome, [])
+            spec, info = item.spec.wire(), kind_info(item.kind)
+            action, key = Complete(spec, spec_hash(spec)), (item.kind, item.metadata.namespace, item.metadata.name)
+            if self.store.get_completion(key, action.spec_hash, self.completer_key(item.spec)) is None:
+                outcome = Outcome(ref=item.ref, intent="plan", ok=False, status=status_model(info)())
+                await self._complete(info, item, action, outcome, [])
                 self.asked_ahead.add(item.ref)
 
         await asyncio.gather(*(one(item) for item in ahead))
