@@ -30,11 +30,14 @@ from clockwork.api.base import utcnow
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.task import Task, TaskStatus
 from clockwork.fleet import scheduler
-from clockwork.plan import CommandProbe, HostSpec, Origin, RunRequest
+from clockwork.plan import CommandProbe, HostSpec, Origin, RunRequest, RunResult
 from clockwork.runners.base import Runner
 
 TIMEOUT_EXIT = 124  # coreutils timeout: the command was killed at the limit
 GRACE_SECONDS = 5
+# Tries to reach a node to stop a cancelled run (1, 2, 4 s apart), and what the status then says.
+KILL_ATTEMPTS = 4
+NOT_STOPPED = "but could not be stopped there"
 OUTPUT_LIMIT = 4000
 
 Nodes = list[tuple[EdgeNode, EdgeNodeStatus | None]]
@@ -243,15 +246,18 @@ async def execute(
     cancelled = asyncio.ensure_future(ctx.cancel.wait())
     await asyncio.wait({running, cancelled}, return_when=asyncio.FIRST_COMPLETED)
     cancelled.cancel()
-    if not running.done():  # cancelled: stop it on the node, then give the run a moment to end
-        kill = RunRequest(hosts=[host], probes=[CommandProbe(id="kill", command=kill_command(run))],
-                          connect_timeout_seconds=ctx.connect_timeout, timeout_seconds=60)  # fmt: skip
-        await ctx.runner.run(kill)
-        await asyncio.wait({running}, timeout=GRACE_SECONDS + 10)
+    if not running.done():  # cancelled: stop it on the node and see its run end
+        why = await _stop(host, run, running, ctx)
         status.duration_seconds = round(time.monotonic() - started, 3)
         if not running.done():
             running.cancel()
-        return _finish(status, "Cancelled", f"cancelled while running on {status.node}; stopped there")
+        if why is None:
+            return _finish(status, "Cancelled", f"cancelled while running on {status.node}; stopped there")
+        return _finish(
+            status, "Cancelled",
+            f"cancelled while running on {status.node}, {NOT_STOPPED}: {why}; "
+            f"the node ends it {task.spec.timeout}s after assignment",
+        )  # fmt: skip
     status.duration_seconds = round(time.monotonic() - started, 3)
     result = running.result()
     host_result = result.hosts[0] if result.hosts else None
@@ -271,6 +277,41 @@ async def execute(
     return _finish(status, "Failed", f"exited {probe.exit_code} on {status.node}")
 
 
+async def _stop(host: HostSpec, run: str, running: asyncio.Future[RunResult], ctx: TaskRun) -> str | None:
+    """Stop ``run`` on its node: the kill script, tried again while the node cannot be reached
+    (a loaded node or a cancel of many runs at once can miss a connect timeout), then the run's
+    own end awaited. None once it ended, else why it could not be stopped."""
+    kill = RunRequest(hosts=[host], probes=[CommandProbe(id="kill", command=kill_command(run))],
+                      connect_timeout_seconds=ctx.connect_timeout, timeout_seconds=60)  # fmt: skip
+    why = "no answer"
+    for attempt in range(KILL_ATTEMPTS):
+        result = await ctx.runner.run(kill)
+        reached = result.hosts[0] if result.hosts else None
+        probe = reached.probes[0] if reached is not None and reached.probes else None
+        if reached is not None and reached.connected and probe is not None and probe.exit_code == 0:
+            await asyncio.wait({running}, timeout=GRACE_SECONDS + 10)
+            if running.done():
+                return None
+            why = f"still running {GRACE_SECONDS + 10}s after it was sent TERM"
+        else:
+            error = (probe.error if probe is not None else None) or (reached.error if reached else None)
+            why = error or result.error or "no answer"
+        if attempt + 1 < KILL_ATTEMPTS:
+            await asyncio.wait({running}, timeout=2**attempt)  # a pause, cut short if it ends anyway
+        if _ended(running):
+            return None
+    return why
+
+
+def _ended(running: asyncio.Future[RunResult]) -> bool:
+    """Whether the run's own session saw it end on the node (a session lost with the node is no proof)."""
+    if not running.done() or running.cancelled() or running.exception() is not None:
+        return False
+    result = running.result()
+    probe = result.hosts[0].probes[0] if result.hosts and result.hosts[0].probes else None
+    return probe is not None and probe.exit_code is not None
+
+
 async def _first(*waits: Awaitable[object], seconds: float | None = None) -> None:
     """Until the first of ``waits`` is done (or ``seconds`` pass); the others are cancelled."""
     futures = [asyncio.ensure_future(w) for w in waits]
@@ -284,7 +325,8 @@ async def _first(*waits: Awaitable[object], seconds: float | None = None) -> Non
 async def _report(status: TaskStatus, ctx: TaskRun) -> TaskStatus:
     await ctx.save(status)
     metrics.TASKS.labels(status.phase or "Unknown").inc()
-    kind: EventType = "Normal" if status.phase in ("Succeeded", "Cancelled") else "Warning"
+    normal = status.phase == "Succeeded" or (status.phase == "Cancelled" and NOT_STOPPED not in status.message)
+    kind: EventType = "Normal" if normal else "Warning"
     ctx.event(kind, status.phase or "Finished", status.message)
     return status
 

@@ -204,10 +204,33 @@ def test_tasks_in_operator_mode(kube: Kube, fleet: OperatorLauncher, lab3: EdgeL
     kube.wait_for("needs-gpu Pending with the reason", lambda: status("needs-gpu").get("message") == reason)
     assert status("needs-gpu")["phase"] == "Pending"
 
+    kube.create("tasks", task("cut-off", command="sleep 294", nodeName="node-2"))
     kube.wait_for("long Running", lambda: status("long").get("phase") == "Running", timeout=60)
     kube.patch("tasks", "long", {"spec": {"cancel": True}})
     kube.wait_for("long Cancelled", lambda: status("long").get("phase") == "Cancelled", timeout=60)
     assert subprocess.run(["pgrep", "-f", "^sleep 293$"], capture_output=True).returncode == 1
+    assert status("long")["message"] == "cancelled while running on node-1; stopped there"
+
+    # A cancel that cannot reach the node says so: never "stopped" for a run still going there.
+    def running_there() -> bool:
+        return subprocess.run(["pgrep", "-f", "^sleep 294$"], capture_output=True).returncode == 0
+
+    kube.wait_for("cut-off running on node-2", lambda: status("cut-off").get("phase") == "Running" and running_there(),
+                  timeout=60)  # fmt: skip
+    lab3.nodes[2].drop_packets()
+    try:
+        kube.patch("tasks", "cut-off", {"spec": {"cancel": True}})
+        kube.wait_for("cut-off Cancelled", lambda: status("cut-off").get("phase") == "Cancelled", timeout=120)
+        assert status("cut-off")["message"].startswith("cancelled while running on node-2, but could not be stopped")
+        assert running_there()
+        warnings = [e for e in kube.events("cut-off") if e["reason"] == "Cancelled"]
+        assert [e["type"] for e in warnings] == ["Warning"]
+    finally:
+        lab3.nodes[2].restore_packets()
+        found = subprocess.run(["pgrep", "-f", "^sleep 294$"], capture_output=True, text=True).stdout.split()
+        for pid in found:  # this test's own command, by PID
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
     table = kube.http.get(kube.url + kube.path("tasks", kube.namespace), timeout=10, verify=kube.verify,
                           headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}).json()  # fmt: skip
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Phase", "Node", "Exit", "Age"]
