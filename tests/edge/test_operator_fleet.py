@@ -25,11 +25,12 @@ from typing import Any
 import pytest
 
 from tests.edge.fleet import edge_node as lab_edge_node
-from tests.operator.conftest import REAL_ONLY, OperatorLauncher
+from tests.operator.conftest import ONE_SERVER, REAL_ONLY, OperatorLauncher
 from tests.support.edge_lab import EdgeLab
 from tests.support.kubeapi import Kube
 
-pytestmark = [pytest.mark.integration]
+# The fleet is the subject here, not the API server: each scenario runs once (ONE_SERVER).
+pytestmark = [pytest.mark.integration, ONE_SERVER]
 
 
 def edge_node(lab: EdgeLab, index: int) -> dict[str, Any]:
@@ -48,14 +49,15 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fleet(kube: Kube, operator: OperatorLauncher, lab3: EdgeLab) -> OperatorLauncher:
+def fleet(request: pytest.FixtureRequest, kube: Kube, operator: OperatorLauncher, lab3: EdgeLab) -> OperatorLauncher:
     key = base64.b64encode(lab3.client_key.read_bytes()).decode()
     kube.request(
         "POST",
         f"/api/v1/namespaces/{kube.namespace}/secrets",
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "lab-key"}, "data": {"ssh-privatekey": key}},
     )
-    operator.start(CW_WORKER_PREFIX=lab3.worker_prefix)
+    marker = request.node.get_closest_marker("operator_env")
+    operator.start(CW_WORKER_PREFIX=lab3.worker_prefix, **(marker.kwargs if marker else {}))
     for index in range(3):
         kube.create("edgenodes", edge_node(lab3, index))
     for node in lab3.nodes:
@@ -351,17 +353,21 @@ def own_sleeps() -> Iterator[int]:
                 os.kill(int(pid), signal.SIGKILL)
 
 
-@pytest.mark.timeout(900)  # 51 runs to start and stop on three nodes: minutes on a loaded 2-core machine
+WORKERS, BUSY = 4, 12  # kopf's worker limit for this test, and three times as many running Tasks
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.operator_env(CW_WORKER_LIMIT=str(WORKERS))
 def test_running_tasks_and_a_workflow_hold_up_nothing(
     kube: Kube, fleet: OperatorLauncher, lab3: EdgeLab, isolated_lab3: EdgeLab, own_sleeps: int
 ) -> None:
-    """50 Tasks running and a Workflow waiting on its first step keep none of kopf's workers (20 by
-    default): a new File is Ready in the usual time, and a cancel stops a running Task within seconds
-    without the operator listing Tasks."""
+    """Three times as many running Tasks as kopf has workers (CW_WORKER_LIMIT, 20 by default; 4
+    here), and a Workflow waiting on its first step, keep none of them: a new File is Ready in the
+    usual time, and a cancel stops a running Task within seconds without the operator listing Tasks."""
     seconds = own_sleeps  # this run's own sleeps, told apart from any other's
     for node in lab3.nodes:
-        kube.patch("edgenodes", node.name, {"spec": {"maxConcurrentRuns": 20}})
-    for index in range(50):
+        kube.patch("edgenodes", node.name, {"spec": {"maxConcurrentRuns": BUSY}})
+    for index in range(BUSY):
         busy = {"metadata": {"name": f"busy-{index:02}"}, "spec": {"command": f"sleep {seconds}"}}
         kube.create("tasks", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "Task", **busy})
     steps = [
@@ -376,17 +382,17 @@ def test_running_tasks_and_a_workflow_hold_up_nothing(
                 if t["metadata"]["name"].startswith(prefix)]  # fmt: skip
 
     def all_running() -> bool:
-        return phases("busy-") == ["Running"] * 50 and phases("slow-") == ["Running"]
+        return phases("busy-") == ["Running"] * BUSY and phases("slow-") == ["Running"]
 
     def sleeping(how_long: int = seconds) -> int:
         found = subprocess.run(["pgrep", "-c", "-f", f"^sleep {how_long}$"], capture_output=True, text=True).stdout
         return int(found.strip() or 0)
 
-    kube.wait_for("50 Tasks and the first step Running", all_running, timeout=240)
+    kube.wait_for("the Tasks and the first step Running", all_running, timeout=240)
     assert (kube.get("workflows", "slow")["status"] or {}).get("phase") == "Running"
     # Running in status means handed to a run; the File is created once every command runs on its
-    # node, so what it competes with is 51 running Tasks, not 51 runs starting up.
-    kube.wait_for("the 51 commands running on the nodes", lambda: (sleeping(), sleeping(seconds + 1)) == (50, 1),
+    # node, so what it competes with is running Tasks, not runs starting up.
+    kube.wait_for("every command running on the nodes", lambda: (sleeping(), sleeping(seconds + 1)) == (BUSY, 1),
                   timeout=240)  # fmt: skip
 
     kube.create("files", {"apiVersion": "clockwork.dev/v1alpha1", "kind": "File", "metadata": {"name": "meanwhile"},
@@ -409,7 +415,7 @@ def test_running_tasks_and_a_workflow_hold_up_nothing(
 
     kube.wait_for("busy-07 Cancelled", cancelled, timeout=15)
     assert kube.list_requests("tasks") == lists
-    assert (before, sleeping()) == (50, 49)  # stopped on its node
+    assert (before, sleeping()) == (BUSY, BUSY - 1)  # stopped on its node
 
     kube.patch("tasks", "slow-wait", {"spec": {"cancel": True}})  # the Workflow learns from its Task's event
 
@@ -418,9 +424,9 @@ def test_running_tasks_and_a_workflow_hold_up_nothing(
 
     kube.wait_for("the Workflow Failed on its cancelled step", lambda: workflow_phase() == "Failed", timeout=15)
     assert [s["phase"] for s in kube.get("workflows", "slow")["status"]["steps"]] == ["Cancelled", "Skipped"]
-    for index in range(50):
+    for index in range(BUSY):
         kube.patch("tasks", f"busy-{index:02}", {"spec": {"cancel": True}})
-    # 49 stops at once, each a run of its own on a node: bounded by the machine, not by a timer.
+    # The other stops at once, each a run of its own on a node: bounded by the machine, not by a timer.
     kube.wait_for("every Task Cancelled", lambda: set(phases("busy-")) == {"Cancelled"}, timeout=180)
     assert sleeping() == 0
     assert subprocess.run(["pgrep", "-f", f"^sleep {seconds + 1}$"], capture_output=True).returncode == 1

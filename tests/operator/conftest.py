@@ -4,7 +4,9 @@
 (tests/support/kubeapi, one per test) and "real" (the session's kube-apiserver,
 tests/support/controlplane.py, with a namespace per test: tests/support/realkube.py).
 Every test that uses it runs against both (tests/conftest.py, pytest_generate_tests) unless
-it is marked ``EMULATOR_ONLY`` (or the module is) or ``REAL_ONLY``.
+it is marked ``EMULATOR_ONLY`` (or the module is), ``REAL_ONLY``, or ``ONE_SERVER``: once, on
+the real server where it runs here and on the emulator where it does not (for scenarios whose
+subject is not the API server, such as the fleet's, and that cost minutes per run).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tests.support.realkube import (
 EMULATOR_ONLY = pytest.mark.backends("emulator")
 # What only a real server does (the emulator has no namespace controller, for one).
 REAL_ONLY = pytest.mark.backends("real")
+ONE_SERVER = pytest.mark.backends("one")
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +59,14 @@ def operator_account(control_plane: ControlPlane) -> Iterator[OperatorAccount]:
 @pytest.fixture
 def kube(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kube]:
     api: KubeAPI | RealKube
-    if request.param == "emulator":
+    backend = request.param
+    if backend == "one":  # the real server where it runs here, else the emulator
+        try:
+            request.getfixturevalue("control_plane")
+            backend = "real"
+        except pytest.skip.Exception:
+            backend = "emulator"
+    if backend == "emulator":
         api = KubeAPI(tmp_path).start(REPO / "crds")
     else:
         request.getfixturevalue("real_crds")
