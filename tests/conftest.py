@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.docker_lab import docker_ready
+
 if TYPE_CHECKING:
     from tests.support.controlplane import ControlPlane
     from tests.support.llama import ModelServer
@@ -54,7 +56,7 @@ def uses_control_plane(item: pytest.Item) -> bool:
     """The test needs the real control plane: directly, or as the operator tier's "real" backend."""
     callspec = getattr(item, "callspec", None)
     backend = callspec.params.get("kube") if callspec is not None else None
-    return "control_plane" in getattr(item, "fixturenames", ()) or backend == "real"
+    return "control_plane" in getattr(item, "fixturenames", ()) or backend in ("real", "one")
 
 
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection: the first test that really runs
@@ -150,6 +152,14 @@ def allow_model_requests() -> Iterator[None]:
         yield
     finally:
         pydantic_ai.models.ALLOW_MODEL_REQUESTS = False
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """The real Docker engine with the registry-free test images (tests/support/docker_lab.py)."""
+    reason = docker_ready()
+    if reason:
+        pytest.skip(f"Docker cannot be used here: {reason}")
 
 
 @pytest.fixture
