@@ -15,7 +15,8 @@ field missing, every value within its schema and the guard), guard-rejected (the
 completer's values were refused by the guard or the schema), model requests (retries =
 requests - 1), latency. Results in bench/results/completion_eval.{json,md}.
 
-    .venv/bin/python bench/completion_eval.py [--serve | --model local | --model M --base-url URL] [--only ID ...]
+    .venv/bin/python bench/completion_eval.py [--serve | --model local | --model M --base-url URL] [--embedded]
+                                              [--only ID ...]
 """
 
 from __future__ import annotations
@@ -294,6 +295,7 @@ def main() -> None:
     parser.add_argument("--model")
     parser.add_argument("--base-url")
     parser.add_argument("--output", default="auto", help="CW_COMPLETION_OUTPUT for the model")
+    parser.add_argument("--embedded", action="store_true", help="also the embedded model (CW_MODEL=local)")
     parser.add_argument("--only", nargs="*", help="case ids")
     parser.add_argument("--max-tokens", type=int, help="CW_COMPLETION_MAX_TOKENS (default 2048; 384 with --serve)")
     args = parser.parse_args()
@@ -306,7 +308,8 @@ def main() -> None:
             from tests.helpers import free_port
             from tests.support.llama import ALIAS, model_folder, start_model_server
 
-            server = start_model_server(model_folder(), free_port(), Path(tmp))
+            # Bounded, but longer than a whole run on a busy machine (5 completers, ~300 requests).
+            server = start_model_server(model_folder(), free_port(), Path(tmp), lifetime=6 * 3600)
             args.model, args.base_url = ALIAS, server.url
             command += " --serve"
         elif args.model:
@@ -323,12 +326,22 @@ def main() -> None:
                 _model_completer(args.model, args.base_url, args.output, tokens, batch_size=10),
                 kinds.offline_completer(ROOT),
             )  # all cases at once, in batches of up to 10 (CW_COMPLETION_BATCH_SIZE)
+        if args.embedded:  # the same model in this process (CW_MODEL=local), alone and with the rules
+            local = embedded.MODEL_NAME
+            completers[f"model {local}"] = _model_completer(local, "", args.output, args.max_tokens or 384)
+            completers[f"model {local} + offline rules"] = ModelThenRules(
+                _model_completer(local, "", args.output, args.max_tokens or 384), kinds.offline_completer(ROOT)
+            )
+            command += " --embedded"
         try:
             results = asyncio.run(evaluate(completers, cases))
         finally:
             rate = server.tokens_per_second() if server else None
+            ended = server is not None and server.process.poll() is not None
             if server:
                 server.stop()
+    if ended:  # what was measured after that is the server's absence, not the model
+        raise SystemExit("the model server ended during the run; nothing written (see its log)")
     rows: list[tuple[str, ...]] = [("completer", "passed", "valid", "guard-rejected", "model requests", "retries",
                                     "median latency")]  # fmt: skip
     for label, found in results.items():
