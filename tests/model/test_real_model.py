@@ -11,7 +11,10 @@ second run asks the model nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,8 @@ from clockwork.completion.guard import GuardPolicy
 from clockwork.completion.layered import ModelThenRules
 from clockwork.kinds import offline_completer
 from tests.conftest import CliRunner
-from tests.helpers import file_resource, write_resources
+from tests.helpers import file_resource, free_port, resource, write_resources
+from tests.support.docker_lab import HTTP_IMAGE, docker
 from tests.support.llama import ALIAS, ModelServer
 from tests.support.watch import watching
 
@@ -214,3 +218,86 @@ def test_remediation_re_completes_with_the_diagnostics(model_server: ModelServer
         assert started and "does not match" in started[0]["message"]
         filled = found["status"]["completion"]["filled"]
         assert any(f["field"] == "content" and f["source"] == "ai" for f in filled)
+
+
+@pytest.mark.timeout(900)
+def test_containers_remediated_from_their_diagnostics(model_server: ModelServer, workdir: Path,
+                                                        docker_engine: None) -> None:  # fmt: skip
+    """Two Containers of the test image (it listens on $PORT, 8080 unset), env left to the model.
+
+    "web" maps port 9090 inside, and its description says the app must listen there: the
+    model sets PORT from it, or the check finds nothing answering and the failure goes back
+    to it as diagnostics. It heals (answered through its port, PORT=9090 in the container)
+    or gives up with what failed kept. "broken" asks /status/503: no value remediation may
+    change (env; not the image, the ports or the command) fixes that, so it always ends in
+    RemediationExhausted with the 503 in the condition and in what the model was given.
+    """
+    web_port, broken_port = free_port(), free_port()
+    names = {"web": f"cw-model-web-{uuid.uuid4().hex[:8]}", "broken": f"cw-model-broken-{uuid.uuid4().hex[:8]}"}
+
+    def container(key: str, port: int, inside: int, check: str, description: str) -> dict[str, Any]:
+        return resource(  # the command given: a model's command waits for a person (the review tier)
+            "Container", key, name=names[key], image=HTTP_IMAGE, command="python3 /srv/serve.py",
+            description=description,
+            ports=[{"host": port, "container": inside, "hostIp": "127.0.0.1"}], httpCheck={"path": check},
+            health={"intervalSeconds": 1, "startupSeconds": 2}, remediation={"maxAttempts": 1, "backoffSeconds": 1},
+        )  # fmt: skip
+
+    manifest = write_resources(workdir / "m.yaml",
+        container("web", web_port, 9090, "/healthz",
+                  "the test web app; it listens on the port in its environment variable PORT, which must be 9090"),
+        container("broken", broken_port, 8080, "/status/503", "the test web app"),
+    )  # fmt: skip
+    env = {"CW_MODEL": ALIAS, "CW_BASE_URL": model_server.url, "CW_COMPLETION_TIMEOUT": "150",
+           "CW_COMPLETION_MAX_TOKENS": str(MAX_TOKENS)}  # fmt: skip
+
+    def condition(record: dict[str, Any], kind: str) -> dict[str, Any] | None:
+        return next((c for c in record["status"]["conditions"] if c["type"] == kind), None)
+
+    decided: dict[str, dict[str, Any]] = {}
+
+    def both_decided(record: dict[str, Any]) -> bool:
+        healthy, completed = condition(record, "Healthy"), condition(record, "Completed")
+        refused = completed is not None and completed["status"] == "False" and completed["reason"] in REFUSED
+        refused = refused or any(e["reason"] == "AwaitingApproval" for e in record["events"])
+        if refused or (
+            healthy is not None and (healthy["status"] == "True" or healthy["reason"] == "RemediationExhausted")
+        ):
+            decided.setdefault(record["resource"].rsplit("/", 1)[1], record)
+        return set(decided) == {"web", "broken"}
+
+    try:
+        with watching(workdir, manifest, env) as watch:
+            watch.wait_for(both_decided, 480)
+            events = {key: [e for line in watch.lines if line["resource"].endswith("/" + key) for e in line["events"]]
+                      for key in names}  # fmt: skip
+        for key, found in decided.items():
+            completed = condition(found, "Completed")
+            waiting = [e["message"] for e in found["events"] if e["reason"] == "AwaitingApproval"]
+            if waiting or (completed is not None and completed["status"] == "False"):
+                # refused, or a value beyond the safe tier waits for a person: named, and nothing started
+                assert waiting or (completed and completed["reason"] in REFUSED), completed
+                assert all("spec." in m for m in waiting) and (waiting or "spec." in completed["message"])
+                assert docker("container", "inspect", names[key]).returncode != 0
+                continue
+            assert completed is not None
+            healthy = condition(found, "Healthy")
+            assert healthy is not None
+            started = [e["message"] for e in events[key] if e["reason"] == "RemediationStarted"]
+            if key == "broken":
+                assert healthy["reason"] == "RemediationExhausted", healthy
+                assert "answered 503, want 200" in healthy["message"] and "answered 503" in started[0], (
+                    healthy,
+                    started,
+                )
+            elif healthy["status"] == "True":  # the check's own judgement, asked again here
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=5) as answer:
+                    assert answer.status == 200
+                inspected = docker("inspect", "-f", "{{json .Config.Env}}", names["web"]).stdout
+                assert "PORT=9090" in json.loads(inspected)
+            else:
+                assert healthy["reason"] == "RemediationExhausted" and started, (healthy, started)
+                assert f"127.0.0.1:{web_port}" in healthy["message"], healthy
+    finally:
+        for name in names.values():
+            docker("rm", "-f", name)
