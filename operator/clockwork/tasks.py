@@ -30,7 +30,7 @@ from clockwork.api.base import utcnow
 from clockwork.api.edgenode import EdgeNode, EdgeNodeStatus
 from clockwork.api.task import Task, TaskStatus
 from clockwork.fleet import scheduler
-from clockwork.plan import CommandProbe, HostSpec, Origin, RunRequest, RunResult
+from clockwork.plan import CommandProbe, HostSpec, Origin, ProbeResult, RunRequest, RunResult
 from clockwork.runners.base import Runner
 
 TIMEOUT_EXIT = 124  # coreutils timeout: the command was killed at the limit
@@ -259,12 +259,9 @@ async def execute(
             f"the node ends it {task.spec.timeout}s after assignment",
         )  # fmt: skip
     status.duration_seconds = round(time.monotonic() - started, 3)
-    result = running.result()
-    host_result = result.hosts[0] if result.hosts else None
-    probe = host_result.probes[0] if host_result is not None and host_result.probes else None
-    if host_result is None or not host_result.connected or probe is None or probe.exit_code is None:
-        why = (probe.error if probe is not None else None) or (host_result.error if host_result else None)
-        return _lost(status, f"lost {status.node} while running: {why or result.error or 'no answer'}")
+    probe, why = _answer(running.result())
+    if probe is None:
+        return _lost(status, f"lost {status.node} while running: {why}")
     if attach and probe.exit_code == NO_RECORD_EXIT and NO_RECORD in probe.output_tail:
         return await execute(task, status, uid, host, ctx)  # it never started: nothing runs twice
     status.exit_code, status.output = probe.exit_code, probe.output_tail[-OUTPUT_LIMIT:]
@@ -283,19 +280,13 @@ async def _stop(host: HostSpec, run: str, running: asyncio.Future[RunResult], ct
     own end awaited. None once it ended, else why it could not be stopped."""
     kill = RunRequest(hosts=[host], probes=[CommandProbe(id="kill", command=kill_command(run))],
                       connect_timeout_seconds=ctx.connect_timeout, timeout_seconds=60)  # fmt: skip
-    why = "no answer"
     for attempt in range(KILL_ATTEMPTS):
-        result = await ctx.runner.run(kill)
-        reached = result.hosts[0] if result.hosts else None
-        probe = reached.probes[0] if reached is not None and reached.probes else None
-        if reached is not None and reached.connected and probe is not None and probe.exit_code == 0:
+        probe, why = _answer(await ctx.runner.run(kill))
+        if probe is not None and probe.exit_code == 0:
             await asyncio.wait({running}, timeout=GRACE_SECONDS + 10)
             if running.done():
                 return None
             why = f"still running {GRACE_SECONDS + 10}s after it was sent TERM"
-        else:
-            error = (probe.error if probe is not None else None) or (reached.error if reached else None)
-            why = error or result.error or "no answer"
         if attempt + 1 < KILL_ATTEMPTS:
             await asyncio.wait({running}, timeout=2**attempt)  # a pause, cut short if it ends anyway
         if _ended(running):
@@ -307,9 +298,17 @@ def _ended(running: asyncio.Future[RunResult]) -> bool:
     """Whether the run's own session saw it end on the node (a session lost with the node is no proof)."""
     if not running.done() or running.cancelled() or running.exception() is not None:
         return False
-    result = running.result()
-    probe = result.hosts[0].probes[0] if result.hosts and result.hosts[0].probes else None
-    return probe is not None and probe.exit_code is not None
+    return _answer(running.result())[0] is not None
+
+
+def _answer(result: RunResult) -> tuple[ProbeResult | None, str]:
+    """The one command of a run on one node, when the node ran it to an exit code (else None),
+    and the run's error ("no answer" when it has none)."""
+    host = result.hosts[0] if result.hosts else None
+    probe = host.probes[0] if host is not None and host.probes else None
+    why = (probe.error if probe is not None else None) or (host.error if host else None) or result.error
+    answered = host is not None and host.connected and probe is not None and probe.exit_code is not None
+    return (probe if answered else None), why or "no answer"
 
 
 async def _first(*waits: Awaitable[object], seconds: float | None = None) -> None:

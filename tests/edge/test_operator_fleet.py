@@ -229,10 +229,7 @@ def test_tasks_in_operator_mode(kube: Kube, fleet: OperatorLauncher, lab3: EdgeL
         assert [e["type"] for e in warnings] == ["Warning"]
     finally:
         lab3.nodes[2].restore_packets()
-        found = subprocess.run(["pgrep", "-f", "^sleep 294$"], capture_output=True, text=True).stdout.split()
-        for pid in found:  # this test's own command, by PID
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid), signal.SIGKILL)
+        stop_sleeps(294)  # this test's own command, by PID
     table = kube.http.get(kube.url + kube.path("tasks", kube.namespace), timeout=10, verify=kube.verify,
                           headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}).json()  # fmt: skip
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Phase", "Node", "Exit", "Age"]
@@ -346,7 +343,12 @@ def own_sleeps() -> Iterator[int]:
     such sleeps a failed run left on the nodes are stopped, by the PIDs found for exactly those."""
     seconds = 500 + os.getpid() % 400
     yield seconds
-    for how_long in (seconds, seconds + 1):
+    stop_sleeps(seconds, seconds + 1)
+
+
+def stop_sleeps(*lengths: int) -> None:
+    """Kill, by the PIDs found for exactly them, the ``sleep N`` commands of these lengths."""
+    for how_long in lengths:
         found = subprocess.run(["pgrep", "-f", f"^sleep {how_long}$"], capture_output=True, text=True).stdout
         for pid in found.split():
             with contextlib.suppress(ProcessLookupError):

@@ -46,6 +46,18 @@ MAX_TOKENS = 768
 REFUSED = ("CompletionRejected", "MissingValues", "GuardRejected", "Invalid")
 
 
+def condition(record: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((c for c in record["status"]["conditions"] if c["type"] == kind), None)
+
+
+def decided(record: dict[str, Any]) -> bool:
+    """What a remediation test waits for: healthy, given up, or nothing the model wrote accepted."""
+    healthy, completed = condition(record, "Healthy"), condition(record, "Completed")
+    if completed is not None and completed["status"] == "False" and completed["reason"] in REFUSED:
+        return True  # nothing it wrote was accepted: nothing to check
+    return healthy is not None and (healthy["status"] == "True" or healthy["reason"] == "RemediationExhausted")
+
+
 def real_model(server: ModelServer, policy: GuardPolicy, **options: Any) -> AICompleter:
     return AICompleter.openai_compatible(ALIAS, base_url=server.url, api_key=None, policy=policy, timeout=150,
                                          max_tokens=MAX_TOKENS, **options)  # fmt: skip
@@ -189,15 +201,6 @@ def test_remediation_re_completes_with_the_diagnostics(model_server: ModelServer
     env = {"CW_MODEL": ALIAS, "CW_BASE_URL": model_server.url, "CW_ALLOWED_ROOTS": str(workdir),
            "CW_COMPLETION_TIMEOUT": "150", "CW_COMPLETION_MAX_TOKENS": str(MAX_TOKENS)}  # fmt: skip
 
-    def condition(record: dict[str, Any], kind: str) -> dict[str, Any] | None:
-        return next((c for c in record["status"]["conditions"] if c["type"] == kind), None)
-
-    def decided(record: dict[str, Any]) -> bool:
-        healthy, completed = condition(record, "Healthy"), condition(record, "Completed")
-        if completed is not None and completed["status"] == "False" and completed["reason"] in REFUSED:
-            return True  # nothing it wrote was accepted: nothing to check
-        return healthy is not None and (healthy["status"] == "True" or healthy["reason"] == "RemediationExhausted")
-
     with watching(workdir, manifest, env) as watch:
         found = watch.wait_for(lambda r: r["resource"] == "File/default/app" and decided(r), 600)
     completed = condition(found, "Completed")
@@ -251,27 +254,19 @@ def test_containers_remediated_from_their_diagnostics(model_server: ModelServer,
     env = {"CW_MODEL": ALIAS, "CW_BASE_URL": model_server.url, "CW_COMPLETION_TIMEOUT": "150",
            "CW_COMPLETION_MAX_TOKENS": str(MAX_TOKENS)}  # fmt: skip
 
-    def condition(record: dict[str, Any], kind: str) -> dict[str, Any] | None:
-        return next((c for c in record["status"]["conditions"] if c["type"] == kind), None)
-
-    decided: dict[str, dict[str, Any]] = {}
+    ended: dict[str, dict[str, Any]] = {}
 
     def both_decided(record: dict[str, Any]) -> bool:
-        healthy, completed = condition(record, "Healthy"), condition(record, "Completed")
-        refused = completed is not None and completed["status"] == "False" and completed["reason"] in REFUSED
-        refused = refused or any(e["reason"] == "AwaitingApproval" for e in record["events"])
-        if refused or (
-            healthy is not None and (healthy["status"] == "True" or healthy["reason"] == "RemediationExhausted")
-        ):
-            decided.setdefault(record["resource"].rsplit("/", 1)[1], record)
-        return set(decided) == {"web", "broken"}
+        if decided(record) or any(e["reason"] == "AwaitingApproval" for e in record["events"]):
+            ended.setdefault(record["resource"].rsplit("/", 1)[1], record)
+        return set(ended) == {"web", "broken"}
 
     try:
         with watching(workdir, manifest, env) as watch:
             watch.wait_for(both_decided, 480)
             events = {key: [e for line in watch.lines if line["resource"].endswith("/" + key) for e in line["events"]]
                       for key in names}  # fmt: skip
-        for key, found in decided.items():
+        for key, found in ended.items():
             completed = condition(found, "Completed")
             waiting = [e["message"] for e in found["events"] if e["reason"] == "AwaitingApproval"]
             if waiting or (completed is not None and completed["status"] == "False"):
